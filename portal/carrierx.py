@@ -1,0 +1,247 @@
+"""The one CarrierX Core API v2 client.
+
+Every HTTP call to the carrier (or to the built-in sandbox, which speaks the same API) goes through
+`CarrierXClient._request`: one `requests.Session`, a Bearer token, explicit (connect, read)
+timeouts, and one exception type, `CarrierXError`, that carries the carrier's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from django.conf import settings
+
+USER_AGENT = "carrierx-messaging-portal/1.0"
+LIST_PAGE_SIZE = 100
+
+
+class CarrierXError(Exception):
+    """The carrier refused a request, or could not be reached.
+
+    `status` is the HTTP status (None when no answer came back); `permanent` says whether sending
+    the same request again can ever succeed (4xx other than 429) — retries look at it.
+    `reached_carrier` is False only when the request provably never arrived (connection refused,
+    DNS failure); after a read timeout or a 5xx the carrier may have acted on it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: list | None = None,
+        retry_after: float | None = None,
+        reached_carrier: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.errors = errors or []
+        self.retry_after = retry_after
+        self.reached_carrier = reached_carrier
+
+    @property
+    def permanent(self) -> bool:
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+    def __str__(self) -> str:
+        return f"{self.message} (HTTP {self.status})" if self.status else self.message
+
+
+def error_message(body: Any, status: int) -> str:
+    """Turn a CarrierX error body into one readable line.
+
+    The carrier answers `{"message": "no item error", "errors": [{"field": ..., "message": ...}]}`;
+    the details in `errors` say more than the headline, so both are shown.
+    """
+    if not isinstance(body, dict):
+        return f"CarrierX answered HTTP {status}"
+    headline = str(body.get("message") or f"CarrierX answered HTTP {status}")
+    details = []
+    for err in body.get("errors") or []:
+        if not isinstance(err, dict) or not err.get("message"):
+            continue
+        text = str(err["message"])
+        details.append(f"{err['field']}: {text}" if err.get("field") else text)
+    return f"{headline}: {'; '.join(details)}" if details else headline
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def sms_fields(sms: dict) -> dict:
+    """The SMS object with both namings filled in: `from`/`to` (current) and `from_did`/`to_did`
+    (legacy accounts and the 2021 tutorial). Read code uses `from`/`to` only."""
+    out = dict(sms)
+    out["from"] = sms.get("from") or sms.get("from_did") or ""
+    out["to"] = sms.get("to") or sms.get("to_did") or ""
+    return out
+
+
+class CarrierXClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        timeout: tuple[float, float],
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+
+    # --- transport -------------------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        return urljoin(self.base_url, path_or_url.lstrip("/"))
+
+    def _request(
+        self, method: str, path_or_url: str, *, json: Any = None, params: dict | None = None
+    ) -> Any:
+        try:
+            response = self.session.request(
+                method,
+                self._url(path_or_url),
+                json=json,
+                params=params,
+                headers=self.headers,
+                timeout=self.timeout,
+            )
+        except requests.ConnectionError as err:
+            # A refused or unresolvable connection never delivered the request; a connection that
+            # dropped mid-answer may have. requests raises ConnectionError for both, so look inside.
+            never_sent = _never_reached(err)
+            reason = "could not connect" if never_sent else "the connection dropped"
+            raise CarrierXError(
+                f"CarrierX is unreachable ({reason})", reached_carrier=not never_sent
+            ) from err
+        except requests.Timeout as err:
+            raise CarrierXError("CarrierX did not answer in time") from err
+        except requests.RequestException as err:
+            raise CarrierXError(f"CarrierX request failed: {err}") from err
+
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            raise CarrierXError(
+                error_message(body, response.status_code),
+                status=response.status_code,
+                errors=body.get("errors") if isinstance(body, dict) else None,
+                retry_after=_retry_after(response),
+            )
+        if response.content and body is None:
+            raise CarrierXError(
+                f"CarrierX answered HTTP {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+            )
+        return body
+
+    def iter_list(self, path: str, params: dict | None = None) -> Iterator[dict]:
+        """Yield every item of a list endpoint, following `pagination.next` to the last page."""
+        url: str | None = path
+        query = {"limit": LIST_PAGE_SIZE, **(params or {})}
+        while url:
+            page = self._request("GET", url, params=query)
+            items = page.get("items") or []
+            yield from items
+            url = (page.get("pagination") or {}).get("next")
+            # The next link already carries limit/offset/filter.
+            query = None
+            if not items:
+                break
+
+    # --- SMS -------------------------------------------------------------------------------------
+
+    def send_sms(
+        self, *, from_: str, to: str, message: str, user_data: str | None = None
+    ) -> dict:
+        body = {"from": from_, "to": to, "message": message}
+        if user_data is not None:
+            body["user_data"] = user_data
+        return sms_fields(self._request("POST", "sms/messages", json=body))
+
+    def get_sms(self, message_sid: str) -> dict:
+        return sms_fields(self._request("GET", f"sms/messages/{message_sid}"))
+
+    def list_sms(self, *, filter: str | None = None, order: str | None = None) -> Iterator[dict]:
+        params = {k: v for k, v in {"filter": filter, "order": order}.items() if v}
+        for item in self.iter_list("sms/messages", params):
+            yield sms_fields(item)
+
+    # --- Phone numbers ---------------------------------------------------------------------------
+
+    def list_dids(self) -> Iterator[dict]:
+        return self.iter_list("phonenumber/dids")
+
+    def get_did(self, did_sid: str) -> dict:
+        return self._request("GET", f"phonenumber/dids/{did_sid}")
+
+    def update_did(self, did_sid: str, changes: dict) -> dict:
+        return self._request("PATCH", f"phonenumber/dids/{did_sid}", json=changes)
+
+    def list_did_groups(self) -> Iterator[dict]:
+        return self.iter_list("phonenumber/did_groups")
+
+    def get_did_group(self, did_group_sid: str) -> dict:
+        return self._request("GET", f"phonenumber/did_groups/{did_group_sid}")
+
+    def update_did_group(self, did_group_sid: str, changes: dict) -> dict:
+        return self._request("PATCH", f"phonenumber/did_groups/{did_group_sid}", json=changes)
+
+    # --- Partner ---------------------------------------------------------------------------------
+
+    def list_partners(self) -> Iterator[dict]:
+        return self.iter_list("partners")
+
+    def get_partner(self, partner_sid: str) -> dict:
+        return self._request("GET", f"partners/{partner_sid}")
+
+    def update_partner(self, partner_sid: str, changes: dict) -> dict:
+        return self._request("PATCH", f"partners/{partner_sid}", json=changes)
+
+
+def _never_reached(err: requests.ConnectionError) -> bool:
+    text = repr(err)
+    return any(
+        marker in text
+        for marker in (
+            "NewConnectionError",
+            "Connection refused",
+            "NameResolutionError",
+            "Name or service not known",
+            "ConnectTimeout",
+        )
+    )
+
+
+_session = requests.Session()
+
+
+def get_client() -> CarrierXClient:
+    """The client for the configured carrier (the real one, or the sandbox in sandbox mode).
+
+    Built per call from settings (cheap) so tests and `override_settings` take effect, over one
+    shared Session so connections are pooled.
+    """
+    return CarrierXClient(
+        base_url=settings.CARRIERX_API_URL,
+        token=settings.CARRIERX_TOKEN,
+        timeout=settings.CARRIERX_TIMEOUT,
+        session=_session,
+    )

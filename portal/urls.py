@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="messaging:send", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("messaging/", include("messaging.urls")),
+    path("numbers/", include("numbers.urls")),
+    path("webhooks/", include("messaging.webhook_urls")),
+]
+
+# The sandbox stands in for the carrier only in sandbox mode; with a real token it does not exist.
+if settings.CARRIERX_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
