@@ -39,7 +39,7 @@ class CarrierXError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.errors = errors or []
+        self.errors = errors if isinstance(errors, list) else []
         self.retry_after = retry_after
         self.reached_carrier = reached_carrier
 
@@ -60,8 +60,9 @@ def error_message(body: Any, status: int) -> str:
     if not isinstance(body, dict):
         return f"CarrierX answered HTTP {status}"
     headline = str(body.get("message") or f"CarrierX answered HTTP {status}")
+    errors = body.get("errors")
     details = []
-    for err in body.get("errors") or []:
+    for err in errors if isinstance(errors, list) else []:
         if not isinstance(err, dict) or not err.get("message"):
             continue
         text = str(err["message"])
@@ -168,9 +169,7 @@ class CarrierXClient:
 
     # --- SMS -------------------------------------------------------------------------------------
 
-    def send_sms(
-        self, *, from_: str, to: str, message: str, user_data: str | None = None
-    ) -> dict:
+    def send_sms(self, *, from_: str, to: str, message: str, user_data: str | None = None) -> dict:
         body = {"from": from_, "to": to, "message": message}
         if user_data is not None:
             body["user_data"] = user_data
