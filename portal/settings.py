@@ -74,7 +74,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "portal",
-    "numbers",
+    "phone_numbers",
     "messaging",
     "sandbox",
 ]

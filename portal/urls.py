@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("messaging/", include("messaging.urls")),
-    path("numbers/", include("numbers.urls")),
+    path("numbers/", include("phone_numbers.urls")),
     path("webhooks/", include("messaging.webhook_urls")),
 ]
 

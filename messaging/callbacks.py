@@ -1,0 +1,93 @@
+"""What a CarrierX SMS callback does to our messages.
+
+The carrier documents no ordering and no retry policy, so every body is treated as an
+at-least-once, possibly out-of-order report about one message, keyed on its `message_sid`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from messaging.carrier_state import apply_sms
+from messaging.models import CallbackEvent, Direction, Message, Status
+from messaging.services import message_id_from_user_data
+from portal.carrierx import sms_fields
+
+logger = logging.getLogger(__name__)
+
+
+def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
+    """Keep the body first (in its own commit), then apply it to its message in one transaction."""
+    sid = str(payload.get("message_sid") or "")[:64]
+    event = CallbackEvent.objects.create(
+        body=raw, message_sid=sid, status=str(payload.get("status") or "")[:40], outcome="stored"
+    )
+    if not sid:
+        event.outcome = "kept; no message_sid, nothing to apply"
+        event.save(update_fields=["outcome"])
+        return event
+    try:
+        with transaction.atomic():
+            message, outcome = _apply(sid, sms_fields(payload))
+            event.message = message
+            event.outcome = outcome[:200]
+            event.save(update_fields=["message", "outcome"])
+    except Exception:
+        # The raw body is already stored; say so, and let the carrier retry.
+        CallbackEvent.objects.filter(pk=event.pk).update(outcome="error while applying; kept")
+        raise
+    return event
+
+
+def _apply(sid: str, sms: dict) -> tuple[Message, str]:
+    message = Message.objects.select_for_update().filter(message_sid=sid).first()
+    if message is None:
+        message = _adopt_by_user_data(sid, sms)
+    if message is None:
+        message, created = _create(sid, sms)
+        if created:
+            return message, f"new {message.direction} message ({message.status})"
+    changed, outcome = apply_sms(message, sms)
+    if changed:
+        message.save(update_fields=[*changed, "updated_at"])
+    return message, outcome
+
+
+def _adopt_by_user_data(sid: str, sms: dict) -> Message | None:
+    """A status callback that beat our own send's answer: our id in `user_data` names the row."""
+    message_id = message_id_from_user_data(sms.get("user_data"))
+    if message_id is None:
+        return None
+    message = (
+        Message.objects.select_for_update()
+        .filter(pk=message_id, direction=Direction.OUTBOUND, message_sid__isnull=True)
+        .first()
+    )
+    if message is not None:
+        message.message_sid = sid
+        message.save(update_fields=["message_sid", "updated_at"])
+    return message
+
+
+def _create(sid: str, sms: dict) -> tuple[Message, bool]:
+    inbound = sms.get("direction") == Direction.INBOUND
+    fields = {
+        "direction": Direction.INBOUND if inbound else Direction.OUTBOUND,
+        "our_number": (sms["to"] if inbound else sms["from"])[:20],
+        "their_number": (sms["from"] if inbound else sms["to"])[:20],
+        "body": str(sms.get("message") or ""),
+        # The row starts below every known status; apply_sms then moves it to what was reported.
+        "status": Status.RECEIVED if inbound else Status.SENDING,
+    }
+    try:
+        # A savepoint, so a concurrent insert of the same SID leaves our transaction usable.
+        with transaction.atomic():
+            message = Message.objects.create(message_sid=sid, **fields)
+    except IntegrityError:
+        return Message.objects.select_for_update().get(message_sid=sid), False
+    changed, _ = apply_sms(message, sms)
+    if changed:
+        message.save(update_fields=[*changed, "updated_at"])
+    return message, True

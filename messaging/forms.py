@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from phone_numbers.models import Did
+from portal.phones import normalize_number
+
+MAX_MESSAGE_LENGTH = 1600
+
+
+class SendForm(forms.Form):
+    from_did = forms.ChoiceField(
+        label="From DID",
+        error_messages={
+            "invalid_choice": "%(value)s is not one of our SMS numbers. Pick a From DID.",
+            "required": "Pick the DID to send from.",
+        },
+    )
+    to_did = forms.CharField(
+        label="To DID",
+        max_length=40,
+        widget=forms.TextInput(attrs={"placeholder": "+1 (516) 206-5575", "inputmode": "tel"}),
+        error_messages={"required": "Enter the number to text."},
+    )
+    message = forms.CharField(
+        label="Message",
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Type a message to send."},
+    )
+
+    def __init__(self, *args, dids=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        dids = list(Did.objects.sms_capable() if dids is None else dids)
+        self.fields["from_did"].choices = [(d.phonenumber, d.label) for d in dids]
+
+    def clean_to_did(self) -> str:
+        try:
+            return normalize_number(self.cleaned_data["to_did"])
+        except ValidationError as err:
+            raise ValidationError(err.messages[0]) from None
+
+    def clean_message(self) -> str:
+        text = self.cleaned_data["message"]
+        if not text.strip():
+            raise ValidationError("Type a message to send.")
+        return text

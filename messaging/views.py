@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
+
+from messaging.forms import SendForm
+from messaging.models import Direction, Message
+from messaging.services import message_send
+from phone_numbers.models import Did
+from phone_numbers.services import numbers_sync
+from portal.carrierx import CarrierXError
+
+RECENT_LIMIT = 20
+
+
+def _recent_messages():
+    return Message.objects.filter(direction=Direction.OUTBOUND).select_related("sent_by")[
+        :RECENT_LIMIT
+    ]
+
+
+def _sms_dids(request: HttpRequest) -> list[Did]:
+    """Our SMS numbers from the local cache; on a fresh install, fetched from the carrier once."""
+    dids = list(Did.objects.sms_capable())
+    if not dids and not Did.objects.exists():
+        try:
+            numbers_sync()
+        except CarrierXError as err:
+            messages.error(request, f"Could not load our numbers from CarrierX: {err}")
+        dids = list(Did.objects.sms_capable())
+    return dids
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("messaging.send_message", raise_exception=True)
+def send_page(request: HttpRequest) -> HttpResponse:
+    dids = _sms_dids(request)
+    form = SendForm(request.POST or None, dids=dids)
+    if request.method == "POST" and form.is_valid():
+        message = message_send(
+            from_number=form.cleaned_data["from_did"],
+            to=form.cleaned_data["to_did"],
+            body=form.cleaned_data["message"],
+            user=request.user,
+        )
+        if message.status == "failed":
+            messages.error(request, f"The message was not sent: {message.error}")
+        else:
+            messages.success(request, f"Message to {message.their_formatted} is {message.status}.")
+            return redirect("messaging:send")
+    return render(
+        request,
+        "messaging/send.html",
+        {"form": form, "recent": _recent_messages(), "has_dids": bool(dids)},
+        status=422 if request.method == "POST" and form.errors else 200,
+    )
+
+
+@require_GET
+@login_required
+@permission_required("messaging.send_message", raise_exception=True)
+def recent_messages(request: HttpRequest) -> HttpResponse:
+    recent = _recent_messages()
+    response = render(request, "messaging/send.html#recent", {"recent": recent})
+    if all(m.is_final for m in recent):
+        # Nothing left to change on screen: tell htmx to stop polling until the next send.
+        response.status_code = HttpResponseStopPolling.status_code
+    return response

@@ -1,0 +1,103 @@
+"""The shared world of the tests: signed-in users in each role, the sandbox carrier over real HTTP,
+and a synchronous run of the task worker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
+
+
+def load_fixture(name: str) -> dict:
+    """A CarrierX payload as the carrier's own documentation shows it."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def run_tasks(max_rounds: int = 50) -> int:
+    """Run every task that is due, and the tasks those enqueue, with django-tasks-db's own worker.
+
+    Needs a transactional test (the worker closes and reopens connections, as in production).
+    Raises if a task failed, so a broken task never passes silently. Returns how many ran.
+    """
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    ran = 0
+    for _ in range(max_rounds):
+        ready = DBTaskResult.objects.ready().count()
+        if not ready:
+            break
+        worker = Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+            excluded_queue_names=[],
+        )
+        worker.run()
+        ran += ready
+    failed = DBTaskResult.objects.failed().first()
+    if failed is not None:
+        raise AssertionError(f"task {failed.task_path} failed:\n{failed.traceback}")
+    return ran
+
+
+def make_user(username: str, *groups: str, superuser: bool = False) -> User:
+    user = User.objects.create_user(username, password="pw-" + username, is_superuser=superuser)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+@pytest.fixture
+def sender(db) -> User:
+    return make_user("sam", "Senders")
+
+
+@pytest.fixture
+def number_admin(db) -> User:
+    return make_user("nora", "Number admins")
+
+
+@pytest.fixture
+def inbox_staff(db) -> User:
+    return make_user("ines", "Inbox staff")
+
+
+@pytest.fixture
+def sender_client(client, sender):
+    client.force_login(sender)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, number_admin):
+    client.force_login(number_admin)
+    return client
+
+
+@pytest.fixture
+def webhook_url(settings) -> str:
+    return reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    """The built-in sandbox, seeded, reached over real HTTP at the live server; its partner's SMS
+    callback points at this portal's webhook on the same live server."""
+    from sandbox.seed import seed
+
+    settings.CARRIERX_API_URL = f"{live_server.url}/sandbox/core/v2"
+    settings.PUBLIC_URL = live_server.url
+    settings.SANDBOX_STEP_SECONDS = 0
+    settings.SANDBOX_FAILURE_RATE = 0
+    webhook = live_server.url + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
+    return seed(sms_callback_url=webhook)
