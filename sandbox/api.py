@@ -1,0 +1,128 @@
+"""What every sandbox Core API route shares: the carrier's error body, Bearer auth, JSON bodies.
+
+Error bodies copy the carrier's shape (CARRIERX.md §8):
+`{"message": "...", "errors": [{"field": ..., "message": ..., "reference_sid": null}]}`.
+Bad input always gets a 4xx with that body, never a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
+
+from sandbox.models import SandboxPartner
+
+
+class ApiError(Exception):
+    """A refusal the sandbox answers in the carrier's error shape.
+
+    `errors` is a list of (field, message) pairs; field is None when no one attribute is at fault.
+    """
+
+    def __init__(
+        self, status: int, message: str, errors: list[tuple[str | None, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+
+    def response(self) -> JsonResponse:
+        return error_response(self.status, self.message, self.errors)
+
+
+def validation_error(errors: list[tuple[str | None, str]]) -> ApiError:
+    return ApiError(422, "object validation error", errors)
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "no item error", [(None, "cannot find item by sid")])
+
+
+def error_response(status: int, message: str, errors: list[tuple[str | None, str]]) -> JsonResponse:
+    body = {
+        "message": message,
+        "errors": [
+            {"field": field, "message": text, "reference_sid": None} for field, text in errors
+        ],
+    }
+    return JsonResponse(body, status=status)
+
+
+def json_response(data: dict) -> JsonResponse:
+    # The carrier writes keys in alphabetical order; so do we, to make diffs against its docs easy.
+    return JsonResponse(data, json_dumps_params={"sort_keys": True})
+
+
+def api_partner() -> SandboxPartner | None:
+    """The account the sandbox token belongs to. The sandbox has one token, so one account: the
+    first partner created (the seeded one)."""
+    return SandboxPartner.objects.order_by("pk").first()
+
+
+def _bearer_token(request: HttpRequest) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def carrier_api(*methods: str) -> Callable:
+    """Guard a Core API view: allowed methods, Bearer token, the caller's partner in
+    `request.partner`, and ApiError turned into the carrier's error body.
+
+    Use under `@csrf_exempt`: API clients carry a token, not a session.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            token = _bearer_token(request)
+            if not token or not constant_time_compare(token, settings.CARRIERX_TOKEN):
+                return error_response(
+                    401,
+                    "Bad credentials",
+                    [(None, "send Authorization: Bearer <the sandbox's CARRIERX_TOKEN>")],
+                )
+            if request.method not in methods:
+                response = error_response(
+                    405, "method not allowed", [(None, f"use {', '.join(methods)}")]
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            request.partner = api_partner()
+            if request.partner is None:
+                return error_response(
+                    401,
+                    "Bad credentials",
+                    [(None, "the sandbox has no partner yet: run manage.py sandbox_seed")],
+                )
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as err:
+                return err.response()
+
+        return wrapper
+
+    return decorator
+
+
+def json_object(request: HttpRequest) -> dict:
+    """The request body as a JSON object, or the carrier's 415/400 refusal."""
+    if request.content_type != "application/json":
+        raise ApiError(
+            415, "Unsupported media type", [(None, "send Content-Type: application/json")]
+        )
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            400, "No JSON object could be decoded", [(None, "the body is not valid JSON")]
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "No JSON object could be decoded", [(None, "send a JSON object")])
+    return body

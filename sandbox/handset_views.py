@@ -1,0 +1,112 @@
+"""The simulated handset: the other end of the partner's conversations. Sandbox tools, so no login
+and no Bearer token: anyone who can reach a sandbox-mode portal may text its DIDs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from sandbox.api import ApiError, api_partner, json_object, json_response
+from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
+from sandbox.serializers import sms_json
+from sandbox.sms import digits_only, sms_receive
+
+# The customer's phone in the carrier's send-and-receive tutorial.
+DEFAULT_HANDSET = "15162065574"
+THREAD_LENGTH = 50
+# The API's field names, as the handset form labels them.
+FORM_LABELS = {"from": "Handset", "to": "Our DID", "message": "Message"}
+
+NOT_SEEDED = ApiError(409, "sandbox not seeded", [(None, "run manage.py sandbox_seed first")])
+
+
+@csrf_exempt
+@require_POST
+def simulate_inbound(request: HttpRequest) -> HttpResponse:
+    """`{"from": handset, "to": our DID, "message": ...}` → an SMS arrives on our DID and the
+    sandbox fires its callback, as the carrier does for a text from a real phone."""
+    partner = api_partner()
+    try:
+        if partner is None:
+            raise NOT_SEEDED
+        message = sms_receive(partner=partner, body=json_object(request))
+    except ApiError as err:
+        return err.response()
+    return json_response(sms_json(message))
+
+
+def thread(partner: SandboxPartner, handset: str) -> list[SandboxMessage]:
+    """The latest messages between the handset and any of the partner's DIDs, oldest first."""
+    messages: QuerySet[SandboxMessage] = SandboxMessage.objects.filter(partner=partner).filter(
+        Q(direction=SandboxMessage.Direction.INBOUND, from_number=handset)
+        | Q(direction=SandboxMessage.Direction.OUTBOUND, to_number=handset)
+    )
+    return list(reversed(messages.order_by("-date_created", "-pk")[:THREAD_LENGTH]))
+
+
+def known_handsets(partner: SandboxPartner) -> list[str]:
+    """The tutorial's handset, then every other number that has texted or been texted."""
+    messages = SandboxMessage.objects.filter(partner=partner)
+    inbound = messages.filter(direction=SandboxMessage.Direction.INBOUND).values_list(
+        "from_number", flat=True
+    )
+    outbound = messages.filter(direction=SandboxMessage.Direction.OUTBOUND).values_list(
+        "to_number", flat=True
+    )
+    others = set(inbound.distinct()) | set(outbound.distinct())
+    return [DEFAULT_HANDSET, *sorted(others - {DEFAULT_HANDSET})]
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def phone(request: HttpRequest) -> HttpResponse:
+    partner = api_partner()
+    source = request.POST if request.method == "POST" else request.GET
+    typed_handset = source.get("handset", "").strip()
+    handset = digits_only(typed_handset) or DEFAULT_HANDSET
+    dids = [did for did in partner.dids.all() if did.can(SandboxDid.RECEIVE_SMS)] if partner else []
+    did = source.get("did") or (dids[0].phonenumber if dids else "")
+    context = {
+        "partner": partner,
+        "dids": dids,
+        "handset": handset,
+        "handset_input": handset,
+        "known_handsets": known_handsets(partner) if partner else [DEFAULT_HANDSET],
+        "did": did,
+        "text": "",
+        "errors": [],
+    }
+
+    if request.method == "POST":
+        try:
+            if partner is None:
+                raise NOT_SEEDED
+            sms_receive(
+                partner=partner,
+                body={"from": typed_handset, "to": did, "message": source.get("message", "")},
+            )
+        except ApiError as err:
+            context["errors"] = [
+                f"{FORM_LABELS.get(field, field)}: {text}" if field else text
+                for field, text in err.errors
+            ]
+            context["handset_input"] = typed_handset
+            context["text"] = source.get("message", "")
+        else:
+            if not request.htmx:
+                query = urlencode({"handset": handset, "did": did})
+                return redirect(f"{reverse('sandbox:phone')}?{query}")
+
+    context["thread"] = thread(partner, handset) if partner else []
+    template = "sandbox/phone.html"
+    if request.htmx:
+        # A send swaps the form and thread (the form keeps its errors); polling swaps the thread.
+        template += "#handset" if request.method == "POST" else "#thread"
+    return render(request, template, context)

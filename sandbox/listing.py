@@ -1,0 +1,207 @@
+"""List routes: the carrier's envelope, limit/offset pagination, `order` and `filter`
+(CARRIERX.md §7).
+
+`filter=phonenumber like "%555%" and name eq 'Main line'` — clauses `<attr> <op> <value>` joined
+by ` and `; values may be quoted (needed when they hold spaces); an unquoted `null` means no value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.dateparse import parse_date, parse_datetime
+
+from sandbox.api import ApiError
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 1000
+
+LOOKUPS = {"eq": "exact", "gt": "gt", "ge": "gte", "lt": "lt", "le": "lte", "like": "regex"}
+OPERATORS = [*LOOKUPS, "ne"]
+
+CLAUSE = re.compile(
+    r"""\s*(?P<attr>[A-Za-z_][\w.]*)\s+(?P<op>[A-Za-z]+)\s+
+        (?P<value>"[^"]*"|'[^']*'|\S+)\s*""",
+    re.VERBOSE,
+)
+AND = re.compile(r"and\s+", re.IGNORECASE)
+
+
+def text(value: str) -> str:
+    return value
+
+
+def integer(value: str) -> int:
+    return int(value)
+
+
+def timestamp(value: str) -> dt.datetime:
+    """ISO date or date-time; naive values are UTC, as the carrier's are."""
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        if day is None:
+            raise ValueError(value)
+        parsed = dt.datetime.combine(day, dt.time())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Field:
+    """An attribute clients may filter and order on: the ORM path, and how to read a value."""
+
+    path: str
+    convert: Callable[[str], object] = text
+
+
+def like_to_regex(pattern: str) -> str:
+    """SQL LIKE (`%` any run, `_` one character) as an anchored regex, alike on SQLite and
+    PostgreSQL (whose LIKE differ in case sensitivity)."""
+    wild = {"%": ".*", "_": "."}
+    return "^" + "".join(wild.get(char, re.escape(char)) for char in pattern) + "$"
+
+
+def _unquote(raw: str) -> str | None:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    return None if raw == "null" else raw
+
+
+def _clauses(expression: str) -> list[tuple[str, str, str | None]]:
+    clauses = []
+    pos = 0
+    while True:
+        match = CLAUSE.match(expression, pos)
+        if match is None:
+            raise ApiError(
+                400,
+                "invalid filter",
+                [("filter", f"expected `<attribute> <operator> <value>` at: {expression[pos:]!r}")],
+            )
+        clauses.append((match["attr"], match["op"].lower(), _unquote(match["value"])))
+        pos = match.end()
+        if pos == len(expression):
+            return clauses
+        joiner = AND.match(expression, pos)
+        if joiner is None:
+            raise ApiError(
+                400,
+                "invalid filter",
+                [("filter", f"join clauses with ` and ` (found {expression[pos:]!r})")],
+            )
+        pos = joiner.end()
+
+
+def apply_filter(queryset: QuerySet, expression: str, fields: dict[str, Field]) -> QuerySet:
+    for attr, op, raw in _clauses(expression):
+        field = fields.get(attr)
+        if field is None:
+            raise ApiError(
+                400,
+                "invalid filter",
+                [("filter", f"cannot filter on {attr!r}; use one of {', '.join(sorted(fields))}")],
+            )
+        if op not in OPERATORS:
+            raise ApiError(
+                400,
+                "invalid filter",
+                [("filter", f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")],
+            )
+        if raw is None:
+            if op not in ("eq", "ne"):
+                raise ApiError(400, "invalid filter", [("filter", f"{op} cannot compare to null")])
+            queryset = queryset.filter(**{f"{field.path}__isnull": op == "eq"})
+            continue
+        if op == "like":
+            if field.convert is not text:
+                raise ApiError(400, "invalid filter", [("filter", f"{attr} is not text: no like")])
+            value: object = like_to_regex(raw)
+        else:
+            try:
+                value = field.convert(raw)
+            except ValueError:
+                raise ApiError(
+                    400, "invalid filter", [("filter", f"{raw!r} is not a valid {attr}")]
+                ) from None
+        if op == "ne":
+            # `ne` keeps rows without a value too, as SQL's `IS DISTINCT FROM` would.
+            queryset = queryset.filter(
+                ~Q(**{field.path: value}) | Q(**{f"{field.path}__isnull": True})
+            )
+        else:
+            queryset = queryset.filter(**{f"{field.path}__{LOOKUPS[op]}": value})
+    return queryset
+
+
+def apply_order(queryset: QuerySet, expression: str, fields: dict[str, Field]) -> QuerySet:
+    attr, _, direction = expression.strip().partition(" ")
+    direction = direction.strip().lower() or "asc"
+    if attr not in fields or direction not in ("asc", "desc"):
+        raise ApiError(
+            400,
+            "invalid order",
+            [("order", f"use `<attribute> [asc|desc]` with one of {', '.join(sorted(fields))}")],
+        )
+    sign = "-" if direction == "desc" else ""
+    # pk breaks ties, so pages never repeat or skip rows that compare equal.
+    return queryset.order_by(sign + fields[attr].path, sign + "pk")
+
+
+def _bounded_int(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ApiError(400, f"invalid {name}", [(name, f"must be an integer from {low} to {high}")])
+    return value
+
+
+def _page_url(request: HttpRequest, *, limit: int, offset: int) -> str:
+    query = request.GET.copy()
+    query["limit"] = str(limit)
+    query["offset"] = str(offset)
+    return request.build_absolute_uri(request.path) + "?" + query.urlencode()
+
+
+def list_response_body(
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    fields: dict[str, Field],
+    serialize: Callable[[object], dict],
+) -> dict:
+    """The carrier's list envelope for one page of `queryset`, after `filter` and `order`."""
+    limit = _bounded_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _bounded_int(request, "offset", 0, 0, 2**31 - 1)
+    if request.GET.get("filter", "").strip():
+        queryset = apply_filter(queryset, request.GET["filter"], fields)
+    if request.GET.get("order", "").strip():
+        queryset = apply_order(queryset, request.GET["order"], fields)
+    else:
+        queryset = queryset.order_by("pk")
+
+    total = queryset.count()
+    items = [serialize(obj) for obj in queryset[offset : offset + limit]]
+    pagination = {}
+    if offset + len(items) < total:
+        pagination["next"] = _page_url(request, limit=limit, offset=offset + limit)
+    if offset > 0:
+        pagination["previous"] = _page_url(request, limit=limit, offset=max(0, offset - limit))
+    return {
+        "count": len(items),
+        "has_more": offset + len(items) < total,
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "pagination": pagination,
+        "total": total,
+    }

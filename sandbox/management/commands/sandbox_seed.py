@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.urls import reverse
+
+from sandbox.seed import seed
+
+
+class Command(BaseCommand):
+    help = (
+        "In sandbox mode, create the sandbox's partner, DID group and DIDs (if missing) and point "
+        "the partner's SMS callback at this portal's webhook. Does nothing outside sandbox mode."
+    )
+
+    def handle(self, *args: object, **options: object) -> None:
+        if not settings.CARRIERX_SANDBOX:
+            self.stdout.write("Not in sandbox mode (CARRIERX_TOKEN is set): nothing to seed.")
+            return
+        webhook = settings.PUBLIC_URL + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
+        partner = seed(sms_callback_url=webhook)
+        dids = partner.dids.order_by("pk")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Sandbox partner {partner.name} ({partner.partner_sid}) has {dids.count()} DIDs "
+                f"and {partner.did_groups.count()} DID group(s)."
+            )
+        )
+        self.stdout.write(f"SMS callback: {webhook}")
+        for did in dids:
+            group = f", group {did.did_group.name}" if did.did_group else ""
+            self.stdout.write(
+                f"  {did.phonenumber}  {did.name} (capabilities {did.capabilities}{group})"
+            )

@@ -1,0 +1,176 @@
+"""The sandbox carrier's own state: its partner (account), DID groups, rented DIDs, messages,
+and a log of every callback it fired. None of this is the portal's data; the portal only sees it
+over HTTP.
+
+Text fields that the carrier writes as `null` when unset (`callback_url`, `string_key_1`,
+`user_data`, …) are nullable here (noqa: DJ001), so `null` and `""` round-trip as the carrier's do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import phonenumbers
+from django.db import models
+from django.utils import timezone
+
+
+def new_sid() -> str:
+    return str(uuid.uuid4())
+
+
+class SandboxPartner(models.Model):
+    class FieldNaming(models.TextChoices):
+        # 2021 tutorial accounts see from_did/to_did; accounts on the 2023+ docs see from/to.
+        LEGACY = "legacy", "legacy (from_did/to_did)"
+        CURRENT = "current", "current (from/to)"
+
+    partner_sid = models.CharField(max_length=36, unique=True, default=new_sid)
+    name = models.CharField(max_length=200)
+    display_id = models.CharField(max_length=20, blank=True)
+    login = models.CharField(max_length=100, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    balance = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(max_length=20, default="active")
+    # Event type → URL, as the carrier's Partner object holds it (see CARRIERX.md §5.2).
+    callbacks = models.JSONField(default=dict, blank=True)
+    field_naming = models.CharField(
+        max_length=10, choices=FieldNaming.choices, default=FieldNaming.LEGACY
+    )
+    date_created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.partner_sid})"
+
+
+class SandboxDidGroup(models.Model):
+    did_group_sid = models.CharField(max_length=36, unique=True, default=new_sid)
+    partner = models.ForeignKey(SandboxPartner, on_delete=models.CASCADE, related_name="did_groups")
+    name = models.CharField(max_length=200, default="N/A")
+    callback_url = models.CharField(max_length=2048, null=True, blank=True)  # noqa: DJ001
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SandboxDid(models.Model):
+    # Capability bits, as CarrierX sums them in `capabilities` / `active_capabilities`.
+    RECEIVE_SMS = 1
+    SEND_SMS = 2
+    VOICE = 4
+    RECEIVE_MMS = 8
+    SEND_MMS = 16
+
+    did_sid = models.CharField(max_length=36, unique=True, default=new_sid)
+    partner = models.ForeignKey(SandboxPartner, on_delete=models.CASCADE, related_name="dids")
+    did_group = models.ForeignKey(
+        SandboxDidGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="dids"
+    )
+    phonenumber = models.CharField(max_length=15, unique=True)
+    name = models.CharField(max_length=200, default="N/A")
+    capabilities = models.PositiveSmallIntegerField(default=7)
+    active_capabilities = models.PositiveSmallIntegerField(default=7)
+    callback_url = models.CharField(max_length=2048, null=True, blank=True)  # noqa: DJ001
+    attributes = models.JSONField(default=dict, blank=True)
+    string_key_1 = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    string_key_2 = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    country_code = models.CharField(max_length=3, default="USA")
+    state = models.CharField(max_length=50, null=True, blank=True)  # noqa: DJ001
+    locality = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    price = models.CharField(max_length=12, default="0.6")
+    status = models.CharField(max_length=20, default="assigned")
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.phonenumber
+
+    def can(self, capability: int) -> bool:
+        """Whether the capability is switched on now (not merely possible for the number)."""
+        return bool(self.active_capabilities & capability)
+
+    def _parsed(self) -> phonenumbers.PhoneNumber | None:
+        try:
+            return phonenumbers.parse("+" + self.phonenumber, None)
+        except phonenumbers.NumberParseException:
+            return None
+
+    @property
+    def in_country_format(self) -> str:
+        parsed = self._parsed()
+        if parsed is None:
+            return self.phonenumber
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+    @property
+    def international_format(self) -> str:
+        parsed = self._parsed()
+        if parsed is None:
+            return "+" + self.phonenumber
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+class SandboxMessage(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "inbound"
+        OUTBOUND = "outbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+        RECEIVED = "received"
+
+    # What the sandbox charges per SMS part, in USD; the real rate depends on route and campaign.
+    PRICE_PER_SEGMENT = Decimal("0.0075")
+
+    message_sid = models.CharField(max_length=36, unique=True, default=new_sid)
+    partner = models.ForeignKey(SandboxPartner, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    from_number = models.CharField(max_length=15, db_index=True)
+    to_number = models.CharField(max_length=15, db_index=True)
+    message = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    message_segments = models.PositiveSmallIntegerField(default=1)
+    price = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    mcc = models.PositiveSmallIntegerField(null=True, blank=True)
+    mnc = models.PositiveSmallIntegerField(null=True, blank=True)
+    user_data = models.CharField(max_length=1024, null=True, blank=True)  # noqa: DJ001
+    type = models.CharField(max_length=3, default="sms")
+    date_created = models.DateTimeField(default=timezone.now)
+    date_changed = models.DateTimeField(default=timezone.now)
+    date_status_changed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["date_created", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.from_number} → {self.to_number} ({self.status})"
+
+    @property
+    def our_number(self) -> str:
+        """The partner's DID in this conversation: the sender of outbound, receiver of inbound."""
+        return self.from_number if self.direction == self.Direction.OUTBOUND else self.to_number
+
+
+class SandboxCallbackAttempt(models.Model):
+    """One POST the sandbox made to a callback URL, kept so people and tests can see what fired."""
+
+    message = models.ForeignKey(
+        SandboxMessage, on_delete=models.CASCADE, related_name="callback_attempts"
+    )
+    url = models.CharField(max_length=2048)
+    request_body = models.JSONField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        outcome = self.response_status or self.error or "?"
+        return f"{self.request_body.get('status')} → {self.url} ({outcome})"

@@ -1,0 +1,126 @@
+"""The sandbox carrier's background work: moving outbound messages through their statuses and
+POSTing callbacks, as CarrierX does after it has answered the API request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxMessage
+from sandbox.serializers import sms_json
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_TIMEOUT = (5, 10)  # (connect, read) seconds
+# Where the carrier's network would put the handset: a test network code of a US carrier.
+MCC, MNC = 310, 999
+
+Status = SandboxMessage.Status
+
+
+def enqueue_step(message_sid: str, from_status: str) -> None:
+    """Schedule the message's next status change, SANDBOX_STEP_SECONDS from now (0: at once)."""
+    step = advance_message
+    delay = settings.SANDBOX_STEP_SECONDS
+    if delay > 0:
+        step = step.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
+    step.enqueue(message_sid, from_status)
+
+
+@task()
+def advance_message(message_sid: str, from_status: str) -> None:
+    """Move an outbound message one step along queued → sent → delivered (or failed, for a share
+    SANDBOX_FAILURE_RATE of messages), fire its callback, and schedule the next step.
+
+    `from_status` makes a repeated run harmless: if the message has moved on, nothing happens.
+    """
+    with transaction.atomic():
+        message = (
+            SandboxMessage.objects.select_for_update()
+            .select_related("partner")
+            .filter(message_sid=message_sid, status=from_status)
+            .first()
+        )
+        if message is None:
+            logger.info("sandbox: %s is no longer %s; nothing to do", message_sid, from_status)
+            return
+        if from_status == Status.QUEUED:
+            message.status = Status.SENT
+        elif random.random() < settings.SANDBOX_FAILURE_RATE:
+            message.status = Status.FAILED
+        else:
+            message.status = Status.DELIVERED
+        now = timezone.now()
+        message.date_status_changed = message.date_changed = now
+        message.price = SandboxMessage.PRICE_PER_SEGMENT * message.message_segments
+        message.mcc, message.mnc = MCC, MNC
+        message.save(
+            update_fields=["status", "date_status_changed", "date_changed", "price", "mcc", "mnc"]
+        )
+
+    # The callback goes out after the commit, so the receiver can GET the message and see it.
+    fire_callback(message)
+    if message.status == Status.SENT:
+        enqueue_step(message_sid, Status.SENT)
+
+
+@task()
+def deliver_inbound(message_sid: str) -> None:
+    """Tell the partner about an SMS that reached one of its DIDs."""
+    message = (
+        SandboxMessage.objects.select_related("partner").filter(message_sid=message_sid).first()
+    )
+    if message is not None:
+        fire_callback(message)
+
+
+def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
+    """POST the SMS object to the URL CarrierX would use for it right now, and record the try.
+
+    The URL is the first non-empty of: our DID's `callback_url`, its DID Group's `callback_url`,
+    the partner's `callbacks["sms"]` (our DID sent an outbound message, received an inbound one).
+    It is resolved now, not when the message was created, so an edit applies to the next callback.
+    A receiver that fails or cannot be reached is logged and recorded, never raised: it must not
+    stop the message's progression.
+    """
+    did = (
+        SandboxDid.objects.select_related("did_group")
+        .filter(partner=message.partner, phonenumber=message.our_number)
+        .first()
+    )
+    candidates = [
+        did.callback_url if did else None,
+        did.did_group.callback_url if did and did.did_group else None,
+        (message.partner.callbacks or {}).get("sms"),
+    ]
+    url = next((candidate for candidate in candidates if candidate), None)
+    if url is None:
+        logger.info("sandbox: no SMS callback URL for %s; none fired", message.our_number)
+        return None
+
+    body = sms_json(message)
+    # Recorded before the POST, so a crash mid-request still shows that the sandbox tried.
+    attempt = SandboxCallbackAttempt.objects.create(message=message, url=url, request_body=body)
+    try:
+        response = requests.post(
+            url, json=body, timeout=CALLBACK_TIMEOUT, headers={"User-Agent": "carrierx-sandbox"}
+        )
+    except requests.RequestException as err:
+        attempt.error = str(err)
+        attempt.save(update_fields=["error"])
+        logger.warning("sandbox: %s callback to %s failed: %s", message.status, url, err)
+        return attempt
+    attempt.response_status = response.status_code
+    attempt.save(update_fields=["response_status"])
+    if response.status_code >= 400:
+        logger.warning(
+            "sandbox: %s callback to %s answered HTTP %s", message.status, url, response.status_code
+        )
+    return attempt
