@@ -14,3 +14,18 @@ ROLE_PERMISSIONS = {
     ],
     INBOX_STAFF: [("messaging", "message", "view_inbox", "Can read the inbox")],
 }
+
+
+def ensure_roles(Group, Permission, ContentType) -> None:
+    """Create the role groups with their permissions; safe to run again.
+
+    Takes the model classes so the data migration can pass its historical models.
+    """
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        for app_label, model, codename, name in perms:
+            content_type, _ = ContentType.objects.get_or_create(app_label=app_label, model=model)
+            permission, _ = Permission.objects.get_or_create(
+                content_type=content_type, codename=codename, defaults={"name": name}
+            )
+            group.permissions.add(permission)

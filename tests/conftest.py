@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+
+from portal.roles import ensure_roles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
 
@@ -51,6 +54,8 @@ def run_tasks(max_rounds: int = 50) -> int:
 
 
 def make_user(username: str, *groups: str, superuser: bool = False) -> User:
+    # Transactional tests flush the tables the roles migration filled; put the roles back.
+    ensure_roles(Group, Permission, ContentType)
     user = User.objects.create_user(username, password="pw-" + username, is_superuser=superuser)
     for name in groups:
         user.groups.add(Group.objects.get(name=name))

@@ -2,23 +2,16 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from portal.roles import ROLE_PERMISSIONS
+from portal.roles import ROLE_PERMISSIONS, ensure_roles
 
 
 def create_roles(apps, schema_editor):
-    # Permissions are normally created after migrate; create the ones the roles need here so the
-    # groups are complete on a fresh database.
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    for group_name, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=group_name)
-        for app_label, model, codename, name in perms:
-            content_type, _ = ContentType.objects.get_or_create(app_label=app_label, model=model)
-            permission, _ = Permission.objects.get_or_create(
-                content_type=content_type, codename=codename, defaults={"name": name}
-            )
-            group.permissions.add(permission)
+    # Permissions are normally created after migrate; the roles need theirs now.
+    ensure_roles(
+        apps.get_model("auth", "Group"),
+        apps.get_model("auth", "Permission"),
+        apps.get_model("contenttypes", "ContentType"),
+    )
 
 
 def remove_roles(apps, schema_editor):
