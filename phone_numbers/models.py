@@ -1,10 +1,13 @@
 """A local cache of what the carrier knows about our numbers. CarrierX stays the source of truth:
-`numbers.services.numbers_sync` pulls, and every change is sent to the carrier first."""
+`numbers.services.numbers_sync` pulls, and every change is sent to the carrier first. The one
+thing that is ours alone is the audit of callback changes, `CallbackChange`."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F
+from django.urls import reverse
 
 from portal.phones import format_number
 
@@ -39,6 +42,9 @@ class DidGroup(models.Model):
     def __str__(self) -> str:
         return self.name or self.did_group_sid
 
+    def get_absolute_url(self) -> str:
+        return reverse("numbers:group_detail", args=[self.did_group_sid])
+
 
 class DidQuerySet(models.QuerySet):
     def sms_capable(self) -> DidQuerySet:
@@ -55,6 +61,7 @@ class Did(models.Model):
     capabilities = models.PositiveIntegerField(default=0)
     active_capabilities = models.PositiveIntegerField(default=0)
     callback_url = models.CharField(max_length=2048, blank=True)
+    partner_sid = models.CharField(max_length=64, blank=True)
     group = models.ForeignKey(
         DidGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="dids"
     )
@@ -70,6 +77,9 @@ class Did(models.Model):
 
     def __str__(self) -> str:
         return self.formatted
+
+    def get_absolute_url(self) -> str:
+        return reverse("numbers:detail", args=[self.did_sid])
 
     @property
     def formatted(self) -> str:
@@ -89,3 +99,63 @@ class Did(models.Model):
     @property
     def can_receive_sms(self) -> bool:
         return bool(self.active_capabilities & CAP_SMS_IN)
+
+
+class SyncRun(models.Model):
+    """One full re-read of the carrier, so the list can say when the cache was last refreshed
+    (a single DID stored after an edit is not a sync)."""
+
+    finished_at = models.DateTimeField()
+    dids = models.PositiveIntegerField()
+    groups = models.PositiveIntegerField()
+    removed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-finished_at"]
+        get_latest_by = "finished_at"
+
+    def __str__(self) -> str:
+        return f"sync at {self.finished_at:%Y-%m-%d %H:%M:%S} ({self.dids} DIDs)"
+
+
+class CallbackChange(models.Model):
+    """Every attempt to change a callback URL or a DID's group, whatever the carrier answered.
+
+    Written before the carrier is called (answer "pending") and completed after, so a crash never
+    hides that we tried. Objects are referred to by SID and label, not by foreign key: the audit
+    outlives a DID we stop renting or a group that is deleted at the carrier.
+    """
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+
+    class Kind(models.TextChoices):
+        DID = "did", "DID"
+        GROUP = "group", "DID Group"
+        PARTNER = "partner", "Partner"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Kept as text too, so the row still says who after the account is deleted.
+    username = models.CharField(max_length=150, blank=True)
+    object_kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_sid = models.CharField(max_length=64, db_index=True)
+    label = models.CharField(max_length=200, blank=True)
+    field = models.CharField(max_length=50)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    # "pending" while the carrier is being asked, then "accepted" or the carrier's reason.
+    carrier_answer = models.TextField(default=PENDING)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "callback change"
+
+    def __str__(self) -> str:
+        return f"{self.get_object_kind_display()} {self.label} {self.field}: {self.carrier_answer}"
+
+    @property
+    def accepted(self) -> bool:
+        return self.carrier_answer == self.ACCEPTED

@@ -1,14 +1,23 @@
-"""Everything that reads or changes our numbers at the carrier, and mirrors it locally."""
+"""Everything that reads or changes our numbers at the carrier, and mirrors it locally.
+
+Changes go to the carrier first; our cache is written only from the carrier's answer, so it never
+shows a value CarrierX does not hold. Every attempt is audited as a `CallbackChange`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
-from phone_numbers.models import Did, DidGroup, Partner
-from portal.carrierx import CarrierXClient, get_client
+from phone_numbers.models import CallbackChange, Did, DidGroup, Partner, SyncRun
+from portal.carrierx import CarrierXClient, CarrierXError, get_client
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ def numbers_sync(*, client: CarrierXClient | None = None) -> SyncResult:
         for d in dids:
             did_store(d, groups_by_sid=groups_by_sid, synced_at=now)
         removed, _ = Did.objects.exclude(did_sid__in=[d["did_sid"] for d in dids]).delete()
+        SyncRun.objects.create(
+            finished_at=timezone.now(), dids=len(dids), groups=len(groups), removed=removed
+        )
 
     return SyncResult(dids=len(dids), groups=len(groups), removed=removed)
 
@@ -79,9 +91,248 @@ def did_store(
             "capabilities": data.get("capabilities") or 0,
             "active_capabilities": data.get("active_capabilities") or 0,
             "callback_url": data.get("callback_url") or "",
+            "partner_sid": data.get("partner_sid") or "",
             "group": group,
             "raw": data,
             "synced_at": synced_at or timezone.now(),
         },
     )
     return did
+
+
+def numbers_last_sync() -> SyncRun | None:
+    return SyncRun.objects.order_by("-finished_at").first()
+
+
+# --- Where callbacks go ------------------------------------------------------------------------
+
+
+def portal_webhook_url() -> str:
+    """The URL at which the carrier reaches this portal's webhook. It holds the secret: show it
+    only to people who may change callbacks."""
+    return settings.PUBLIC_URL + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
+
+
+@dataclass(frozen=True)
+class EffectiveCallback:
+    url: str
+    # "DID", "Group", "Partner" or "none": which setting the carrier takes the URL from.
+    source: str
+    reaches_portal: bool
+
+
+def did_partner(did: Did, *, partners: Mapping[str, Partner] | None = None) -> Partner | None:
+    """The partner (account) that rents the DID, as the carrier names it on the DID; for a DID
+    cached before we kept that name, the account itself when there is only one."""
+    if partners is None:
+        partners = {p.partner_sid: p for p in Partner.objects.all()}
+    if did.partner_sid:
+        return partners.get(did.partner_sid)
+    return next(iter(partners.values())) if len(partners) == 1 else None
+
+
+def partner_current() -> Partner | None:
+    """The account whose callbacks Global Settings edits: the partner that rents our DIDs (the
+    carrier's partner list may also hold sub-partners), else the first one the carrier listed."""
+    sid = (
+        Did.objects.exclude(partner_sid="")
+        .values("partner_sid")
+        .annotate(dids=Count("pk"))
+        .order_by("-dids")
+        .values_list("partner_sid", flat=True)
+        .first()
+    )
+    partner = Partner.objects.filter(partner_sid=sid).first() if sid else None
+    return partner or Partner.objects.order_by("pk").first()
+
+
+def effective_callback(
+    did: Did, *, partners: Mapping[str, Partner] | None = None
+) -> EffectiveCallback:
+    """The SMS callback URL the carrier calls for this DID: the first non-empty of the DID's
+    own `callback_url`, its DID Group's `callback_url`, the partner's `callbacks.sms`.
+
+    The only place that rule lives in the portal: the list, the number page and the warnings all
+    ask here. Pass `partners` (by SID) when resolving many DIDs, to read them once.
+    """
+    partner = did_partner(did, partners=partners)
+    candidates = [
+        ("DID", did.callback_url),
+        ("Group", did.group.callback_url if did.group else ""),
+        ("Partner", partner.sms_callback_url if partner else ""),
+    ]
+    source, url = next(((s, u) for s, u in candidates if u), ("none", ""))
+    return EffectiveCallback(url=url, source=source, reaches_portal=url == portal_webhook_url())
+
+
+# --- Changing callbacks and groups -------------------------------------------------------------
+
+
+class ChangeNotMade(Exception):
+    """The carrier did not take a change (it refused, failed or did not answer). The message says
+    why, in words for the person who asked; our cache still holds the old value."""
+
+
+def _failure_text(err: CarrierXError, what: str) -> str:
+    if err.status is None:
+        # No answer at all ("did not answer in time", "unreachable"): the carrier's state is
+        # unknown to us, so our cache keeps what we last knew.
+        return f"{err.message}; the {what} was not changed."
+    if not err.permanent:
+        return f"CarrierX could not take the change ({err}); the {what} was not changed."
+    return f"CarrierX refused the change: {err.message}"
+
+
+def _audit_start(
+    *,
+    user: AbstractBaseUser | None,
+    kind: str,
+    sid: str,
+    label: str,
+    field: str,
+    old: str,
+    new: str,
+) -> CallbackChange:
+    """Record the attempt before the carrier is called, so a crash still shows that we tried."""
+    signed_in = user if user is not None and user.is_authenticated else None
+    return CallbackChange.objects.create(
+        user=signed_in,
+        username=signed_in.get_username() if signed_in else "",
+        object_kind=kind,
+        object_sid=sid,
+        label=label,
+        field=field,
+        old_value=old,
+        new_value=new,
+    )
+
+
+def _audit_refusal(change: CallbackChange, err: CarrierXError, what: str) -> ChangeNotMade:
+    change.carrier_answer = str(err)
+    change.save(update_fields=["carrier_answer", "old_value"])
+    return ChangeNotMade(_failure_text(err, what))
+
+
+def _audit_accepted(change: CallbackChange) -> None:
+    change.carrier_answer = CallbackChange.ACCEPTED
+    change.save(update_fields=["carrier_answer", "old_value"])
+
+
+def _group_label(group: DidGroup | None) -> str:
+    return f"{group.name} ({group.did_group_sid})" if group else ""
+
+
+def did_set_callback(*, did: Did, url: str, user: AbstractBaseUser | None) -> Did:
+    """Set (or, with an empty `url`, clear) the DID's own SMS callback URL."""
+    change = _audit_start(
+        user=user,
+        kind=CallbackChange.Kind.DID,
+        sid=did.did_sid,
+        label=did.formatted,
+        field="callback_url",
+        old=did.callback_url,
+        new=url,
+    )
+    try:
+        answer = get_client().update_did(did.did_sid, {"callback_url": url or None})
+    except CarrierXError as err:
+        raise _audit_refusal(change, err, "callback URL") from err
+    with transaction.atomic():
+        did = did_store(answer)
+        _audit_accepted(change)
+    return did
+
+
+def did_set_group(*, did: Did, group: DidGroup | None, user: AbstractBaseUser | None) -> Did:
+    """Move the DID into `group`, or out of any group with None."""
+    change = _audit_start(
+        user=user,
+        kind=CallbackChange.Kind.DID,
+        sid=did.did_sid,
+        label=did.formatted,
+        field="did_group_sid",
+        old=_group_label(did.group),
+        new=_group_label(group),
+    )
+    group_sid = group.did_group_sid if group else None
+    try:
+        answer = get_client().update_did(did.did_sid, {"did_group_sid": group_sid})
+    except CarrierXError as err:
+        raise _audit_refusal(change, err, "DID group") from err
+    with transaction.atomic():
+        did = did_store(answer)
+        _audit_accepted(change)
+    return did
+
+
+def group_set_callback(*, group: DidGroup, url: str, user: AbstractBaseUser | None) -> DidGroup:
+    """Set (or clear) the DID Group's callback URL, used by its DIDs that have none of their own."""
+    change = _audit_start(
+        user=user,
+        kind=CallbackChange.Kind.GROUP,
+        sid=group.did_group_sid,
+        label=group.name,
+        field="callback_url",
+        old=group.callback_url,
+        new=url,
+    )
+    try:
+        answer = get_client().update_did_group(group.did_group_sid, {"callback_url": url or None})
+    except CarrierXError as err:
+        raise _audit_refusal(change, err, "callback URL") from err
+    with transaction.atomic():
+        group.callback_url = answer.get("callback_url") or ""
+        group.name = answer.get("name") or group.name
+        group.save(update_fields=["callback_url", "name"])
+        _audit_accepted(change)
+    return group
+
+
+def partner_set_sms_callback(
+    *, partner: Partner, url: str, user: AbstractBaseUser | None
+) -> Partner:
+    """Set (or clear) the partner's `callbacks.sms`, the URL of last resort for every DID.
+
+    The carrier's docs leave open whether a PATCH of `callbacks` merges or replaces the map, so we
+    read the current map from the carrier and send all of it back with only `sms` changed: the
+    other callback kinds (orders, conferences, ...) survive either way.
+    """
+    change = _audit_start(
+        user=user,
+        kind=CallbackChange.Kind.PARTNER,
+        sid=partner.partner_sid,
+        label=str(partner),
+        field="callbacks.sms",
+        old=partner.sms_callback_url,
+        new=url,
+    )
+    client = get_client()
+    try:
+        current = client.get_partner(partner.partner_sid).get("callbacks") or {}
+        # What the carrier held just now is the true "old", whatever our cache said.
+        change.old_value = current.get("sms") or ""
+        # An explicit null clears it under either semantics; leaving the key out would not.
+        callbacks = {**current, "sms": url or None}
+        answer = client.update_partner(partner.partner_sid, {"callbacks": callbacks})
+    except CarrierXError as err:
+        raise _audit_refusal(change, err, "callback URL") from err
+    with transaction.atomic():
+        partner.callbacks = answer.get("callbacks") or {}
+        partner.name = answer.get("name") or partner.name
+        partner.save(update_fields=["callbacks", "name"])
+        _audit_accepted(change)
+    return partner
+
+
+def callback_history(
+    *, did: Did | None = None, group: DidGroup | None = None, partner: Partner | None = None
+) -> QuerySet[CallbackChange]:
+    """Audit rows about a DID, its group and its partner (whichever are given), newest first."""
+    query = Q(pk__in=[])
+    if did is not None:
+        query |= Q(object_kind=CallbackChange.Kind.DID, object_sid=did.did_sid)
+    if group is not None:
+        query |= Q(object_kind=CallbackChange.Kind.GROUP, object_sid=group.did_group_sid)
+    if partner is not None:
+        query |= Q(object_kind=CallbackChange.Kind.PARTNER, object_sid=partner.partner_sid)
+    return CallbackChange.objects.filter(query).select_related("user")

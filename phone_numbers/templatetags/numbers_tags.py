@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+from django.utils.html import format_html
+
+from phone_numbers.services import portal_webhook_url
+
+register = template.Library()
+
+SECRET_MASK = "•••••"
+
+
+@register.simple_tag(takes_context=True)
+def callback_url(context: template.Context, url: str | None) -> str:
+    """A callback URL as the viewer may see it, marked when it is this portal's webhook.
+
+    The webhook URL carries the secret that lets anyone post fake messages into our inbox, so it
+    is masked for everyone who cannot change callbacks (they have no use for it).
+    """
+    if not url:
+        return format_html('<span class="muted">—</span>')
+    user = context["request"].user
+    secret = settings.CARRIERX_WEBHOOK_SECRET
+    shown = url
+    if secret and not user.has_perm("numbers.change_callbacks"):
+        shown = url.replace(secret, SECRET_MASK)
+    if url == portal_webhook_url():
+        return format_html(
+            '<code class="url">{}</code> <span class="badge badge-portal">this portal</span>', shown
+        )
+    return format_html('<code class="url">{}</code>', shown)
