@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from portal.roles import ensure_roles
+from tests.netfaults import silent_server  # noqa: F401  (a fixture, shared)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
 

@@ -10,7 +10,7 @@ from messaging.models import Message
 from phone_numbers.models import Did
 from sandbox.models import SandboxMessage
 from tests.conftest import run_tasks
-from tests.netfaults import closed_port_url, silent_server  # noqa: F401
+from tests.netfaults import closed_port_url
 
 SEND_URL = "/messaging/"
 OUR_DID = "15162065575"
