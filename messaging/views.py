@@ -40,7 +40,10 @@ def _sms_dids(request: HttpRequest) -> list[Did]:
 @permission_required("messaging.send_message", raise_exception=True)
 def send_page(request: HttpRequest) -> HttpResponse:
     dids = _sms_dids(request)
-    form = SendForm(request.POST or None, dids=dids)
+    # Staff usually send several texts from one number: keep the last From DID selected.
+    form = SendForm(
+        request.POST or None, dids=dids, initial={"from_did": request.session.get("from_did")}
+    )
     if request.method == "POST" and form.is_valid():
         message = message_send(
             from_number=form.cleaned_data["from_did"],
@@ -48,6 +51,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
             body=form.cleaned_data["message"],
             user=request.user,
         )
+        request.session["from_did"] = message.our_number
         if message.status == "failed":
             messages.error(request, f"The message was not sent: {message.error}")
         else:
