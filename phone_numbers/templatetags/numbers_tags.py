@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from phone_numbers.services import portal_webhook_url
 
@@ -19,7 +20,7 @@ def callback_url(context: template.Context, url: str | None) -> str:
     is masked for everyone who cannot change callbacks (they have no use for it).
     """
     if not url:
-        return format_html('<span class="muted">—</span>')
+        return mark_safe('<span class="muted">—</span>')
     user = context["request"].user
     secret = settings.CARRIERX_WEBHOOK_SECRET
     shown = url
