@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -113,8 +114,7 @@ def portal_webhook_url() -> str:
     return settings.PUBLIC_URL + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
 
 
-@dataclass(frozen=True)
-class EffectiveCallback:
+class EffectiveCallback(NamedTuple):
     url: str
     # "DID", "Group", "Partner" or "none": which setting the carrier takes the URL from.
     source: str
