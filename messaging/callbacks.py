@@ -7,10 +7,13 @@ at-least-once, possibly out-of-order report about one message, keyed on its `mes
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.db import IntegrityError, transaction
 
+from messaging.auto_reply import auto_reply_task
 from messaging.carrier_state import apply_sms
+from messaging.conversations import conversation_record
 from messaging.models import CallbackEvent, Direction, Message, Status
 from messaging.services import message_id_from_user_data
 from portal.carrierx import sms_fields
@@ -30,10 +33,13 @@ def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
         return event
     try:
         with transaction.atomic():
-            message, outcome = _apply(sid, sms_fields(payload))
+            message, outcome, created = _apply(sid, sms_fields(payload))
             event.message = message
             event.outcome = outcome[:200]
             event.save(update_fields=["message", "outcome"])
+            if created and message.direction == Direction.INBOUND:
+                # The answer must not wait for a reply to be sent: that is a background task.
+                transaction.on_commit(partial(auto_reply_task.enqueue, message.pk))
     except Exception:
         # The raw body is already stored; say so, and let the carrier retry.
         CallbackEvent.objects.filter(pk=event.pk).update(outcome="error while applying; kept")
@@ -41,18 +47,20 @@ def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
     return event
 
 
-def _apply(sid: str, sms: dict) -> tuple[Message, str]:
+def _apply(sid: str, sms: dict) -> tuple[Message, str, bool]:
     message = Message.objects.select_for_update().filter(message_sid=sid).first()
     if message is None:
         message = _adopt_by_user_data(sid, sms)
     if message is None:
         message, created = _create(sid, sms)
         if created:
-            return message, f"new {message.direction} message ({message.status})"
+            conversation_record(message, new=True)
+            return message, f"new {message.direction} message ({message.status})", True
     changed, outcome = apply_sms(message, sms)
     if changed:
         message.save(update_fields=[*changed, "updated_at"])
-    return message, outcome
+        conversation_record(message, new=False)
+    return message, outcome, False
 
 
 def _adopt_by_user_data(sid: str, sms: dict) -> Message | None:

@@ -46,3 +46,9 @@ class SendForm(forms.Form):
         if not text.strip():
             raise ValidationError("Type a message to send.")
         return text
+
+
+class ReplyForm(SendForm):
+    """A reply goes to the conversation's customer, so there is no To DID to type."""
+
+    to_did = None

@@ -55,12 +55,21 @@ class Message(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Set on an auto-reply: unique, so no inbound message is ever answered twice.
+    auto_reply_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="auto_reply"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # A conversation's thread, and its live poll ("changed since").
+            models.Index(fields=["their_number", "id"], name="message_thread"),
+            models.Index(fields=["their_number", "updated_at"], name="message_thread_changes"),
+        ]
         permissions = [
             ("send_message", "Can send messages"),
             ("view_inbox", "Can read the inbox"),
@@ -99,3 +108,48 @@ class CallbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_sid or '?'} {self.status or '?'}: {self.outcome}"
+
+
+class Conversation(models.Model):
+    """Everything between us and one customer number, across all of our DIDs.
+
+    Kept up to date as messages arrive and change, so the inbox lists conversations without
+    scanning or counting the message table.
+    """
+
+    customer_number = models.CharField(max_length=20, unique=True)
+    last_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_activity_at = models.DateTimeField()
+    # The DID the customer last wrote to: where a reply should come from.
+    last_inbound_did = models.CharField(max_length=20, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-last_activity_at", "-id"], name="conversation_recent")]
+
+    def __str__(self) -> str:
+        return self.customer_formatted
+
+    @property
+    def customer_formatted(self) -> str:
+        return format_number(self.customer_number)
+
+
+class AutoReply(models.Model):
+    """The tutorial's callback app, built in: answer every inbound SMS on one of our DIDs."""
+
+    did = models.OneToOneField("numbers.Did", on_delete=models.CASCADE, related_name="auto_reply")
+    enabled = models.BooleanField(default=False)
+    template = models.CharField(max_length=1600, default="The SMS status is: {status}")
+    min_interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="Answer one customer at most once in this many minutes."
+    )
+
+    class Meta:
+        verbose_name_plural = "auto-replies"
+
+    def __str__(self) -> str:
+        return f"Auto-reply on {self.did} ({'on' if self.enabled else 'off'})"

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from messaging.carrier_state import apply_sms
+from messaging.conversations import conversation_record
 from messaging.models import CallbackEvent, Direction, Message, Status
 from portal.carrierx import CarrierXError, get_client
 
@@ -30,7 +31,12 @@ def message_id_from_user_data(user_data) -> int | None:
 
 
 def message_send(
-    *, from_number: str, to: str, body: str, user: AbstractBaseUser | None = None
+    *,
+    from_number: str,
+    to: str,
+    body: str,
+    user: AbstractBaseUser | None = None,
+    auto_reply_to: Message | None = None,
 ) -> Message:
     """Send one SMS. The row is saved before the carrier is called, so a crash never hides that we
     tried; a refusal or an unreachable carrier leaves the row `failed` with the reason in `error`.
@@ -42,7 +48,9 @@ def message_send(
         body=body,
         status=Status.SENDING,
         sent_by=user if user is not None and user.is_authenticated else None,
+        auto_reply_to=auto_reply_to,
     )
+    conversation_record(message, new=True)
     try:
         sms = get_client().send_sms(
             from_=from_number, to=to, message=body, user_data=user_data_for(message)
@@ -52,6 +60,7 @@ def message_send(
         message.status = Status.FAILED
         message.error = str(err)
         message.save(update_fields=["status", "error", "updated_at"])
+        conversation_record(message, new=False)
         return message
     return message_record_sid(message_id=message.pk, sms=sms)
 
@@ -84,4 +93,5 @@ def message_record_sid(*, message_id: int, sms: dict) -> Message:
     message.message_sid = sid or None
     apply_sms(message, sms)
     message.save()
+    conversation_record(message, new=False)
     return message

@@ -107,3 +107,12 @@ def sandbox(live_server, settings):
     settings.SANDBOX_FAILURE_RATE = 0
     webhook = live_server.url + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
     return seed(sms_callback_url=webhook)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # Persistent connections from live-server threads would keep the test database busy at
+    # teardown (PostgreSQL then refuses to drop it).
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -1,0 +1,74 @@
+"""Auto-reply per DID: the carrier tutorial's `sms_callback.py`, built in."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError
+from django.utils import timezone
+from django_tasks import task
+
+from messaging.models import AutoReply, Direction, Message
+from phone_numbers.models import Did
+
+logger = logging.getLogger(__name__)
+
+
+class _KeepUnknown(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_reply(template: str, inbound: Message) -> str:
+    """Fill `{status}`, `{from}`, `{to}` and `{message}`; anything else stays as typed."""
+    values = _KeepUnknown(
+        status=inbound.status,
+        message=inbound.body,
+        **{"from": inbound.their_number, "to": inbound.our_number},
+    )
+    try:
+        return template.format_map(values)
+    except (ValueError, IndexError, AttributeError):
+        # A stray brace or "{0}" in a hand-written template: send it as written.
+        return template
+
+
+def auto_reply_skip_reason(inbound: Message, rule: AutoReply | None) -> str | None:
+    if rule is None or not rule.enabled:
+        return "auto-reply is off for this DID"
+    if Did.objects.filter(phonenumber=inbound.their_number).exists():
+        return "the sender is one of our own DIDs"
+    if Message.objects.filter(auto_reply_to=inbound).exists():
+        return "already answered"
+    since = timezone.now() - timedelta(minutes=rule.min_interval_minutes)
+    if Message.objects.filter(
+        their_number=inbound.their_number, auto_reply_to__isnull=False, created_at__gte=since
+    ).exists():
+        return f"answered this customer within {rule.min_interval_minutes} minutes"
+    return None
+
+
+@task()
+def auto_reply_task(message_id: int) -> str:
+    """Answer one inbound message, through the normal send path, from the DID it was sent to."""
+    from messaging.services import message_send
+
+    inbound = Message.objects.filter(pk=message_id, direction=Direction.INBOUND).first()
+    if inbound is None:
+        return "no such inbound message"
+    rule = AutoReply.objects.filter(did__phonenumber=inbound.our_number).first()
+    reason = auto_reply_skip_reason(inbound, rule)
+    if reason:
+        return f"skipped: {reason}"
+    try:
+        reply = message_send(
+            from_number=inbound.our_number,
+            to=inbound.their_number,
+            body=render_reply(rule.template, inbound),
+            auto_reply_to=inbound,
+        )
+    except IntegrityError:
+        # Another worker answered the same message at the same moment; the unique key held.
+        return "skipped: already answered"
+    return f"sent reply {reply.pk} ({reply.status})"

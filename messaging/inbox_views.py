@@ -1,0 +1,215 @@
+"""The inbox: conversations by customer, a thread per customer with replies, and live updates."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from messaging.conversations import conversation_mark_read
+from messaging.forms import ReplyForm
+from messaging.live import new_cursor, parse_cursor
+from messaging.models import Conversation, Direction, Message
+from messaging.services import message_send
+from phone_numbers.models import Did
+
+PAGE_SIZE = 25
+THREAD_SIZE = 50
+PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
+
+inbox_required = permission_required("messaging.view_inbox", raise_exception=True)
+
+
+def _search(conversations, q: str):
+    if PHONE_LIKE.match(q):
+        digits = re.sub(r"\D", "", q)
+        return conversations.filter(customer_number__contains=digits)
+    matching = Message.objects.filter(body__icontains=q).values("their_number")
+    return conversations.filter(customer_number__in=matching)
+
+
+def _page_after(conversations, before: str | None):
+    """Keyset pagination on (last_activity_at, id): no OFFSET, no COUNT."""
+    if not before or "|" not in before:
+        return conversations
+    stamp, _, pk = before.rpartition("|")
+    when = parse_cursor(stamp)
+    if when is None or not pk.isdigit():
+        return conversations
+    return conversations.filter(
+        Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=int(pk))
+    )
+
+
+@require_GET
+@login_required
+@inbox_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    before = request.GET.get("before")
+    since = parse_cursor(request.GET.get("since"))
+    conversations = Conversation.objects.all()
+    if q:
+        conversations = _search(conversations, q)
+    if since is not None and not conversations.filter(updated_at__gt=since).exists():
+        # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
+        return HttpResponse(status=204)
+
+    page = list(
+        _page_after(conversations, before)
+        .select_related("last_message")
+        .order_by("-last_activity_at", "-id")[: PAGE_SIZE + 1]
+    )
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    context = {
+        "conversations": page,
+        "q": q,
+        "live": not before,  # only the first page follows new activity
+        "cursor": new_cursor(),
+        "next_before": f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else "",
+    }
+    template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
+    return render(request, template, context)
+
+
+def _reply_dids() -> list[Did]:
+    return list(Did.objects.sms_capable())
+
+
+def _default_from(conversation: Conversation | None, dids: list[Did]) -> str | None:
+    """Reply from the DID the customer last wrote to; else the one we last wrote from."""
+    numbers = {d.phonenumber for d in dids}
+    if conversation and conversation.last_inbound_did in numbers:
+        return conversation.last_inbound_did
+    if (
+        conversation
+        and conversation.last_message
+        and conversation.last_message.our_number in numbers
+    ):
+        return conversation.last_message.our_number
+    return None
+
+
+@require_GET
+@login_required
+@inbox_required
+def conversation(request: HttpRequest, customer: str) -> HttpResponse:
+    convo = (
+        Conversation.objects.select_related("last_message").filter(customer_number=customer).first()
+    )
+    if convo is None:
+        raise Http404("No conversation with that number.")
+    thread = Message.objects.filter(their_number=customer)
+    since = parse_cursor(request.GET.get("since"))
+    if since is not None:
+        return _thread_changes(request, convo, thread, since)
+
+    before = request.GET.get("before", "")
+    older = thread.filter(id__lt=int(before)) if before.isdigit() else thread
+    rows = list(older.order_by("-id")[: THREAD_SIZE + 1])
+    more = len(rows) > THREAD_SIZE
+    rows = list(reversed(rows[:THREAD_SIZE]))
+    conversation_mark_read(customer)
+    dids = _reply_dids()
+    form = ReplyForm(dids=dids, initial={"from_did": _default_from(convo, dids)})
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": convo,
+            "thread": rows,
+            "older_before": rows[0].pk if more and rows else "",
+            "live": not before,
+            "cursor": new_cursor(),
+            "last_id": rows[-1].pk if rows else 0,
+            "form": form,
+        },
+    )
+
+
+def _thread_changes(request, convo: Conversation, thread, since: datetime) -> HttpResponse:
+    changed = list(thread.filter(updated_at__gt=since).order_by("id"))
+    if not changed:
+        return HttpResponse(status=204)
+    last_id = int(request.GET.get("last") or 0) if (request.GET.get("last") or "").isdigit() else 0
+    if any(m.direction == Direction.INBOUND for m in changed):
+        conversation_mark_read(convo.customer_number)  # staff are looking at it right now
+    return render(
+        request,
+        "messaging/conversation.html#thread-changes",
+        {
+            "conversation": convo,
+            "updated": [m for m in changed if m.pk <= last_id],
+            "appended": [m for m in changed if m.pk > last_id],
+            "cursor": new_cursor(),
+            "last_id": max([last_id, *(m.pk for m in changed)]),
+            "live": True,
+        },
+    )
+
+
+@require_POST
+@login_required
+@inbox_required
+def reply(request: HttpRequest, customer: str) -> HttpResponse:
+    convo = get_object_or_404(Conversation, customer_number=customer)
+    dids = _reply_dids()
+    form = ReplyForm(request.POST, dids=dids)
+    if form.is_valid():
+        sent = message_send(
+            from_number=form.cleaned_data["from_did"],
+            to=customer,
+            body=form.cleaned_data["message"],
+            user=request.user,
+        )
+        if sent.status == "failed":
+            form.add_error(None, f"The reply was not sent: {sent.error}")
+        else:
+            if not request.htmx:
+                messages.success(request, "Reply sent.")
+                return redirect("messaging:conversation", customer=customer)
+            # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
+            form = ReplyForm(dids=dids, initial={"from_did": sent.our_number})
+    if request.htmx:
+        return render(
+            request,
+            "messaging/conversation.html#composer",
+            {"conversation": convo, "form": form},
+            status=200 if not form.errors else 422,
+        )
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": convo,
+            "thread": list(
+                Message.objects.filter(their_number=customer).order_by("-id")[:THREAD_SIZE]
+            )[::-1],
+            "form": form,
+            "live": False,
+        },
+        status=422,
+    )
+
+
+@require_GET
+@login_required
+@inbox_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(Message, pk=pk)
+    events = []
+    for event in message.events.order_by("id"):
+        try:
+            pretty = json.dumps(json.loads(event.body), indent=2, sort_keys=True)
+        except ValueError:
+            pretty = event.body
+        events.append({"event": event, "json": pretty})
+    return render(request, "messaging/message_detail.html", {"message": message, "events": events})

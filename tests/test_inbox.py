@@ -1,0 +1,164 @@
+"""The inbox: conversations by customer, unread counts, live polling with a cursor, replies."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Conversation, Message
+from tests.conftest import load_fixture, make_user
+
+pytestmark = pytest.mark.django_db
+CUSTOMER = "15162065319"
+OUR_DID = "15162065318"
+
+
+@pytest.fixture
+def staff(client):
+    client.force_login(make_user("ines", "Inbox staff"))
+    return client
+
+
+def inbound(webhook_client, webhook_url, *, sid, text="Hi there", customer=CUSTOMER, did=OUR_DID):
+    payload = load_fixture("inbound_legacy")
+    payload.update(message_sid=sid, message=text, from_did=customer, to_did=did)
+    response = webhook_client.post(
+        webhook_url, json.dumps(payload), content_type="application/json"
+    )
+    assert response.status_code == 200
+    return Message.objects.get(message_sid=sid)
+
+
+@pytest.fixture
+def webhook_client():
+    from django.test import Client
+
+    return Client()
+
+
+def test_an_inbound_text_opens_a_conversation_with_one_unread(staff, webhook_client, webhook_url):
+    inbound(webhook_client, webhook_url, sid="a", text="Is my order ready?")
+    page = staff.get(reverse("messaging:inbox")).content.decode()
+    assert "+1 516-206-5319" in page
+    assert "Is my order ready?" in page
+    assert Conversation.objects.get(customer_number=CUSTOMER).unread_count == 1
+    assert 'title="unread">1<' in page
+
+
+def test_opening_a_conversation_marks_it_read_and_shows_the_thread_in_order(
+    staff, webhook_client, webhook_url
+):
+    inbound(webhook_client, webhook_url, sid="a", text="first")
+    inbound(webhook_client, webhook_url, sid="b", text="second")
+    page = staff.get(reverse("messaging:conversation", args=[CUSTOMER])).content.decode()
+    assert page.index("first") < page.index("second")
+    assert Conversation.objects.get(customer_number=CUSTOMER).unread_count == 0
+
+
+def test_conversations_are_newest_activity_first_across_our_dids(
+    staff, webhook_client, webhook_url
+):
+    inbound(webhook_client, webhook_url, sid="a", customer="15162065001", did="15162065318")
+    inbound(webhook_client, webhook_url, sid="b", customer="15162065002", did="15162065575")
+    inbound(webhook_client, webhook_url, sid="c", customer="15162065001", did="15162065575")
+    page = staff.get(reverse("messaging:inbox")).content.decode()
+    assert page.index("conversation-15162065001") < page.index("conversation-15162065002")
+    assert Conversation.objects.count() == 2
+
+
+def test_a_poll_with_nothing_new_is_an_empty_204(staff, webhook_client, webhook_url):
+    inbound(webhook_client, webhook_url, sid="a")
+    since = (timezone.now() + timedelta(seconds=1)).isoformat()
+    response = staff.get(reverse("messaging:inbox"), {"since": since}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_a_poll_after_a_new_message_returns_only_the_list_fragment_with_it(
+    staff, webhook_client, webhook_url
+):
+    since = timezone.now().isoformat()
+    inbound(webhook_client, webhook_url, sid="a", text="Just arrived")
+    response = staff.get(reverse("messaging:inbox"), {"since": since}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Just arrived" in body
+    assert "<html" not in body
+    assert 'id="conversation-list"' in body
+
+
+def test_a_conversation_poll_appends_new_messages_and_replaces_changed_ones(
+    staff, webhook_client, webhook_url
+):
+    first = inbound(webhook_client, webhook_url, sid="a", text="first")
+    since = timezone.now().isoformat()
+    inbound(webhook_client, webhook_url, sid="b", text="second")
+    Message.objects.filter(pk=first.pk).update(status="received", updated_at=timezone.now())
+    response = staff.get(
+        reverse("messaging:conversation", args=[CUSTOMER]),
+        {"since": since, "last": first.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert f'id="message-{first.pk}" class="bubble inbound" hx-swap-oob="outerHTML"' in body
+    assert 'hx-swap-oob="beforeend:#thread-rows"' in body
+    assert body.index("beforeend:#thread-rows") < body.index("second")
+
+
+def test_conversations_page_by_keyset_without_overlap(staff, webhook_client, webhook_url):
+    for i in range(30):
+        inbound(webhook_client, webhook_url, sid=f"s{i}", customer=f"1516206{5100 + i}")
+    first = staff.get(reverse("messaging:inbox"))
+    rows_first = [c.customer_number for c in first.context["conversations"]]
+    assert len(rows_first) == 25
+    older = staff.get(reverse("messaging:inbox"), {"before": first.context["next_before"]})
+    rows_older = [c.customer_number for c in older.context["conversations"]]
+    assert len(rows_older) == 5
+    assert not set(rows_first) & set(rows_older)
+    assert older.context["next_before"] == ""
+
+
+def test_search_finds_conversations_by_number_and_by_text(staff, webhook_client, webhook_url):
+    inbound(webhook_client, webhook_url, sid="a", customer="15162065001", text="refund please")
+    inbound(webhook_client, webhook_url, sid="b", customer="15162065002", text="thanks")
+    by_number = staff.get(reverse("messaging:inbox"), {"q": "(516) 206-5002"})
+    assert [c.customer_number for c in by_number.context["conversations"]] == ["15162065002"]
+    by_text = staff.get(reverse("messaging:inbox"), {"q": "REFUND"})
+    assert [c.customer_number for c in by_text.context["conversations"]] == ["15162065001"]
+
+
+def test_a_message_opens_its_callback_timeline_with_the_raw_json(
+    staff, webhook_client, webhook_url
+):
+    message = inbound(webhook_client, webhook_url, sid="a")
+    page = staff.get(reverse("messaging:message", args=[message.pk])).content.decode()
+    assert "&quot;from_did&quot;: &quot;15162065319&quot;" in page
+    assert "new inbound message" in page
+
+
+def test_the_reply_box_defaults_to_the_did_the_customer_last_wrote_to(
+    staff, webhook_client, webhook_url
+):
+    from phone_numbers.models import Did
+
+    for n in ("15162065318", "15162065575"):
+        Did.objects.create(did_sid=n, phonenumber=n, active_capabilities=7, capabilities=7)
+    inbound(webhook_client, webhook_url, sid="a", did="15162065318")
+    inbound(webhook_client, webhook_url, sid="b", did="15162065575")
+    response = staff.get(reverse("messaging:conversation", args=[CUSTOMER]))
+    assert response.context["form"].initial["from_did"] == "15162065575"
+    assert '<option value="15162065575" selected>' in response.content.decode()
+
+
+def test_people_without_the_inbox_role_get_403(client, webhook_client, webhook_url):
+    inbound(webhook_client, webhook_url, sid="a")
+    client.force_login(make_user("sam", "Senders"))
+    assert client.get(reverse("messaging:inbox")).status_code == 403
+    assert client.get(reverse("messaging:conversation", args=[CUSTOMER])).status_code == 403
+    reply = client.post(reverse("messaging:reply", args=[CUSTOMER]), {"message": "x"})
+    assert reply.status_code == 403
+    assert Message.objects.count() == 1
