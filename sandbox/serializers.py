@@ -101,7 +101,7 @@ def partner_json(partner: SandboxPartner) -> dict:
     return {
         "acls": [],
         "attributes": {},
-        "balance": decimal_string(partner.balance),
+        "balance": format(partner.balance, "f"),
         "callbacks": partner.callbacks,
         "company_name": partner.company_name,
         "country_code": "USA",

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from portal.carrierx import CarrierXError, get_client
+from portal.carrierx import CarrierXClient, CarrierXError
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxMessage, SandboxPartner
 from sandbox.seed import PARTNER_SID, seed, seeded_sid
 from sandbox.sms import message_segments
@@ -515,9 +517,22 @@ def test_a_patch_that_is_not_json_is_a_415(api, partner):
 # --- The portal's own client over real HTTP -------------------------------------------------------
 
 
+@pytest.fixture
+def portal_client(sandbox, settings) -> Iterator[CarrierXClient]:
+    """The portal's client class on a Session of its own, closed after the test: a kept-alive
+    connection would hold a live-server thread, and its database connection, open to the end."""
+    with requests.Session() as session:
+        yield CarrierXClient(
+            base_url=settings.CARRIERX_API_URL,
+            token=settings.CARRIERX_TOKEN,
+            timeout=settings.CARRIERX_TIMEOUT,
+            session=session,
+        )
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_portals_client_pages_through_every_did_and_sends(sandbox):
-    client = get_client()
+def test_the_portals_client_pages_through_every_did_and_sends(portal_client):
+    client = portal_client
 
     numbers = [did["phonenumber"] for did in client.iter_list("phonenumber/dids", {"limit": 5})]
     sent = client.send_sms(from_=MAIN_LINE, to="15162065574", message="Hello from the portal")
@@ -529,8 +544,8 @@ def test_the_portals_client_pages_through_every_did_and_sends(sandbox):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_portals_client_reads_the_sandboxs_refusal(sandbox):
+def test_the_portals_client_reads_the_sandboxs_refusal(portal_client):
     with pytest.raises(CarrierXError) as caught:
-        get_client().send_sms(from_="15162065574", to="15162065575", message="Hi")
+        portal_client.send_sms(from_="15162065574", to="15162065575", message="Hi")
     assert caught.value.status == 422
     assert "from: 15162065574 is not a DID of this partner" in str(caught.value)

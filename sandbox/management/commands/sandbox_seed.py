@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         if not settings.CARRIERX_SANDBOX:
-            self.stdout.write("Not in sandbox mode (CARRIERX_TOKEN is set): nothing to seed.")
+            self.stdout.write("Not in sandbox mode (the real CarrierX is in use): nothing to seed.")
             return
         webhook = settings.PUBLIC_URL + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
         partner = seed(sms_callback_url=webhook)
