@@ -9,7 +9,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -84,39 +84,38 @@ def _reply_dids() -> list[Did]:
     return list(Did.objects.sms_capable())
 
 
-def _default_from(conversation: Conversation | None, dids: list[Did]) -> str | None:
+def _default_from(conversation: Conversation, dids: list[Did]) -> str | None:
     """Reply from the DID the customer last wrote to; else the one we last wrote from."""
     numbers = {d.phonenumber for d in dids}
-    if conversation and conversation.last_inbound_did in numbers:
-        return conversation.last_inbound_did
-    if (
-        conversation
-        and conversation.last_message
-        and conversation.last_message.our_number in numbers
-    ):
-        return conversation.last_message.our_number
+    last = conversation.last_message
+    for candidate in (conversation.last_inbound_did, last.our_number if last else None):
+        if candidate in numbers:
+            return candidate
     return None
+
+
+def _thread_page(customer: str, before: str = "") -> tuple[list[Message], bool]:
+    """The newest messages with a customer (or those older than `before`), oldest first."""
+    thread = Message.objects.filter(their_number=customer).select_related("sent_by")
+    if before.isdigit():
+        thread = thread.filter(id__lt=int(before))
+    rows = list(thread.order_by("-id")[: THREAD_SIZE + 1])
+    return list(reversed(rows[:THREAD_SIZE])), len(rows) > THREAD_SIZE
 
 
 @require_GET
 @login_required
 @inbox_required
 def conversation(request: HttpRequest, customer: str) -> HttpResponse:
-    convo = (
-        Conversation.objects.select_related("last_message").filter(customer_number=customer).first()
+    convo = get_object_or_404(
+        Conversation.objects.select_related("last_message"), customer_number=customer
     )
-    if convo is None:
-        raise Http404("No conversation with that number.")
-    thread = Message.objects.filter(their_number=customer)
     since = parse_cursor(request.GET.get("since"))
     if since is not None:
-        return _thread_changes(request, convo, thread, since)
+        return _thread_changes(request, convo, since)
 
     before = request.GET.get("before", "")
-    older = thread.filter(id__lt=int(before)) if before.isdigit() else thread
-    rows = list(older.order_by("-id")[: THREAD_SIZE + 1])
-    more = len(rows) > THREAD_SIZE
-    rows = list(reversed(rows[:THREAD_SIZE]))
+    rows, more = _thread_page(customer, before)
     conversation_mark_read(customer)
     dids = _reply_dids()
     form = ReplyForm(dids=dids, initial={"from_did": _default_from(convo, dids)})
@@ -135,8 +134,9 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     )
 
 
-def _thread_changes(request, convo: Conversation, thread, since: datetime) -> HttpResponse:
-    changed = list(thread.filter(updated_at__gt=since).order_by("id"))
+def _thread_changes(request, convo: Conversation, since: datetime) -> HttpResponse:
+    thread = Message.objects.filter(their_number=convo.customer_number)
+    changed = list(thread.filter(updated_at__gt=since).select_related("sent_by").order_by("id"))
     if not changed:
         return HttpResponse(status=204)
     last_id = int(request.GET.get("last") or 0) if (request.GET.get("last") or "").isdigit() else 0
@@ -190,9 +190,7 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
-            "thread": list(
-                Message.objects.filter(their_number=customer).order_by("-id")[:THREAD_SIZE]
-            )[::-1],
+            "thread": _thread_page(customer)[0],
             "form": form,
             "live": False,
         },
