@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from messaging.models import AutoReply
 from phone_numbers.models import Did
 from portal.phones import normalize_number
 
@@ -52,3 +53,15 @@ class ReplyForm(SendForm):
     """A reply goes to the conversation's customer, so there is no To DID to type."""
 
     to_did = None
+
+
+class AutoReplyForm(forms.ModelForm):
+    class Meta:
+        model = AutoReply
+        fields = ["enabled", "template", "min_interval_minutes"]
+        labels = {"template": "Reply", "min_interval_minutes": "At most once per customer every"}
+        help_texts = {
+            "template": "{status}, {from}, {to} and {message} are filled in from the inbound SMS.",
+            "min_interval_minutes": "minutes",
+        }
+        widgets = {"template": forms.TextInput()}

@@ -111,3 +111,48 @@ def test_the_reply_template_fills_known_fields_and_keeps_the_rest():
         "received from 1555 to 1666: hi {other}"
     )
     assert render_reply("broken {", inbound) == "broken {"
+
+
+def _did(number=OUR_DID) -> Did:
+    return Did.objects.create(did_sid=f"sid-{number}", phonenumber=number, active_capabilities=7)
+
+
+def test_a_number_admin_turns_auto_reply_on_for_a_did(db, client):
+    did = _did()
+    client.force_login(make_user("nora", "Number admins"))
+    response = client.post(
+        reverse("messaging:auto_reply_save", args=[did.did_sid]),
+        {"enabled": "on", "template": "Thanks! We got: {message}", "min_interval_minutes": 5},
+    )
+    assert response.status_code == 302
+    rule = AutoReply.objects.get(did=did)
+    assert (rule.enabled, rule.template, rule.min_interval_minutes) == (
+        True,
+        "Thanks! We got: {message}",
+        5,
+    )
+    page = client.get(reverse("messaging:auto_replies")).content.decode()
+    assert "Thanks! We got: {message}" in page
+
+
+def test_an_empty_reply_is_refused_and_nothing_is_saved(db, client):
+    did = _did()
+    client.force_login(make_user("nora", "Number admins"))
+    response = client.post(
+        reverse("messaging:auto_reply_save", args=[did.did_sid]),
+        {"enabled": "on", "template": "", "min_interval_minutes": 5},
+    )
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    assert not AutoReply.objects.exists()
+
+
+def test_a_sender_cannot_change_auto_reply(db, client):
+    did = _did()
+    client.force_login(make_user("sam", "Senders"))
+    response = client.post(
+        reverse("messaging:auto_reply_save", args=[did.did_sid]),
+        {"enabled": "on", "template": "x", "min_interval_minutes": 5},
+    )
+    assert response.status_code == 403
+    assert not AutoReply.objects.exists()
