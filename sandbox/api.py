@@ -66,6 +66,20 @@ def api_partner() -> SandboxPartner | None:
     return SandboxPartner.objects.order_by("pk").first()
 
 
+# PostgreSQL cannot store NUL in text, so refuse it up front rather than fail in the database.
+NUL_REFUSED = ApiError(400, "bad request", [(None, "NUL characters (\\u0000) are not allowed")])
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _bearer_token(request: HttpRequest) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -94,6 +108,8 @@ def carrier_api(*methods: str) -> Callable:
                 )
                 response["Allow"] = ", ".join(methods)
                 return response
+            if _has_nul(request.path) or _has_nul(dict(request.GET.lists())):
+                return NUL_REFUSED.response()
             request.partner = api_partner()
             if request.partner is None:
                 return error_response(
@@ -125,4 +141,6 @@ def json_object(request: HttpRequest) -> dict:
         ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "No JSON object could be decoded", [(None, "send a JSON object")])
+    if _has_nul(body):
+        raise NUL_REFUSED
     return body

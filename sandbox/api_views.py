@@ -144,6 +144,8 @@ def partners(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @carrier_api("GET", "PATCH")
 def partner(request: HttpRequest, partner_sid: str) -> HttpResponse:
+    """GET or PATCH the partner. PATCH merges `callbacks` and, as a sandbox-only extension,
+    takes `field_naming` ("legacy": SMS objects carry from_did/to_did; "current": from/to)."""
     account = _one(_partners(request), partner_sid=partner_sid)
     if request.method == "PATCH":
         account = partner_update(partner=account, changes=json_object(request))

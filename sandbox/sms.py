@@ -63,6 +63,8 @@ def _check_message(errors: list, value: object) -> str:
         errors.append(("message", "is required"))
     elif not isinstance(value, str) or not value.strip():
         errors.append(("message", "must be non-empty text"))
+    elif "\x00" in value:
+        errors.append(("message", "must not contain NUL characters"))
     elif len(value) > MAX_MESSAGE_LENGTH:
         errors.append(("message", f"must be at most {MAX_MESSAGE_LENGTH} characters"))
     else:

@@ -234,6 +234,16 @@ def test_a_body_that_is_not_declared_json_is_a_415(api, partner):
     assert response.json()["message"] == "Unsupported media type"
 
 
+def test_nul_characters_are_refused_before_they_reach_the_database(api, partner):
+    # PostgreSQL cannot store NUL in text; it must be a 400, never a 500.
+    body = {"from": MAIN_LINE, "to": "15162065574", "message": "a\u0000b"}
+    assert api("post", "sms_messages", body=body).status_code == 400
+    patch = {"attributes": {"k\u0000": "v"}}
+    assert api("patch", "did", did_sid(MAIN_LINE), body=patch).status_code == 400
+    assert api("get", "dids", params={"filter": "name eq 'a\x00'"}).status_code == 400
+    assert not SandboxMessage.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("text", "segments"),
     [
