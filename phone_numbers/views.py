@@ -16,7 +16,9 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -163,8 +165,13 @@ def number_sync(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Synced {result.dids} numbers and {result.groups} DID groups from CarrierX.",
+            f"Synced {result.dids} number{pluralize(result.dids)} and {result.groups} "
+            f"DID group{pluralize(result.groups)} from CarrierX.",
         )
+    # Back to the list as it was filtered, but never off this site.
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("numbers:list")
 
 

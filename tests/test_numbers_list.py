@@ -97,10 +97,18 @@ def test_sync_rereads_the_carrier_and_the_page_says_when(sandbox, admin_client_)
     assert response.status_code == 302
     page = admin_client_.get(LIST_URL).content.decode()
     assert "Renamed at the carrier" in row(page, MAIN_LINE)
-    assert "Synced 12 numbers and 1 DID groups from CarrierX." in page
+    assert "Synced 12 numbers and 1 DID group from CarrierX." in page
     assert SyncRun.objects.count() == 2
     latest = SyncRun.objects.latest()
     assert f'datetime="{latest.finished_at.isoformat()}"' in page
+
+
+def test_sync_returns_to_the_list_as_it_was_filtered_and_never_off_site(sandbox, admin_client_):
+    back = admin_client_.post(reverse("numbers:sync"), {"next": "/numbers/?group=none"})
+    assert back["Location"] == "/numbers/?group=none"
+
+    away = admin_client_.post(reverse("numbers:sync"), {"next": "https://evil.example/"})
+    assert away["Location"] == LIST_URL
 
 
 def test_a_sync_the_carrier_refuses_leaves_the_list_as_it_was(sandbox, admin_client_, settings):
