@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from messaging.models import AutoReply
+from messaging.widgets import ComposerTextarea
 from phone_numbers.models import Did
 from portal.phones import normalize_number
 
@@ -27,7 +28,7 @@ class SendForm(forms.Form):
     message = forms.CharField(
         label="Message",
         max_length=MAX_MESSAGE_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=ComposerTextarea(attrs={"rows": 4}),
         error_messages={"required": "Type a message to send."},
     )
 
