@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from messaging.models import AutoReply, Direction, Message
+from messaging.services import message_send
 from phone_numbers.models import Did
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ def auto_reply_skip_reason(inbound: Message, rule: AutoReply | None) -> str | No
 @task()
 def auto_reply_task(message_id: int) -> str:
     """Answer one inbound message, through the normal send path, from the DID it was sent to."""
-    from messaging.services import message_send
-
     inbound = Message.objects.filter(pk=message_id, direction=Direction.INBOUND).first()
     if inbound is None:
         return "no such inbound message"

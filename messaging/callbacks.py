@@ -15,7 +15,7 @@ from messaging.auto_reply import auto_reply_task
 from messaging.carrier_state import apply_sms
 from messaging.conversations import conversation_record
 from messaging.models import CallbackEvent, Direction, Message, Status
-from messaging.services import message_id_from_user_data
+from messaging.recording import message_id_from_user_data
 from portal.carrierx import sms_fields
 
 logger = logging.getLogger(__name__)

@@ -170,14 +170,11 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
             body=form.cleaned_data["message"],
             user=request.user,
         )
-        if sent.status == "failed":
-            form.add_error(None, f"The reply was not sent: {sent.error}")
-        else:
-            if not request.htmx:
-                messages.success(request, "Reply sent.")
-                return redirect("messaging:conversation", customer=customer)
-            # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
-            form = ReplyForm(dids=dids, initial={"from_did": sent.our_number})
+        if not request.htmx:
+            messages.success(request, "Reply queued; its status follows in the thread.")
+            return redirect("messaging:conversation", customer=customer)
+        # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
+        form = ReplyForm(dids=dids, initial={"from_did": sent.our_number})
     if request.htmx:
         return render(
             request,

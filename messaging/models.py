@@ -16,6 +16,9 @@ class Direction(models.TextChoices):
 class Status(models.TextChoices):
     # Ours, before the carrier has answered the send call.
     SENDING = "sending", "Sending"
+    # Ours: the send call timed out or failed with a 5xx, so the carrier may or may not have the
+    # message. Reconciliation reads the carrier to find out; it is never re-POSTed blindly.
+    UNKNOWN = "unknown", "Unknown"
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
@@ -26,6 +29,7 @@ class Status(models.TextChoices):
 # Status only moves forward; terminal states share the top rank so they never replace each other.
 STATUS_RANK = {
     Status.SENDING: 0,
+    Status.UNKNOWN: 0,
     Status.QUEUED: 1,
     Status.SENT: 2,
     Status.DELIVERED: 3,
@@ -62,6 +66,12 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # How many times we POSTed it to the carrier (retries only where it cannot have arrived).
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    # Sent a second time after the carrier provably had no copy of an unknown first send.
+    resent = models.BooleanField(default=False)
+    # Reconciliation could not settle it: staff should look.
+    needs_attention = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
@@ -153,3 +163,16 @@ class AutoReply(models.Model):
 
     def __str__(self) -> str:
         return f"Auto-reply on {self.did} ({'on' if self.enabled else 'off'})"
+
+
+class CarrierHealth(models.Model):
+    """One row: how our recent calls to the carrier went, so the Messaging page can say when the
+    carrier is unavailable instead of queueing silently."""
+
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.consecutive_failures} consecutive failures"

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
+from messaging.carrier_health import carrier_unavailable
 from messaging.forms import SendForm
 from messaging.models import Direction, Message
 from messaging.services import message_send
@@ -52,15 +53,19 @@ def send_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
         )
         request.session["from_did"] = message.our_number
-        if message.status == "failed":
-            messages.error(request, f"The message was not sent: {message.error}")
-        else:
-            messages.success(request, f"Message to {message.their_formatted} is {message.status}.")
-            return redirect("messaging:send")
+        messages.success(
+            request, f"Sending to {message.their_formatted}; its status follows below."
+        )
+        return redirect("messaging:send")
     return render(
         request,
         "messaging/send.html",
-        {"form": form, "recent": _recent_messages(), "has_dids": bool(dids)},
+        {
+            "form": form,
+            "recent": _recent_messages(),
+            "has_dids": bool(dids),
+            "carrier_down": carrier_unavailable(),
+        },
         status=422 if request.method == "POST" and form.errors else 200,
     )
 
@@ -70,7 +75,11 @@ def send_page(request: HttpRequest) -> HttpResponse:
 @permission_required("messaging.send_message", raise_exception=True)
 def recent_messages(request: HttpRequest) -> HttpResponse:
     recent = _recent_messages()
-    response = render(request, "messaging/send.html#recent", {"recent": recent})
+    response = render(
+        request,
+        "messaging/send.html#recent",
+        {"recent": recent, "carrier_down": carrier_unavailable()},
+    )
     if all(m.is_final for m in recent):
         # Nothing left to change on screen: tell htmx to stop polling until the next send.
         response.status_code = HttpResponseStopPolling.status_code

@@ -56,6 +56,19 @@ CARRIERX_TIMEOUT = (
     env.float("CARRIERX_READ_TIMEOUT", default=20.0),
 )
 PHONE_REGION = env.str("PHONE_REGION", default="US")
+# What one SMS segment costs us, for the composer's estimate; empty = unknown, no estimate shown.
+SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="")
+
+# Sending. Retries only for what cannot have reached the carrier (refused connection, 429).
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
+SEND_BACKOFF_SECONDS = env.float("SEND_BACKOFF_SECONDS", default=2.0)  # first retry; doubles
+SEND_BACKOFF_MAX_SECONDS = env.float("SEND_BACKOFF_MAX_SECONDS", default=120.0)
+# After a timeout or 5xx, wait this long before asking the carrier whether it has the message.
+SEND_RECONCILE_DELAY_SECONDS = env.float("SEND_RECONCILE_DELAY_SECONDS", default=10.0)
+# Outbound messages short of a final status for this long are checked against the carrier.
+RECONCILE_STUCK_MINUTES = env.float("RECONCILE_STUCK_MINUTES", default=15.0)
+# Consecutive failed carrier calls before the Messaging page says the carrier is unavailable.
+CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
 
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from portal import carrierx
 from portal.roles import ensure_roles
 from tests.netfaults import silent_server  # noqa: F401  (a fixture, shared)
 
@@ -63,6 +64,13 @@ def make_user(username: str, *groups: str, superuser: bool = False) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def _no_waiting(settings) -> None:
+    """Tests run the worker synchronously: retries and reconciliation happen at once."""
+    settings.SEND_BACKOFF_SECONDS = 0
+    settings.SEND_RECONCILE_DELAY_SECONDS = 0
+
+
 @pytest.fixture
 def sender(db) -> User:
     return make_user("sam", "Senders")
@@ -106,7 +114,10 @@ def sandbox(live_server, settings):
     settings.SANDBOX_STEP_SECONDS = 0
     settings.SANDBOX_FAILURE_RATE = 0
     webhook = live_server.url + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
-    return seed(sms_callback_url=webhook)
+    yield seed(sms_callback_url=webhook)
+    # Kept-alive connections would hold live-server threads (and their database connections)
+    # open past the test; PostgreSQL then cannot drop the test database.
+    carrierx._session.close()
 
 
 @pytest.fixture(scope="session")

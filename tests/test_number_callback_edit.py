@@ -117,6 +117,7 @@ def test_the_next_sandbox_callback_for_that_did_goes_to_the_new_url(
 
     message = message_send(from_number=MAIN_LINE, to=HANDSET, body="x")
     run_tasks()
+    message.refresh_from_db()
 
     newest = SandboxCallbackAttempt.objects.order_by("pk").last()
     assert newest.url == callback_sink.url + "/main-line"

@@ -34,16 +34,19 @@ def test_a_sent_message_goes_queued_sent_delivered_with_the_carriers_sid_segment
     assert response.status_code == 302
 
     message = Message.objects.get()
-    assert message.status == "queued"
+    assert message.status == "sending"  # saved first; the carrier is called in the background
     assert message.our_number == OUR_DID
     assert message.their_number == "15162065574"
+    assert not SandboxMessage.objects.exists()
+
+    # Our worker POSTs it; the sandbox answers queued, moves it on and calls our webhook.
+    run_tasks()
+
+    message.refresh_from_db()
     carrier_copy = SandboxMessage.objects.get(message_sid=message.message_sid)
     assert carrier_copy.message == "Your order has shipped"
     assert carrier_copy.to_number == "15162065574"
-
-    run_tasks()  # the sandbox moves the message on and POSTs each step to our webhook
-
-    message.refresh_from_db()
+    assert message.send_attempts == 1
     assert message.status == "delivered"
     assert message.segments == 1
     assert message.price is not None and message.price > 0
@@ -53,7 +56,7 @@ def test_a_sent_message_goes_queued_sent_delivered_with_the_carriers_sid_segment
 def test_the_page_shows_the_status_change_in_its_live_fragment(synced):
     send(synced)
     fragment = synced.get(reverse("messaging:recent"), HTTP_HX_REQUEST="true")
-    assert 'data-status="queued"' in fragment.content.decode()
+    assert 'data-status="sending"' in fragment.content.decode()
     assert fragment.status_code == 200  # still polling: not final yet
 
     run_tasks()
@@ -108,34 +111,45 @@ def test_a_carrier_refusal_shows_the_carriers_reason_and_leaves_a_failed_row(syn
     Did.objects.create(
         did_sid="gone", phonenumber="15165550123", active_capabilities=7, capabilities=7
     )
-    response = send(synced, from_did="15165550123")
-    page = response.content.decode()
-    assert response.status_code == 200
-    assert "The message was not sent" in page
+    send(synced, from_did="15165550123")
+    run_tasks()
     message = Message.objects.get()
     assert message.status == "failed"
+    assert message.send_attempts == 1  # a refusal is final: never retried
     assert "HTTP 422" in message.error
+    page = synced.get(SEND_URL).content.decode()
     assert message.error.split(" (HTTP")[0] in page
     assert not SandboxMessage.objects.exists()
 
 
-def test_a_carrier_that_does_not_answer_in_time_leaves_a_failed_row_with_the_reason(
+def test_a_carrier_that_does_not_answer_leaves_an_unknown_row_flagged_and_says_unavailable(
     synced, settings, silent_server
 ):
     settings.CARRIERX_API_URL = silent_server
-    settings.CARRIERX_TIMEOUT = (1, 0.5)
-    response = send(synced)
-    assert "CarrierX did not answer in time" in response.content.decode()
+    settings.CARRIERX_TIMEOUT = (1, 0.3)
+    send(synced)
+    run_tasks()
+    message = Message.objects.get()
+    # It may have arrived, so it is never POSTed again blindly; the carrier could not be asked.
+    assert message.status == "unknown"
+    assert message.send_attempts == 1
+    assert message.needs_attention
+    assert "CarrierX did not answer in time" in message.error
+    page = synced.get(SEND_URL).content.decode()
+    assert "CarrierX unavailable." in page
+    assert "needs attention" in page
+
+
+def test_an_unreachable_carrier_is_retried_then_the_row_fails_with_the_reason(synced, settings):
+    settings.CARRIERX_API_URL = closed_port_url()
+    send(synced)
+    run_tasks()
     message = Message.objects.get()
     assert message.status == "failed"
-    assert message.error == "CarrierX did not answer in time"
-
-
-def test_an_unreachable_carrier_leaves_a_failed_row_with_the_reason(synced, settings):
-    settings.CARRIERX_API_URL = closed_port_url()
-    response = send(synced)
-    assert "CarrierX is unreachable (could not connect)" in response.content.decode()
-    assert Message.objects.get().status == "failed"
+    assert message.send_attempts == settings.SEND_MAX_ATTEMPTS
+    assert "CarrierX is unreachable (could not connect)" in message.error
+    assert "gave up after 5 attempts" in message.error
+    assert "CarrierX unavailable." in synced.get(SEND_URL).content.decode()
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from messaging.models import CallbackEvent, Message
-from messaging.services import user_data_for
+from messaging.recording import user_data_for
 from tests.conftest import load_fixture
 
 pytestmark = pytest.mark.django_db

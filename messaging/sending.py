@@ -1,0 +1,243 @@
+"""Getting a message to the carrier exactly once.
+
+CarrierX documents no idempotency key, so a blind re-POST can text a customer twice. The rules:
+
+- Retry (exponential backoff with jitter, honouring Retry-After, at most SEND_MAX_ATTEMPTS) only
+  what cannot have reached the carrier: a refused or unresolvable connection, or a 429.
+- A 4xx other than 429 is the carrier's final word: the message failed, with its reason.
+- After a read timeout, a 5xx or a dropped connection the message is `unknown`: the carrier is
+  asked (by our id in `user_data`, else by from/to/body around the send time) and its SID is
+  adopted, or — when it provably has no such message — the message is sent once more.
+- Whatever stays unsettled is flagged for staff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from messaging.carrier_health import carrier_health_record
+from messaging.carrier_state import apply_sms
+from messaging.conversations import conversation_record
+from messaging.models import Direction, Message, Status
+from messaging.recording import message_record_sid, user_data_for
+from portal.carrierx import CarrierXError, get_client
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_ROUNDS = 5
+STUCK_BATCH = 200
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before attempt `attempt + 1`: the carrier's Retry-After when it gave one, else
+    exponential backoff with full jitter so many senders do not retry in step."""
+    if retry_after is not None:
+        return min(retry_after, settings.SEND_BACKOFF_MAX_SECONDS)
+    ceiling = min(
+        settings.SEND_BACKOFF_SECONDS * 2 ** (attempt - 1), settings.SEND_BACKOFF_MAX_SECONDS
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _later(seconds: float):
+    return timezone.now() + timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def _enqueue(task_, *args, delay: float = 0) -> None:
+    run_after = _later(delay)
+    (task_.using(run_after=run_after) if run_after else task_).enqueue(*args)
+
+
+def _settle(message_id: int, *, status: str, error: str, **fields) -> None:
+    """Move a message we still own (sending/unknown) to `status`; the carrier's own reports,
+    applied by callbacks meanwhile, always win."""
+    updated = Message.objects.filter(
+        pk=message_id, status__in=[Status.SENDING, Status.UNKNOWN]
+    ).update(status=status, error=error[:2000], updated_at=timezone.now(), **fields)
+    if updated:
+        conversation_record(Message.objects.get(pk=message_id), new=False)
+
+
+def _note(message_id: int, error: str) -> None:
+    Message.objects.filter(pk=message_id).update(error=error[:2000], updated_at=timezone.now())
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def _claim_attempt(message_id: int) -> Message | None:
+    """Count the POST before making it. Only a message still waiting to be sent is claimed, so a
+    task that runs twice never sends twice."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(pk=message_id, status=Status.SENDING, message_sid__isnull=True)
+            .first()
+        )
+        if message is None:
+            return None
+        message.send_attempts += 1
+        message.save(update_fields=["send_attempts", "updated_at"])
+    return message
+
+
+@task()
+def send_message_task(message_id: int) -> str:
+    message = _claim_attempt(message_id)
+    if message is None:
+        return "nothing to send"
+    try:
+        sms = get_client().send_sms(
+            from_=message.our_number,
+            to=message.their_number,
+            message=message.body,
+            user_data=user_data_for(message),
+        )
+    except CarrierXError as err:
+        return _send_failed(message, err)
+    carrier_health_record(ok=True)
+    message_record_sid(message_id=message.pk, sms=sms)
+    return f"sent as {sms.get('message_sid')}"
+
+
+def _send_failed(message: Message, err: CarrierXError) -> str:
+    attempt = message.send_attempts
+    if err.permanent:
+        carrier_health_record(ok=True)  # it answered; it just said no
+        _settle(message.pk, status=Status.FAILED, error=str(err))
+        return f"refused: {err}"
+    carrier_health_record(ok=False, error=str(err))
+    if not err.reached_carrier or err.status == 429:
+        if attempt < settings.SEND_MAX_ATTEMPTS:
+            delay = retry_delay(attempt, err.retry_after)
+            _note(message.pk, f"Attempt {attempt} failed: {err}. Retrying in {delay:.0f} s.")
+            _enqueue(send_message_task, message.pk, delay=delay)
+            return f"retry in {delay:.1f}s"
+        _settle(message.pk, status=Status.FAILED, error=f"{err}; gave up after {attempt} attempts")
+        return "gave up"
+    # It may have arrived: never POST again blindly; ask the carrier first.
+    _settle(message.pk, status=Status.UNKNOWN, error=f"{err}; checking with CarrierX")
+    _enqueue(reconcile_message_task, message.pk, 1, delay=settings.SEND_RECONCILE_DELAY_SECONDS)
+    return "unknown; reconciling"
+
+
+# --- reconciling ---------------------------------------------------------------------------------
+
+
+def find_at_carrier(message: Message) -> list[dict]:
+    """The carrier's copies of `message`: by our id in `user_data`, or — for a carrier that cannot
+    filter on it — by sender, recipient and text since just before we first tried."""
+    client = get_client()
+    ours = user_data_for(message)
+    try:
+        return list(client.list_sms(filter=f'user_data eq "{ours}"'))
+    except CarrierXError as err:
+        if not err.permanent:
+            raise
+    since = (message.created_at - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    candidates = client.list_sms(
+        filter=f'from eq "{message.our_number}" and to eq "{message.their_number}" '
+        f'and date_created ge "{since}"'
+    )
+    return [
+        sms
+        for sms in candidates
+        if sms.get("message") == message.body and sms.get("user_data") in (None, "", ours)
+    ]
+
+
+@task()
+def reconcile_message_task(message_id: int, round_: int) -> str:
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or message.status != Status.UNKNOWN or message.message_sid:
+        return "already settled"
+    try:
+        copies = find_at_carrier(message)
+    except CarrierXError as err:
+        carrier_health_record(ok=False, error=str(err))
+        if round_ < RECONCILE_ROUNDS:
+            _enqueue(reconcile_message_task, message_id, round_ + 1, delay=retry_delay(round_))
+            return f"carrier unavailable ({err}); will ask again"
+        _flag(message_id, f"Could not reach CarrierX to check this message: {err}")
+        return "flagged"
+    carrier_health_record(ok=True)
+    if copies:
+        adopted = message_record_sid(message_id=message_id, sms=copies[0])
+        if len(copies) > 1:
+            _flag(message_id, f"CarrierX holds {len(copies)} copies of this message.")
+        return f"adopted {adopted.message_sid}"
+    if message.resent:
+        _flag(message_id, "CarrierX has no copy even after one resend.")
+        return "flagged"
+    # Provably not at the carrier: send it once more, through the normal path.
+    updated = Message.objects.filter(pk=message_id, status=Status.UNKNOWN).update(
+        status=Status.SENDING, resent=True, error="Not at CarrierX; sending once more."
+    )
+    if updated:
+        _enqueue(send_message_task, message_id)
+    return "resending once"
+
+
+def _flag(message_id: int, reason: str) -> None:
+    Message.objects.filter(pk=message_id).update(
+        needs_attention=True, error=reason[:2000], updated_at=timezone.now()
+    )
+    logger.warning("message %s needs attention: %s", message_id, reason)
+
+
+@task()
+def reconcile_stuck_task(reschedule: bool = True) -> str:
+    """Bring outbound messages stuck short of a final status to the carrier's current status, or
+    flag them. Runs every RECONCILE_STUCK_MINUTES when `reschedule` (the worker keeps it going)."""
+    minutes = settings.RECONCILE_STUCK_MINUTES
+    cutoff = timezone.now() - timedelta(minutes=minutes)
+    stuck = list(
+        Message.objects.filter(
+            direction=Direction.OUTBOUND,
+            status__in=[Status.SENDING, Status.UNKNOWN, Status.QUEUED, Status.SENT],
+            updated_at__lt=cutoff,
+            needs_attention=False,
+        ).order_by("id")[:STUCK_BATCH]
+    )
+    for message in stuck:
+        reconcile_stuck(message, cutoff=cutoff)
+    if reschedule:
+        _enqueue(reconcile_stuck_task, True, delay=minutes * 60)
+    return f"checked {len(stuck)}"
+
+
+def reconcile_stuck(message: Message, *, cutoff) -> None:
+    if message.status == Status.SENDING and message.send_attempts == 0:
+        # Never POSTed (its task was lost): safe to send now.
+        _enqueue(send_message_task, message.pk)
+        return
+    if not message.message_sid:
+        # POSTed but never answered (say, the worker died mid-call): same as a timeout.
+        Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+            status=Status.UNKNOWN, updated_at=timezone.now()
+        )
+        _enqueue(reconcile_message_task, message.pk, 1)
+        return
+    try:
+        sms = get_client().get_sms(message.message_sid)
+    except CarrierXError as err:
+        if err.status == 404:
+            _flag(message.pk, "CarrierX no longer knows this message.")
+        return
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        changed, _ = apply_sms(locked, sms)
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+            conversation_record(locked, new=False)
+    if not locked.is_final and locked.created_at < cutoff - timedelta(
+        minutes=settings.RECONCILE_STUCK_MINUTES
+    ):
+        _flag(message.pk, f"Still {locked.status} at CarrierX after a long time.")
