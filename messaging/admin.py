@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 
-from messaging.models import AutoReply, CallbackEvent, Conversation, Message
+from messaging.models import (
+    AutoReply,
+    CallbackEvent,
+    Conversation,
+    Message,
+    OptOut,
+    SenderProfile,
+)
 
 
 @admin.register(Message)
@@ -40,3 +49,27 @@ class ConversationAdmin(admin.ModelAdmin):
 @admin.register(AutoReply)
 class AutoReplyAdmin(admin.ModelAdmin):
     list_display = ["did", "enabled", "template", "min_interval_minutes"]
+
+
+@admin.register(OptOut)
+class OptOutAdmin(admin.ModelAdmin):
+    list_display = ["customer_number", "our_number", "opted_out", "keyword", "changed_at"]
+    list_filter = ["opted_out"]
+    search_fields = ["customer_number", "our_number"]
+
+
+class SenderProfileInline(admin.StackedInline):
+    model = SenderProfile
+    can_delete = True
+    verbose_name = "sending DIDs"
+    verbose_name_plural = "sending DIDs"
+    filter_horizontal = ["allowed_dids"]
+
+
+# The User page gains "which DIDs may this person send from".
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithSendingDidsAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, SenderProfileInline]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from messaging.models import AutoReply, Direction, Message
+from messaging.opt_out import opted_out
 from messaging.services import message_send
 from phone_numbers.models import Did
 
@@ -40,6 +41,8 @@ def auto_reply_skip_reason(inbound: Message, rule: AutoReply | None) -> str | No
         return "auto-reply is off for this DID"
     if Did.objects.filter(phonenumber=inbound.their_number).exists():
         return "the sender is one of our own DIDs"
+    if opted_out(customer=inbound.their_number, our_number=inbound.our_number):
+        return "the customer opted out of this DID"
     if Message.objects.filter(auto_reply_to=inbound).exists():
         return "already answered"
     since = timezone.now() - timedelta(minutes=rule.min_interval_minutes)

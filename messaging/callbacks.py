@@ -15,6 +15,7 @@ from messaging.auto_reply import auto_reply_task
 from messaging.carrier_state import apply_sms
 from messaging.conversations import conversation_record
 from messaging.models import CallbackEvent, Direction, Message, Status
+from messaging.opt_out import opt_out_record
 from messaging.recording import message_id_from_user_data
 from portal.carrierx import sms_fields
 
@@ -38,6 +39,7 @@ def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
             event.outcome = outcome[:200]
             event.save(update_fields=["message", "outcome"])
             if created and message.direction == Direction.INBOUND:
+                opt_out_record(message)
                 # The answer must not wait for a reply to be sent: that is a background task.
                 transaction.on_commit(partial(auto_reply_task.enqueue, message.pk))
     except Exception:

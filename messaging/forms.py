@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from messaging.models import AutoReply
+from messaging.opt_out import opt_out_reason, opted_out
 from messaging.widgets import ComposerTextarea
 from phone_numbers.models import Did
 from portal.phones import normalize_number
@@ -34,6 +35,7 @@ class SendForm(forms.Form):
 
     def __init__(self, *args, dids=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The view passes the DIDs this user may send from; anything else is an invalid choice.
         dids = list(Did.objects.sms_capable() if dids is None else dids)
         self.fields["from_did"].choices = [(d.phonenumber, d.label) for d in dids]
 
@@ -49,11 +51,30 @@ class SendForm(forms.Form):
             raise ValidationError("Type a message to send.")
         return text
 
+    def recipient(self) -> str | None:
+        return self.cleaned_data.get("to_did")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        to, from_did = self.recipient(), cleaned.get("from_did")
+        if to and from_did:
+            record = opted_out(customer=to, our_number=from_did)
+            if record is not None:
+                raise ValidationError(f"Not sent: {opt_out_reason(record)}")
+        return cleaned
+
 
 class ReplyForm(SendForm):
     """A reply goes to the conversation's customer, so there is no To DID to type."""
 
     to_did = None
+
+    def __init__(self, *args, customer: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+
+    def recipient(self) -> str | None:
+        return self.customer
 
 
 class AutoReplyForm(forms.ModelForm):

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from messaging.conversations import conversation_mark_read
 from messaging.forms import ReplyForm
 from messaging.live import new_cursor, parse_cursor
-from messaging.models import Conversation, Direction, Message
+from messaging.models import Conversation, Direction, Message, OptOut
+from messaging.sender_dids import default_did, sendable_dids
 from messaging.services import message_send
 from phone_numbers.models import Did
 
@@ -80,18 +81,19 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _reply_dids() -> list[Did]:
-    return list(Did.objects.sms_capable())
-
-
-def _default_from(conversation: Conversation, dids: list[Did]) -> str | None:
-    """Reply from the DID the customer last wrote to; else the one we last wrote from."""
+def _default_from(conversation: Conversation, dids: list[Did], user) -> str | None:
+    """Reply from the DID the customer last wrote to; else the one we last wrote from; else the
+    user's own default — always one this user may send from."""
     numbers = {d.phonenumber for d in dids}
     last = conversation.last_message
     for candidate in (conversation.last_inbound_did, last.our_number if last else None):
         if candidate in numbers:
             return candidate
-    return None
+    return default_did(user, dids)
+
+
+def _opt_outs(customer: str) -> list[OptOut]:
+    return list(OptOut.objects.filter(customer_number=customer, opted_out=True))
 
 
 def _thread_page(customer: str, before: str = "") -> tuple[list[Message], bool]:
@@ -117,13 +119,18 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     before = request.GET.get("before", "")
     rows, more = _thread_page(customer, before)
     conversation_mark_read(customer)
-    dids = _reply_dids()
-    form = ReplyForm(dids=dids, initial={"from_did": _default_from(convo, dids)})
+    dids = sendable_dids(request.user)
+    form = ReplyForm(
+        dids=dids,
+        customer=customer,
+        initial={"from_did": _default_from(convo, dids, request.user)},
+    )
     return render(
         request,
         "messaging/conversation.html",
         {
             "conversation": convo,
+            "opt_outs": _opt_outs(customer),
             "thread": rows,
             "older_before": rows[0].pk if more and rows else "",
             "live": not before,
@@ -161,8 +168,8 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
 @inbox_required
 def reply(request: HttpRequest, customer: str) -> HttpResponse:
     convo = get_object_or_404(Conversation, customer_number=customer)
-    dids = _reply_dids()
-    form = ReplyForm(request.POST, dids=dids)
+    dids = sendable_dids(request.user)
+    form = ReplyForm(request.POST, dids=dids, customer=customer)
     if form.is_valid():
         sent = message_send(
             from_number=form.cleaned_data["from_did"],
@@ -174,7 +181,7 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
             messages.success(request, "Reply queued; its status follows in the thread.")
             return redirect("messaging:conversation", customer=customer)
         # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
-        form = ReplyForm(dids=dids, initial={"from_did": sent.our_number})
+        form = ReplyForm(dids=dids, customer=customer, initial={"from_did": sent.our_number})
     if request.htmx:
         return render(
             request,
@@ -187,6 +194,7 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
+            "opt_outs": _opt_outs(customer),
             "thread": _thread_page(customer)[0],
             "form": form,
             "live": False,

@@ -176,3 +176,45 @@ class CarrierHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consecutive_failures} consecutive failures"
+
+
+class OptOut(models.Model):
+    """A customer's STOP (or START) for one of our DIDs: the latest keyword wins."""
+
+    customer_number = models.CharField(max_length=20)
+    our_number = models.CharField("our DID", max_length=20)
+    opted_out = models.BooleanField(default=True)
+    keyword = models.CharField(max_length=20)
+    changed_at = models.DateTimeField()
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_number", "our_number"], name="one_opt_out_per_customer_and_did"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "opted out of" if self.opted_out else "opted in to"
+        return f"{format_number(self.customer_number)} {state} {format_number(self.our_number)}"
+
+
+class SenderProfile(models.Model):
+    """Which of our DIDs a person may send from (none chosen: all), and the one preselected."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sender_profile"
+    )
+    allowed_dids = models.ManyToManyField(
+        "numbers.Did",
+        blank=True,
+        related_name="+",
+        help_text="Leave empty to allow every SMS DID.",
+    )
+    default_did = models.ForeignKey(
+        "numbers.Did", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Sending DIDs of {self.user}"

@@ -26,6 +26,7 @@ from messaging.carrier_health import carrier_health_record
 from messaging.carrier_state import apply_sms
 from messaging.conversations import conversation_record
 from messaging.models import Direction, Message, Status
+from messaging.opt_out import opt_out_reason, opted_out
 from messaging.recording import message_record_sid, user_data_for
 from portal.carrierx import CarrierXError, get_client
 
@@ -93,6 +94,11 @@ def send_message_task(message_id: int) -> str:
     message = _claim_attempt(message_id)
     if message is None:
         return "nothing to send"
+    # The customer may have texted STOP after this was queued.
+    record = opted_out(customer=message.their_number, our_number=message.our_number)
+    if record is not None:
+        _settle(message.pk, status=Status.FAILED, error=f"Not sent: {opt_out_reason(record)}")
+        return "opted out"
     try:
         sms = get_client().send_sms(
             from_=message.our_number,

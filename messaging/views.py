@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 from messaging.carrier_health import carrier_unavailable
 from messaging.forms import SendForm
 from messaging.models import Direction, Message
+from messaging.sender_dids import default_did, sendable_dids
 from messaging.services import message_send
 from phone_numbers.models import Did
 from phone_numbers.services import numbers_sync
@@ -25,15 +26,14 @@ def _recent_messages():
 
 
 def _sms_dids(request: HttpRequest) -> list[Did]:
-    """Our SMS numbers from the local cache; on a fresh install, fetched from the carrier once."""
-    dids = list(Did.objects.sms_capable())
-    if not dids and not Did.objects.exists():
+    """The SMS numbers this user may send from, from the local cache; on a fresh install the
+    cache is filled from the carrier once."""
+    if not Did.objects.exists():
         try:
             numbers_sync()
         except CarrierXError as err:
             messages.error(request, f"Could not load our numbers from CarrierX: {err}")
-        dids = list(Did.objects.sms_capable())
-    return dids
+    return sendable_dids(request.user)
 
 
 @require_http_methods(["GET", "POST"])
@@ -42,9 +42,8 @@ def _sms_dids(request: HttpRequest) -> list[Did]:
 def send_page(request: HttpRequest) -> HttpResponse:
     dids = _sms_dids(request)
     # Staff usually send several texts from one number: keep the last From DID selected.
-    form = SendForm(
-        request.POST or None, dids=dids, initial={"from_did": request.session.get("from_did")}
-    )
+    preselected = request.session.get("from_did") or default_did(request.user, dids)
+    form = SendForm(request.POST or None, dids=dids, initial={"from_did": preselected})
     if request.method == "POST" and form.is_valid():
         message = message_send(
             from_number=form.cleaned_data["from_did"],

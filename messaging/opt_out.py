@@ -1,0 +1,50 @@
+"""STOP and START: a customer's say over texts from each of our DIDs."""
+
+from __future__ import annotations
+
+import string
+
+from messaging.models import Message, OptOut
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+START_WORDS = {"START", "UNSTOP", "YES"}
+_TRIM = string.punctuation + string.whitespace
+
+
+def keyword(text: str) -> str | None:
+    """The opt-out/in keyword a message consists of — whole message, any case, punctuation
+    trimmed ("Stop!", " quit. ") — or None. "Please stop texting me" is not a keyword."""
+    word = (text or "").strip(_TRIM).upper()
+    return word if word in STOP_WORDS | START_WORDS else None
+
+
+def opt_out_record(inbound: Message) -> OptOut | None:
+    """Apply an inbound keyword to the customer's standing with the DID it was sent to."""
+    word = keyword(inbound.body)
+    if word is None:
+        return None
+    opt_out, _ = OptOut.objects.update_or_create(
+        customer_number=inbound.their_number,
+        our_number=inbound.our_number,
+        defaults={
+            "opted_out": word in STOP_WORDS,
+            "keyword": word,
+            "changed_at": inbound.created_at,
+            "message": inbound,
+        },
+    )
+    return opt_out
+
+
+def opted_out(*, customer: str, our_number: str) -> OptOut | None:
+    """The customer's opt-out from this DID, if they are opted out now."""
+    return OptOut.objects.filter(
+        customer_number=customer, our_number=our_number, opted_out=True
+    ).first()
+
+
+def opt_out_reason(record: OptOut) -> str:
+    return (
+        f"{record} (texted {record.keyword} on {record.changed_at:%b %-d, %Y}). "
+        "They can text START to opt back in."
+    )
