@@ -79,6 +79,10 @@ class Message(models.Model):
             # A conversation's thread, and its live poll ("changed since").
             models.Index(fields=["their_number", "id"], name="message_thread"),
             models.Index(fields=["their_number", "updated_at"], name="message_thread_changes"),
+            # The Messages list's common filters, newest first (keyset on id), and date ranges.
+            models.Index(fields=["our_number", "id"], name="message_did_recent"),
+            models.Index(fields=["status", "id"], name="message_status_recent"),
+            models.Index(fields=["created_at"], name="message_created"),
         ]
         permissions = [
             ("send_message", "Can send messages"),
