@@ -1,0 +1,565 @@
+"""Webhook ingestion: callbacks/s, p50/p99 and non-2xx at 32 concurrent, against gunicorn on
+PostgreSQL and on SQLite, with a loss check, beside a bare Django view doing one INSERT.
+
+Goal (issue 6): ≥ 1,000 callbacks/s on PostgreSQL with p99 ≤ 50 ms and 0 non-2xx; SQLite ≥ 300/s
+with no "database is locked". Every run: a warm-up, then N distinct callbacks — new inbound
+messages (current and legacy field names), `sent` then `delivered`/`failed` for outbound messages
+the portal already holds as `queued`, a few out of order, and ~10 % exact duplicates. Baseline and
+portal alternate (B, P, B, P) on the same database so machine noise hits both.
+
+    .venv/bin/python bench/bench_webhook.py          # BENCH_WEBHOOK_REQUESTS, BENCH_ROUNDS, ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.baseline_urls import BASELINE_TABLE_SQL  # noqa: E402
+from bench.common import (  # noqa: E402
+    OUT,
+    PYTHON,
+    REPO,
+    WEBHOOK_SECRET,
+    Database,
+    LoadResult,
+    Server,
+    cpu_delta,
+    cpu_seconds,
+    migrate,
+    percentile,
+    pg_available,
+    portal_env,
+    print_machine,
+    print_table,
+    request_bytes,
+    run_load,
+    strict,
+)
+
+REQUESTS = int(os.environ.get("BENCH_WEBHOOK_REQUESTS", "5000"))
+WARMUP = int(os.environ.get("BENCH_WEBHOOK_WARMUP", "500"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+CONCURRENCY = 32
+DEADLINE_S = 120
+PATH = f"/webhooks/carrierx/{WEBHOOK_SECRET}/"
+NOTES: list[str] = []  # extra tables for bench/out/bench_webhook.txt
+GOALS = {"postgresql": (1000.0, 50.0), "sqlite": (300.0, None)}  # callbacks/s, p99 ms
+
+DIDS = [f"1516206557{n}" for n in range(5)]
+BODIES = [
+    "Is my order ready for pickup?",
+    "Yes, 3pm works for me. Thanks!",
+    "STOP",
+    "Can you resend the confirmation code?",
+    "Running 10 minutes late, sorry",
+    "What are your opening hours on Sunday?",
+    "Thanks, received 👍",
+    "Please call me back when you get a chance.",
+    "Your appointment is confirmed for tomorrow at 9:30.",
+    "Your code is 482913. It expires in 10 minutes.",
+]
+
+
+@dataclass
+class Workload:
+    bodies: list[bytes] = field(default_factory=list)
+    seeds: list[dict] = field(default_factory=list)  # outbound rows the portal already holds
+    inbound_sids: set[str] = field(default_factory=set)
+    outbound_sids: list[str] = field(default_factory=list)
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def make_workload(n: int, rng: random.Random, customers: list[str]) -> Workload:
+    """About 50 % new inbound, 40 % outbound status changes (20 % of SIDs, two each), 10 %
+    duplicates, in a shuffled order where each `delivered` follows its `sent` (3 % arrive
+    before it, as the carrier allows)."""
+    work = Workload()
+    keyed: list[tuple[float, dict]] = []
+    now = datetime.now(UTC)
+    n_inbound = n // 2
+    n_outbound = n // 5
+    n_dup = n - n_inbound - 2 * n_outbound
+
+    for _ in range(n_inbound):
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        work.inbound_sids.add(sid)
+        customer, did = rng.choice(customers), rng.choice(DIDS)
+        stamp = _stamp(now - timedelta(seconds=rng.uniform(0, 5)))
+        body = {
+            "date_created": stamp,
+            "date_status_changed": stamp,
+            "direction": "inbound",
+            "mcc": None,
+            "message": rng.choice(BODIES),
+            "message_segments": 1,
+            "message_sid": sid,
+            "mnc": None,
+            "partner_sid": "QLJ79xlC2vP-UEx3hS0R4rldas8.G1UB",
+            "price": "0.0075",
+            "status": "received",
+        }
+        if rng.random() < 0.25:  # older accounts and the 2021 tutorial
+            body.update(from_did=customer, to_did=did)
+        else:
+            body.update(**{"from": customer, "to": did}, type="sms", group_recipients=[])
+        keyed.append((rng.random(), body))
+
+    for _ in range(n_outbound):
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        customer, did, text = rng.choice(customers), rng.choice(DIDS), rng.choice(BODIES)
+        work.outbound_sids.append(sid)
+        work.seeds.append({"sid": sid, "from": did, "to": customer, "body": text})
+        created = now - timedelta(seconds=rng.uniform(5, 30))
+        common = {
+            "date_created": _stamp(created),
+            "direction": "outbound",
+            "from": did,
+            "group_recipients": [],
+            "media_urls": [],
+            "message": text,
+            "message_segments": 1,
+            "message_sid": sid,
+            "partner_sid": "e00430c3-a7d0-4666-ab5c-f7202448382f",
+            "to": customer,
+            "type": "sms",
+            "user_data": "bench",
+        }
+        sent = {
+            **common,
+            "status": "sent",
+            "date_status_changed": _stamp(created + timedelta(seconds=1)),
+            "mcc": None,
+            "mnc": None,
+            "price": None,
+        }
+        final = {
+            **common,
+            "status": "failed" if rng.random() < 0.05 else "delivered",
+            "date_status_changed": _stamp(created + timedelta(seconds=3)),
+            "mcc": 310,
+            "mnc": 999,
+            "price": "0.01",
+        }
+        first = rng.uniform(0, 0.9)
+        second = first + rng.uniform(0.01, 0.1)
+        if rng.random() < 0.03:
+            first, second = second, first
+        keyed += [(first, sent), (second, final)]
+
+    originals = list(keyed)
+    for _ in range(n_dup):
+        key, body = rng.choice(originals)
+        keyed.append((key + rng.uniform(0.001, 0.05), body))
+
+    keyed.sort(key=lambda kb: kb[0])
+    work.bodies = [json.dumps(body).encode() for _, body in keyed]
+    return work
+
+
+def callback_requests(work: Workload) -> list[bytes]:
+    headers = {"Content-Type": "application/json", "User-Agent": "CarrierX-bench"}
+    return [request_bytes("POST", PATH, body, headers) for body in work.bodies]
+
+
+def in_django(env: dict[str, str], *args: str) -> str:
+    """Run this file in `--seed`/`--statements` mode: Django set up on the bench database."""
+    done = subprocess.run(
+        [PYTHON, str(Path(__file__).resolve()), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def seed(env: dict[str, str], rows: list[dict]) -> None:
+    """Outbound messages as the send path leaves them (`queued`, SID known), with their
+    conversations, through the portal's own models."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(rows, f)
+    try:
+        in_django(env, "--seed", f.name)
+    finally:
+        os.unlink(f.name)
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+
+
+def _seed_here(path: str) -> None:
+    _django_setup()
+    from django.db import transaction
+
+    from messaging.conversations import conversation_record
+    from messaging.models import Direction, Message, Status
+
+    rows = json.loads(Path(path).read_text())
+    with transaction.atomic():
+        created = Message.objects.bulk_create(
+            Message(
+                message_sid=r["sid"],
+                direction=Direction.OUTBOUND,
+                our_number=r["from"],
+                their_number=r["to"],
+                body=r["body"],
+                status=Status.QUEUED,
+            )
+            for r in rows
+        )
+        for message in created:
+            conversation_record(message, new=True)
+
+
+def _statements_here() -> None:
+    """What one callback of each kind costs the database: statements and commits."""
+    _django_setup()
+    from django.db import connection
+    from django.test import Client
+
+    from messaging.conversations import conversation_record
+    from messaging.models import Direction, Message, Status
+
+    rng = random.Random(7)
+    work = make_workload(10, rng, ["15559990001", "15559990002"])
+    inbound = next(json.loads(b) for b in work.bodies if b'"inbound"' in b)
+    row = work.seeds[0]
+    message = Message.objects.create(
+        message_sid=row["sid"],
+        direction=Direction.OUTBOUND,
+        our_number=row["from"],
+        their_number=row["to"],
+        body=row["body"],
+        status=Status.QUEUED,
+    )
+    conversation_record(message, new=True)
+    outbound = [json.loads(b) for b in work.bodies if row["sid"].encode() in b]
+    sent = next(b for b in outbound if b["status"] == "sent")
+    final = next(b for b in outbound if b["status"] != "sent")
+    client = Client(HTTP_HOST="127.0.0.1")
+    log: list[tuple[str, bool]] = []
+
+    def record(execute, sql, params, many, context):
+        log.append((sql.split(None, 1)[0].upper(), connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    rows = []
+    for label, body in (
+        ("new inbound", inbound),
+        ("duplicate inbound", inbound),
+        ("outbound sent", sent),
+        ("outbound delivered", final),
+    ):
+        log.clear()
+        with connection.execute_wrapper(record):
+            answer = client.post(
+                PATH, json.dumps(body), content_type="application/json", secure=True
+            )
+        if answer.status_code != 200:
+            raise SystemExit(f"{label}: the webhook answered {answer.status_code}")
+        autocommits = sum(1 for _, atomic in log if not atomic)
+        transactions = 1 if any(atomic for _, atomic in log) else 0
+        kinds = " ".join(f"{k}×{n}" for k, n in _counts(k for k, _ in log))
+        rows.append([label, len(log), autocommits + transactions, kinds])
+    print_table(
+        ["callback", "statements", "commits", "statements by kind"],
+        rows,
+        title="Database work per callback (portal code, captured in-process)",
+    )
+
+
+def _counts(items) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return list(counts.items())
+
+
+@dataclass
+class Run:
+    db: str
+    server: str
+    round: int
+    result: LoadResult
+    stored: int
+    checks: list[str]
+    locked: int
+    load: float  # 1-minute load average when the run started
+    app_ms: float  # gunicorn CPU per request (includes SQLite's work, which runs in-process)
+    db_ms: float  # PostgreSQL backends' CPU per request
+    client_ms: float  # the load generator's CPU per request
+
+
+def one_run(db: Database, env: dict, server_kind: str, rnd: int, warm: Workload, work: Workload):
+    portal = server_kind == "portal"
+    table = "messaging_callbackevent" if portal else "bench_baseline"
+    before = db.scalar(f"SELECT count(*) FROM {table}")
+    messages_before = db.scalar("SELECT count(*) FROM messaging_message")
+    if not portal:
+        env = {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline_settings"}
+    name = f"webhook-{db.kind}-{server_kind}-{rnd}"
+    load = os.getloadavg()[0]
+    with Server(env, name) as server:
+        warmup = run_load(server.port, callback_requests(warm), concurrency=CONCURRENCY)
+        requests = callback_requests(work)
+        app_before, db_before = cpu_seconds(server.pids()), cpu_seconds(db.backend_pids())
+        client_before = time.process_time()
+        result = run_load(server.port, requests, concurrency=CONCURRENCY, deadline_s=DEADLINE_S)
+        client_cpu = time.process_time() - client_before
+        app_cpu = cpu_delta(app_before, cpu_seconds(server.pids()))
+        db_cpu = cpu_delta(db_before, cpu_seconds(db.backend_pids()))
+    log = server.log()
+    stored = db.scalar(f"SELECT count(*) FROM {table}") - before
+    answered = warmup.ok + result.ok
+    checks = []
+    if stored != answered:
+        checks.append(f"LOSS: {answered} answered 2xx, {stored} stored")
+    if result.unsent or warmup.unsent:
+        checks.append(f"{result.unsent + warmup.unsent} not sent before the deadline")
+    if portal:
+        new_messages = db.scalar("SELECT count(*) FROM messaging_message") - messages_before
+        expected = len(warm.inbound_sids) + len(work.inbound_sids)
+        if new_messages != expected:
+            checks.append(f"{new_messages} new messages, expected {expected} (one per inbound SID)")
+        sids = warm.outbound_sids + work.outbound_sids
+        marks = ",".join(["%s"] * len(sids))
+        pending = db.scalar(
+            "SELECT count(*) FROM messaging_message "
+            f"WHERE message_sid IN ({marks}) AND status NOT IN ('delivered', 'failed')",
+            sids,
+        )
+        if pending:
+            checks.append(f"{pending} outbound messages short of their final status")
+    errors = log.count("Traceback")
+    if errors:
+        checks.append(f"{errors} tracebacks in {server.log_path.relative_to(REPO)}")
+    per_request = 1000 / max(result.count, 1)
+    return Run(
+        db=db.label,
+        server=server_kind,
+        round=rnd,
+        result=result,
+        stored=stored,
+        checks=checks,
+        locked=log.count("database is locked"),
+        load=load,
+        app_ms=app_cpu * per_request,
+        db_ms=db_cpu * per_request,
+        client_ms=client_cpu * per_request,
+    )
+
+
+def bench_database(db: Database, rng: random.Random) -> list[Run]:
+    print(f"\n{db.label}: {db.name}", flush=True)
+    env = portal_env(db)
+    migrate(env)
+    db.query(BASELINE_TABLE_SQL[db.kind])
+    customers = [f"1555{n:07d}" for n in rng.sample(range(10**7), 3000)]
+    rounds = [
+        (make_workload(WARMUP, rng, customers), make_workload(REQUESTS, rng, customers))
+        for _ in range(ROUNDS)
+    ]
+    seed(env, [row for warm, work in rounds for row in warm.seeds + work.seeds])
+    runs = []
+    for rnd, (warm, work) in enumerate(rounds, start=1):
+        for kind in ("baseline", "portal"):
+            run = one_run(db, env, kind, rnd, warm, work)
+            r = run.result
+            print(
+                f"  round {rnd} {kind:8} {r.rate:7.0f}/s  p50 {r.ms(50):5.1f} ms  "
+                f"p99 {r.ms(99):6.1f} ms  non-2xx {r.non_2xx}  errors {r.errors}  "
+                f"CPU/req app {run.app_ms:.2f} db {run.db_ms:.2f} client {run.client_ms:.2f} ms  "
+                f"load {run.load:.1f}  "
+                f"{'; '.join(run.checks) or 'checks ok'}",
+                flush=True,
+            )
+            runs.append(run)
+    if db.kind == "postgresql":
+        NOTES.append(in_django(env, "--statements"))
+        print(NOTES[-1], end="", flush=True)
+    return runs
+
+
+def combined(runs: list[Run]) -> dict:
+    latencies = [x for run in runs for x in run.result.latencies]
+    count = sum(run.result.count for run in runs)
+    return {
+        "rate": count / sum(run.result.elapsed for run in runs),
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "bad": sum(run.result.non_2xx + run.result.errors for run in runs),
+        "locked": sum(run.locked for run in runs),
+        "failed_checks": sum(len(run.checks) for run in runs),
+        "cpu": sum((run.app_ms + run.db_ms) * run.result.count for run in runs) / count,
+    }
+
+
+def main() -> int:
+    if "--seed" in sys.argv:
+        _seed_here(sys.argv[sys.argv.index("--seed") + 1])
+        return 0
+    if "--statements" in sys.argv:
+        _statements_here()
+        return 0
+    print_machine()
+    shape = Server({}, "probe").shape
+    print(
+        f"{shape}; client: {CONCURRENCY} threads, raw keep-alive sockets, same machine; "
+        f"{WARMUP} warm-up + {REQUESTS} callbacks per run, {ROUNDS} rounds (baseline, portal)"
+    )
+    rng = random.Random(6)
+    databases = []
+    if pg_available():
+        databases.append(lambda: Database.postgres("bench_webhook"))
+    else:
+        print("PostgreSQL is not reachable on 127.0.0.1:5432: skipping it")
+    databases.append(Database.sqlite)
+
+    runs: list[Run] = []
+    for make in databases:
+        db = make()
+        try:
+            runs += bench_database(db, rng)
+        finally:
+            db.drop()
+
+    rows = []
+    for run in runs:
+        r = run.result
+        rows.append(
+            [
+                run.db,
+                run.server,
+                run.round,
+                r.count,
+                r.ok,
+                r.non_2xx,
+                r.errors,
+                round(r.rate),
+                r.ms(50),
+                r.ms(99),
+                max(r.latencies) * 1000,
+                run.stored,
+                run.locked,
+                run.app_ms,
+                run.db_ms,
+                run.client_ms,
+                run.load,
+                "; ".join(run.checks) or "ok",
+            ]
+        )
+    print()
+    text = print_table(
+        [
+            "database",
+            "server",
+            "round",
+            "requests",
+            "2xx",
+            "non-2xx",
+            "conn err",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "stored",
+            "locked",
+            "app CPU ms",
+            "db CPU ms",
+            "client CPU ms",
+            "load",
+            "checks (loss: 2xx incl. warm-up == stored)",
+        ],
+        rows,
+        title="Webhook ingestion, per run (stored counts warm-up too)",
+    )
+
+    summary = []
+    all_met = True
+    for label, kind in (("PostgreSQL", "postgresql"), ("SQLite", "sqlite")):
+        if not any(r.db == label for r in runs):
+            continue
+        portal = combined([r for r in runs if r.db == label and r.server == "portal"])
+        base = combined([r for r in runs if r.db == label and r.server == "baseline"])
+        min_rate, max_p99 = GOALS[kind]
+        met = (
+            portal["rate"] >= min_rate
+            and portal["bad"] == 0
+            and portal["locked"] == 0
+            and portal["failed_checks"] == 0
+            and (max_p99 is None or portal["p99"] <= max_p99)
+        )
+        all_met = all_met and met
+        goal = f"≥ {min_rate:,.0f}/s" + (f", p99 ≤ {max_p99:.0f} ms" if max_p99 else "")
+        summary.append(
+            [
+                label,
+                round(portal["rate"]),
+                portal["p50"],
+                portal["p99"],
+                portal["bad"],
+                portal["locked"],
+                round(base["rate"]),
+                base["p99"],
+                f"{portal['rate'] / base['rate']:.2f}",
+                portal["cpu"],
+                base["cpu"],
+                f"{portal['cpu'] / base['cpu']:.1f}",
+                goal + ", 0 non-2xx",
+                "met" if met else "MISSED",
+            ]
+        )
+    print()
+    text += "\n\n" + print_table(
+        [
+            "database",
+            "portal/s",
+            "p50 ms",
+            "p99 ms",
+            "non-2xx",
+            "locked",
+            "baseline/s",
+            "base p99",
+            "rate portal/base",
+            "CPU ms/cb",
+            "base CPU ms",
+            "CPU portal/base",
+            "goal",
+            "",
+        ],
+        summary,
+        title=(
+            f"Webhook ingestion, all rounds ({CONCURRENCY} concurrent, {REQUESTS:,} callbacks "
+            "per run; CPU = gunicorn + PostgreSQL backends per request)"
+        ),
+    )
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_webhook.txt").write_text("\n\n".join([text, *NOTES]) + "\n")
+    return 1 if strict() and not all_met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
