@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class RoleChange(models.Model):
+    """A user joined or left a role (a group), who did it and when.
+
+    Names are kept as text beside the foreign keys, so a row still says who and which role after
+    an account or a group is deleted.
+    """
+
+    class Action(models.TextChoices):
+        ADDED = "added", "added to"
+        REMOVED = "removed", "removed from"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Null when the change did not come from a signed-in user (shell, migration, command).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="role_changes",
+    )
+    username = models.CharField(max_length=150)
+    group = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        by = self.actor_username or "nobody signed in"
+        return f"{self.username} {self.get_action_display()} {self.group} by {by}"
