@@ -117,6 +117,7 @@ def _form(message: str) -> SendForm:
     return SendForm(data, dids=[did])
 
 
+@pytest.mark.django_db  # the form checks the opt-out list
 def test_the_form_sends_long_messages_up_to_its_limit():
     form = _form("a" * MAX_MESSAGE_LENGTH)
     assert form.is_valid(), form.errors
@@ -124,6 +125,7 @@ def test_the_form_sends_long_messages_up_to_its_limit():
     assert not _form("a" * (MAX_MESSAGE_LENGTH + 1)).is_valid()
 
 
+@pytest.mark.django_db
 def test_line_breaks_arrive_as_one_septet_each_as_the_counter_counts_them():
     form = _form("Line one\r\nLine two")
     assert form.is_valid(), form.errors
