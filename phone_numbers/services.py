@@ -6,9 +6,9 @@ shows a value CarrierX does not hold. Every attempt is audited as a `CallbackCha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from phone_numbers.models import CallbackChange, Did, DidGroup, Partner, SyncRun
 from portal.carrierx import CarrierXClient, CarrierXError, get_client
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,21 @@ def _audit_accepted(change: CallbackChange) -> None:
     change.save(update_fields=["carrier_answer", "old_value"])
 
 
+def _carry_out(
+    change: CallbackChange, *, what: str, call: Callable[[], dict], store: Callable[[dict], T]
+) -> T:
+    """Make an audited change at the carrier: store its answer and mark the change accepted, or
+    keep the carrier's reason on the audit row and raise ChangeNotMade (nothing stored)."""
+    try:
+        answer = call()
+    except CarrierXError as err:
+        raise _audit_refusal(change, err, what) from err
+    with transaction.atomic():
+        result = store(answer)
+        _audit_accepted(change)
+    return result
+
+
 def _group_label(group: DidGroup | None) -> str:
     return f"{group.name} ({group.did_group_sid})" if group else ""
 
@@ -233,14 +250,12 @@ def did_set_callback(*, did: Did, url: str, user: AbstractBaseUser | None) -> Di
         old=did.callback_url,
         new=url,
     )
-    try:
-        answer = get_client().update_did(did.did_sid, {"callback_url": url or None})
-    except CarrierXError as err:
-        raise _audit_refusal(change, err, "callback URL") from err
-    with transaction.atomic():
-        did = did_store(answer)
-        _audit_accepted(change)
-    return did
+    return _carry_out(
+        change,
+        what="callback URL",
+        call=lambda: get_client().update_did(did.did_sid, {"callback_url": url or None}),
+        store=did_store,
+    )
 
 
 def did_set_group(*, did: Did, group: DidGroup | None, user: AbstractBaseUser | None) -> Did:
@@ -255,14 +270,12 @@ def did_set_group(*, did: Did, group: DidGroup | None, user: AbstractBaseUser | 
         new=_group_label(group),
     )
     group_sid = group.did_group_sid if group else None
-    try:
-        answer = get_client().update_did(did.did_sid, {"did_group_sid": group_sid})
-    except CarrierXError as err:
-        raise _audit_refusal(change, err, "DID group") from err
-    with transaction.atomic():
-        did = did_store(answer)
-        _audit_accepted(change)
-    return did
+    return _carry_out(
+        change,
+        what="DID group",
+        call=lambda: get_client().update_did(did.did_sid, {"did_group_sid": group_sid}),
+        store=did_store,
+    )
 
 
 def group_set_callback(*, group: DidGroup, url: str, user: AbstractBaseUser | None) -> DidGroup:
@@ -276,16 +289,21 @@ def group_set_callback(*, group: DidGroup, url: str, user: AbstractBaseUser | No
         old=group.callback_url,
         new=url,
     )
-    try:
-        answer = get_client().update_did_group(group.did_group_sid, {"callback_url": url or None})
-    except CarrierXError as err:
-        raise _audit_refusal(change, err, "callback URL") from err
-    with transaction.atomic():
+
+    def store(answer: dict) -> DidGroup:
         group.callback_url = answer.get("callback_url") or ""
         group.name = answer.get("name") or group.name
         group.save(update_fields=["callback_url", "name"])
-        _audit_accepted(change)
-    return group
+        return group
+
+    return _carry_out(
+        change,
+        what="callback URL",
+        call=lambda: get_client().update_did_group(
+            group.did_group_sid, {"callback_url": url or None}
+        ),
+        store=store,
+    )
 
 
 def partner_set_sms_callback(
@@ -306,22 +324,23 @@ def partner_set_sms_callback(
         old=partner.sms_callback_url,
         new=url,
     )
-    client = get_client()
-    try:
+
+    def call() -> dict:
+        client = get_client()
         current = client.get_partner(partner.partner_sid).get("callbacks") or {}
         # What the carrier held just now is the true "old", whatever our cache said.
         change.old_value = current.get("sms") or ""
         # An explicit null clears it under either semantics; leaving the key out would not.
         callbacks = {**current, "sms": url or None}
-        answer = client.update_partner(partner.partner_sid, {"callbacks": callbacks})
-    except CarrierXError as err:
-        raise _audit_refusal(change, err, "callback URL") from err
-    with transaction.atomic():
+        return client.update_partner(partner.partner_sid, {"callbacks": callbacks})
+
+    def store(answer: dict) -> Partner:
         partner.callbacks = answer.get("callbacks") or {}
         partner.name = answer.get("name") or partner.name
         partner.save(update_fields=["callbacks", "name"])
-        _audit_accepted(change)
-    return partner
+        return partner
+
+    return _carry_out(change, what="callback URL", call=call, store=store)
 
 
 def callback_history(
