@@ -6,22 +6,15 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from messaging.segments import count_segments, describe
 from phone_numbers.models import Did
+from tests.browser.conftest import sign_in
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PRICE = "0.0075"
 TEXTS = [
     "",
@@ -47,22 +40,22 @@ TEXTS = [
 
 
 @pytest.fixture
-def send_page(live_server, client, settings):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def send_page(page, settings):
     settings.SMS_PRICE_PER_SEGMENT = PRICE
     Did.objects.create(did_sid="sid-575", phonenumber="15162065575", active_capabilities=7)
-    client.force_login(make_user("sam", "Senders"))
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-        )
-        page = context.new_page()
-        page.goto(live_server.url + reverse("messaging:send"))
-        yield page
-        browser.close()
+    sign_in(page, make_user("sam", "Senders"))
+    page.goto(reverse("messaging:send"))
+    return page
+
+
+def test_typing_an_emoji_switches_the_counter_to_ucs2_and_names_it(send_page):
+    message = send_page.get_by_label("Message")
+    counter = send_page.locator("#id_message-counter")
+    message.press_sequentially("Hello")
+    expect(counter).to_have_text("5 / 160 · 1 segment · GSM-7 · ≈ $0.0075")
+    message.press_sequentially("😀")
+    expect(counter).to_have_text("7 / 70 · 1 segment · UCS-2 because of “😀” · ≈ $0.0075")
+    expect(counter).to_contain_text("UCS-2 because of “😀”")
 
 
 def test_the_counter_reads_what_the_server_computes(send_page):
