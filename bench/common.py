@@ -142,7 +142,8 @@ class Database:
         if self.kind != "postgresql":
             return []
         rows = self.query(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'",
             [self.name],
         )
         return [pid for (pid,) in rows]
