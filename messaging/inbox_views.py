@@ -20,6 +20,7 @@ from messaging.models import Conversation, Direction, Message, OptOut
 from messaging.sender_dids import default_did, sendable_dids
 from messaging.services import message_send
 from phone_numbers.models import Did
+from phone_numbers.services import numbers_sync_if_empty
 
 PAGE_SIZE = 25
 THREAD_SIZE = 50
@@ -119,6 +120,8 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     before = request.GET.get("before", "")
     rows, more = _thread_page(customer, before)
     conversation_mark_read(customer)
+    if problem := numbers_sync_if_empty():
+        messages.error(request, problem)
     dids = sendable_dids(request.user)
     form = ReplyForm(
         dids=dids,
@@ -183,11 +186,9 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
         # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
         form = ReplyForm(dids=dids, customer=customer, initial={"from_did": sent.our_number})
     if request.htmx:
+        # 200 even with errors: htmx swaps only successful answers, and the errors must show.
         return render(
-            request,
-            "messaging/conversation.html#composer",
-            {"conversation": convo, "form": form},
-            status=200 if not form.errors else 422,
+            request, "messaging/conversation.html#composer", {"conversation": convo, "form": form}
         )
     return render(
         request,

@@ -13,8 +13,7 @@ from messaging.models import Direction, Message
 from messaging.sender_dids import default_did, sendable_dids
 from messaging.services import message_send
 from phone_numbers.models import Did
-from phone_numbers.services import numbers_sync
-from portal.carrierx import CarrierXError
+from phone_numbers.services import numbers_sync_if_empty
 
 RECENT_LIMIT = 20
 
@@ -26,13 +25,9 @@ def _recent_messages():
 
 
 def _sms_dids(request: HttpRequest) -> list[Did]:
-    """The SMS numbers this user may send from, from the local cache; on a fresh install the
-    cache is filled from the carrier once."""
-    if not Did.objects.exists():
-        try:
-            numbers_sync()
-        except CarrierXError as err:
-            messages.error(request, f"Could not load our numbers from CarrierX: {err}")
+    """The SMS numbers this user may send from (the cache is filled on a fresh install)."""
+    if problem := numbers_sync_if_empty():
+        messages.error(request, problem)
     return sendable_dids(request.user)
 
 

@@ -77,6 +77,18 @@ def numbers_sync(*, client: CarrierXClient | None = None) -> SyncResult:
     return SyncResult(dids=len(dids), groups=len(groups), removed=removed)
 
 
+def numbers_sync_if_empty() -> str | None:
+    """A fresh install has an empty cache: read the carrier once instead of showing nothing.
+    Returns what went wrong, for the page to say, or None."""
+    if Did.objects.exists() or numbers_last_sync() is not None:
+        return None
+    try:
+        numbers_sync()
+    except CarrierXError as err:
+        return f"Could not read our numbers from CarrierX: {err}"
+    return None
+
+
 def did_store(
     data: dict, *, groups_by_sid: dict[str, DidGroup] | None = None, synced_at=None
 ) -> Did:

@@ -34,6 +34,7 @@ from phone_numbers.services import (
     group_set_callback,
     numbers_last_sync,
     numbers_sync,
+    numbers_sync_if_empty,
     partner_current,
     partner_set_sms_callback,
     portal_webhook_url,
@@ -45,13 +46,8 @@ HISTORY_LIMIT = 50
 
 
 def _sync_if_empty(request: HttpRequest) -> None:
-    """A fresh install has an empty cache: read the carrier once instead of showing nothing."""
-    if Did.objects.exists() or numbers_last_sync() is not None:
-        return
-    try:
-        numbers_sync()
-    except CarrierXError as err:
-        messages.error(request, f"Could not read our numbers from CarrierX: {err}")
+    if problem := numbers_sync_if_empty():
+        messages.error(request, problem)
 
 
 def _partners() -> dict[str, Partner]:

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from portal import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="messaging:send", permanent=False)),
+    path("", views.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("messaging/", include("messaging.urls")),

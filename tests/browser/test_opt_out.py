@@ -58,11 +58,6 @@ def test_nothing_is_sent_to_a_customer_who_texted_stop(refused_reply):
     assert not SandboxMessage.objects.filter(direction="outbound").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messaging.inbox_views.reply answers htmx's post with 422, and htmx 2 swaps no 4xx "
-    "answer, so the composer never shows its error (phone_numbers answers htmx 200 for this)",
-)
 def test_the_composer_says_why_a_reply_to_an_opted_out_customer_was_refused(refused_reply):
     composer = refused_reply.locator("#composer")
     expect(composer).to_contain_text("Not sent:", timeout=3_000)

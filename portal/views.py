@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET
+
+# Where people land after signing in: the first page their role may open.
+LANDING_PAGES = [
+    ("messaging.send_message", "messaging:send"),
+    ("messaging.view_inbox", "messaging:inbox"),
+]
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    for permission, page in LANDING_PAGES:
+        if request.user.has_perm(permission):
+            return redirect(page)
+    return redirect("numbers:list")  # everyone signed in may see the numbers
