@@ -72,6 +72,6 @@ def test_an_inbound_text_appears_in_the_open_inbox_and_the_reply_reaches_the_han
     assert still_same_page(page), "the conversation reloaded; replies should go by htmx"
 
     page.goto(f"{reverse('sandbox:phone')}?handset={HANDSET}")
-    answer = page.locator("#thread li.outbound", has_text=ANSWER)
+    answer = page.locator("#thread li", has_text=ANSWER)
     expect(answer).to_contain_text(f"{INBOUND_LINE} → this handset")
     expect(answer.locator(".status")).to_have_text("delivered")
