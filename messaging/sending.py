@@ -169,7 +169,8 @@ def reconcile_message_task(message_id: int, round_: int) -> str:
     except CarrierXError as err:
         carrier_health_record(ok=False, error=str(err))
         if round_ < RECONCILE_ROUNDS:
-            _enqueue(reconcile_message_task, message_id, round_ + 1, delay=retry_delay(round_))
+            delay = retry_delay(round_, err.retry_after)
+            _enqueue(reconcile_message_task, message_id, round_ + 1, delay=delay)
             return f"carrier unavailable ({err}); will ask again"
         _flag(message_id, f"Could not reach CarrierX to check this message: {err}")
         return "flagged"

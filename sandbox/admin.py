@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import timezone
 
 from sandbox.models import (
     SandboxCallbackAttempt,
     SandboxDid,
     SandboxDidGroup,
+    SandboxFaults,
     SandboxMessage,
     SandboxPartner,
 )
@@ -84,3 +86,14 @@ class SandboxCallbackAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(SandboxFaults)
+class SandboxFaultsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", *SandboxFaults.SHARES, "latency_seconds", "apply_to", "seed"]
+    readonly_fields = ["changed_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = SandboxFaults.ROW  # one row: every process reads this one
+        obj.changed_at = timezone.now()
+        super().save_model(request, obj, form, change)

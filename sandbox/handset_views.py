@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from sandbox.api import ApiError, api_partner, json_object, json_response
+from sandbox.faults import faults_current, faults_summary
 from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
 from sandbox.serializers import sms_json
 from sandbox.sms import digits_only, sms_receive
@@ -82,6 +83,7 @@ def phone(request: HttpRequest) -> HttpResponse:
         "did": did,
         "text": "",
         "errors": [],
+        "faults": faults_summary(faults_current()),
     }
 
     if request.method == "POST":

@@ -12,6 +12,8 @@ import uuid
 from decimal import Decimal
 
 import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -174,3 +176,52 @@ class SandboxCallbackAttempt(models.Model):
     def __str__(self) -> str:
         outcome = self.response_status or self.error or "?"
         return f"{self.request_body.get('status')} → {self.url} ({outcome})"
+
+
+SHARE = [MinValueValidator(0), MaxValueValidator(1)]
+
+
+class SandboxFaults(models.Model):
+    """What goes wrong at the sandbox carrier, on purpose (see sandbox/faults.py). One row, pk 1,
+    so every process (web servers answering the API, task workers) sees the same faults; without
+    the row the defaults come from settings.SANDBOX_FAULTS.
+
+    Shares are probabilities per request in scope; at most one fault hits a request, so they add
+    up to at most 1.
+    """
+
+    class Scope(models.TextChoices):
+        SEND = "send", "POST /sms/messages only"
+        ALL = "all", "every Core API request"
+
+    ROW = 1
+    # The faults a request can draw, in the order the draw tries them.
+    SHARES = ("rate_limit", "rate_limit_no_retry_after", "error_before", "timeout_after", "drop")
+
+    rate_limit = models.FloatField(default=0, validators=SHARE)
+    rate_limit_no_retry_after = models.FloatField(default=0, validators=SHARE)
+    retry_after_seconds = models.PositiveIntegerField(default=1)
+    error_before = models.FloatField(default=0, validators=SHARE)
+    timeout_after = models.FloatField(default=0, validators=SHARE)
+    # Longer than the portal's default read timeout (20 s), so its client gives up first.
+    timeout_seconds = models.FloatField(default=25.0, validators=[MinValueValidator(0)])
+    drop = models.FloatField(default=0, validators=SHARE)
+    # Of the dropped requests, the share processed first (the message exists; the answer is cut
+    # mid-body); the rest are cut before processing (nothing created, no answer at all).
+    drop_after_processing = models.FloatField(default=0.5, validators=SHARE)
+    latency_seconds = models.FloatField(default=0, validators=[MinValueValidator(0)])
+    apply_to = models.CharField(max_length=4, choices=Scope.choices, default=Scope.SEND)
+    # Set: the draws repeat from this seed (reseeded at every change); None: random.random().
+    seed = models.BigIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "sandbox faults"
+
+    def __str__(self) -> str:
+        return "Sandbox faults"
+
+    def clean(self) -> None:
+        total = sum(getattr(self, name) or 0 for name in self.SHARES)
+        if total > 1 + 1e-9:  # float sums of tenths overshoot 1 a little
+            raise ValidationError(f"the shares of {', '.join(self.SHARES)} add up to {total:g} > 1")

@@ -2,24 +2,29 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sandbox import api_views, handset_views
+from sandbox import api_views, control_views, handset_views
+from sandbox.faults import faulty
 
 app_name = "sandbox"
 urlpatterns = [
-    # The Core API v2 subset, at the carrier's own paths (CARRIERX.md §2).
-    path("core/v2/sms/messages", api_views.sms_messages, name="sms_messages"),
-    path("core/v2/sms/messages/<str:message_sid>", api_views.sms_message, name="sms_message"),
-    path("core/v2/phonenumber/dids", api_views.dids, name="dids"),
-    path("core/v2/phonenumber/dids/<str:did_sid>", api_views.did, name="did"),
-    path("core/v2/phonenumber/did_groups", api_views.did_groups, name="did_groups"),
+    # The Core API v2 subset, at the carrier's own paths (CARRIERX.md §2), behind the faults
+    # injected on purpose (sandbox/faults.py).
+    path("core/v2/sms/messages", faulty(api_views.sms_messages), name="sms_messages"),
+    path(
+        "core/v2/sms/messages/<str:message_sid>", faulty(api_views.sms_message), name="sms_message"
+    ),
+    path("core/v2/phonenumber/dids", faulty(api_views.dids), name="dids"),
+    path("core/v2/phonenumber/dids/<str:did_sid>", faulty(api_views.did), name="did"),
+    path("core/v2/phonenumber/did_groups", faulty(api_views.did_groups), name="did_groups"),
     path(
         "core/v2/phonenumber/did_groups/<str:did_group_sid>",
-        api_views.did_group,
+        faulty(api_views.did_group),
         name="did_group",
     ),
-    path("core/v2/partners", api_views.partners, name="partners"),
-    path("core/v2/partners/<str:partner_sid>", api_views.partner, name="partner"),
-    # Sandbox-only tools: the other end of the conversation.
+    path("core/v2/partners", faulty(api_views.partners), name="partners"),
+    path("core/v2/partners/<str:partner_sid>", faulty(api_views.partner), name="partner"),
+    # Sandbox-only tools: the other end of the conversation, and the carrier's bad days.
     path("simulate/inbound", handset_views.simulate_inbound, name="simulate_inbound"),
     path("phone/", handset_views.phone, name="phone"),
+    path("control", control_views.control, name="control"),
 ]

@@ -6,6 +6,7 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -20,6 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, **options) -> None:
         manage = [sys.executable, "manage.py"]
+        # The worker runs the periodic check of stuck messages; make sure it is queued.
+        call_command("reconcile_messages", schedule=True, stdout=self.stdout)
         # runserver is threaded, which the sandbox needs: the portal calls it over HTTP from
         # inside a request served by the same process.
         procs = [
