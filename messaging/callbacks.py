@@ -7,14 +7,13 @@ at-least-once, possibly out-of-order report about one message, keyed on its `mes
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import IntegrityError, transaction
 
 from messaging.auto_reply import auto_reply_task
 from messaging.carrier_state import apply_sms
 from messaging.conversations import conversation_record
-from messaging.models import CallbackEvent, Direction, Message, Status
+from messaging.models import AutoReply, CallbackEvent, Direction, Message, Status
 from messaging.opt_out import opt_out_record
 from messaging.recording import message_id_from_user_data
 from portal.carrierx import sms_fields
@@ -23,30 +22,35 @@ logger = logging.getLogger(__name__)
 
 
 def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
-    """Keep the body first (in its own commit), then apply it to its message in one transaction."""
+    """Apply the body to its message and keep the body, in one transaction (one commit: the
+    webhook's cost is mostly commits). If applying fails, the body is still kept, in a commit of
+    its own, and the error goes on so the carrier is told to retry."""
     sid = str(payload.get("message_sid") or "")[:64]
-    event = CallbackEvent.objects.create(
-        body=raw, message_sid=sid, status=str(payload.get("status") or "")[:40], outcome="stored"
-    )
+    event = CallbackEvent(body=raw, message_sid=sid, status=str(payload.get("status") or "")[:40])
     if not sid:
         event.outcome = "kept; no message_sid, nothing to apply"
-        event.save(update_fields=["outcome"])
+        event.save()
         return event
     try:
         with transaction.atomic():
             message, outcome, created = _apply(sid, sms_fields(payload))
             event.message = message
             event.outcome = outcome[:200]
-            event.save(update_fields=["message", "outcome"])
+            event.save()
             if created and message.direction == Direction.INBOUND:
-                opt_out_record(message)
-                # The answer must not wait for a reply to be sent: that is a background task.
-                transaction.on_commit(partial(auto_reply_task.enqueue, message.pk))
+                _inbound_arrived(message)
     except Exception:
-        # The raw body is already stored; say so, and let the carrier retry.
-        CallbackEvent.objects.filter(pk=event.pk).update(outcome="error while applying; kept")
+        event.pk, event.message, event.outcome = None, None, "error while applying; kept"
+        event.save()
         raise
     return event
+
+
+def _inbound_arrived(message: Message) -> None:
+    opt_out_record(message)
+    if AutoReply.objects.filter(did__phonenumber=message.our_number, enabled=True).exists():
+        # Queued with this transaction; answered by the worker, so the webhook answers at once.
+        auto_reply_task.enqueue(message.pk)
 
 
 def _apply(sid: str, sms: dict) -> tuple[Message, str, bool]:
@@ -83,21 +87,20 @@ def _adopt_by_user_data(sid: str, sms: dict) -> Message | None:
 
 def _create(sid: str, sms: dict) -> tuple[Message, bool]:
     inbound = sms.get("direction") == Direction.INBOUND
-    fields = {
-        "direction": Direction.INBOUND if inbound else Direction.OUTBOUND,
-        "our_number": (sms["to"] if inbound else sms["from"])[:20],
-        "their_number": (sms["from"] if inbound else sms["to"])[:20],
-        "body": str(sms.get("message") or ""),
-        # The row starts below every known status; apply_sms then moves it to what was reported.
-        "status": Status.RECEIVED if inbound else Status.SENDING,
-    }
+    message = Message(
+        message_sid=sid,
+        direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+        our_number=(sms["to"] if inbound else sms["from"])[:20],
+        their_number=(sms["from"] if inbound else sms["to"])[:20],
+        body=str(sms.get("message") or ""),
+        # Below every known status; apply_sms moves it to what was reported before the insert.
+        status=Status.RECEIVED if inbound else Status.SENDING,
+    )
+    apply_sms(message, sms)
     try:
         # A savepoint, so a concurrent insert of the same SID leaves our transaction usable.
         with transaction.atomic():
-            message = Message.objects.create(message_sid=sid, **fields)
+            message.save(force_insert=True)
     except IntegrityError:
         return Message.objects.select_for_update().get(message_sid=sid), False
-    changed, _ = apply_sms(message, sms)
-    if changed:
-        message.save(update_fields=[*changed, "updated_at"])
     return message, True

@@ -142,7 +142,13 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["-last_activity_at", "-id"], name="conversation_recent")]
+        indexes = [
+            models.Index(fields=["-last_activity_at", "-id"], name="conversation_recent"),
+            # The nav's unread badge counts these on every page.
+            models.Index(
+                fields=["id"], condition=models.Q(unread_count__gt=0), name="conversation_unread"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.customer_formatted
