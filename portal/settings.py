@@ -126,6 +126,8 @@ CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.1)
+# Default fault shares until someone sets them at /sandbox/control, e.g. '{"rate_limit": 0.1}'.
+SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
 
 # --- Django ---------------------------------------------------------------------------------------
 INSTALLED_APPS = [

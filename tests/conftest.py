@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.servers.basehttp import WSGIRequestHandler
 from django.urls import reverse
 
 from portal import carrierx
@@ -16,6 +17,10 @@ from portal.roles import ensure_roles
 from tests.netfaults import silent_server  # noqa: F401  (a fixture, shared)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
+
+# The live server answers small requests; without TCP_NODELAY each answer waits ~40 ms for the
+# client's delayed ACK, which adds up over the suite.
+WSGIRequestHandler.disable_nagle_algorithm = True
 
 
 def load_fixture(name: str) -> dict:

@@ -120,8 +120,8 @@ def test_every_main_page_works_under_the_content_security_policy(page, traffic):
     expect(page.get_by_role("heading", name="Auto-reply")).to_be_visible()
 
     page.get_by_role("link", name="Sandbox handset").click()
-    expect(page.locator("#thread li.message")).to_have_count(2)
-    expect(page.locator("#thread li.outbound .status")).to_have_text("delivered")
+    expect(page.locator("#thread li.bubble")).to_have_count(2)
+    expect(page.locator("#thread li[data-direction=outbound] .status")).to_have_text("delivered")
     wait_for_poll(page, reverse("sandbox:phone") + "?handset=")
     screenshot(page, "sandbox-phone.png")
 
