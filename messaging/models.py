@@ -47,8 +47,8 @@ def status_rank(status: str) -> int:
 class Message(models.Model):
     message_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
     direction = models.CharField(max_length=10, choices=Direction.choices)
-    our_number = models.CharField("our DID", max_length=20, db_index=True)
-    their_number = models.CharField("customer number", max_length=20, db_index=True)
+    our_number = models.CharField("our DID", max_length=20)
+    their_number = models.CharField("customer number", max_length=20)
     body = models.TextField(blank=True)
     status = models.CharField(max_length=20, default=Status.SENDING)
     error = models.TextField(blank=True)
