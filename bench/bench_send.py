@@ -43,6 +43,7 @@ from bench.common import (  # noqa: E402
     Server,
     cpu_delta,
     cpu_seconds,
+    in_django,
     manage,
     migrate,
     percentile,
@@ -66,20 +67,6 @@ MESSAGE = "Your table for 4 is booked at 7:30 pm tonight. Reply C to cancel."
 
 
 # --- in Django (on the bench database) -------------------------------------------------------
-
-
-def in_django(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, str(Path(__file__).resolve()), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 def _django_setup() -> None:
@@ -250,7 +237,7 @@ def bench_database(db: Database) -> dict:
     env = server.env
     manage(env, "sandbox_seed")
     password = secrets.token_urlsafe(18)
-    in_django(env, "--user", password)
+    in_django(__file__, env, "--user", password)
 
     with server:
         control = requests.patch(
@@ -273,7 +260,7 @@ def bench_database(db: Database) -> dict:
                 *_, status, page_status, body = click(session, base, token)
                 if (status, page_status) != (302, 200):
                     raise SystemExit(f"warm-up click: {status}/{page_status}\n{body[:2000]}")
-            before = json.loads(in_django(env, "--report"))
+            before = json.loads(in_django(__file__, env, "--report"))
             posts, fulls, bad = [], [], []
             load = os.getloadavg()[0]
             app_before, db_before = cpu_seconds(server.pids()), cpu_seconds(db.backend_pids())
@@ -289,7 +276,7 @@ def bench_database(db: Database) -> dict:
             elapsed = time.perf_counter() - started
             app_cpu = cpu_delta(app_before, cpu_seconds(server.pids()))
             db_cpu = cpu_delta(db_before, cpu_seconds(db.backend_pids()))
-            after = json.loads(in_django(env, "--report"))
+            after = json.loads(in_django(__file__, env, "--report"))
             worker_alive = worker.poll() is None
         finally:
             stop_worker(worker)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,6 @@ if __package__ in (None, ""):
 from bench.baseline_urls import BASELINE_TABLE_SQL  # noqa: E402
 from bench.common import (  # noqa: E402
     OUT,
-    PYTHON,
     REPO,
     WEBHOOK_SECRET,
     Database,
@@ -38,6 +36,7 @@ from bench.common import (  # noqa: E402
     Server,
     cpu_delta,
     cpu_seconds,
+    in_django,
     migrate,
     percentile,
     pg_available,
@@ -180,28 +179,13 @@ def callback_requests(work: Workload) -> list[bytes]:
     return [request_bytes("POST", PATH, body, headers) for body in work.bodies]
 
 
-def in_django(env: dict[str, str], *args: str) -> str:
-    """Run this file in `--seed`/`--statements` mode: Django set up on the bench database."""
-    done = subprocess.run(
-        [PYTHON, str(Path(__file__).resolve()), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 def seed(env: dict[str, str], rows: list[dict]) -> None:
     """Outbound messages as the send path leaves them (`queued`, SID known), with their
     conversations, through the portal's own models."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(rows, f)
     try:
-        in_django(env, "--seed", f.name)
+        in_django(__file__, env, "--seed", f.name)
     finally:
         os.unlink(f.name)
 
@@ -413,7 +397,7 @@ def bench_database(db: Database, rng: random.Random) -> list[Run]:
             )
             runs.append(run)
     if db.kind == "postgresql":
-        NOTES.append(in_django(env, "--statements"))
+        NOTES.append(in_django(__file__, env, "--statements"))
         print(NOTES[-1], end="", flush=True)
     return runs
 

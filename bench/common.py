@@ -562,3 +562,19 @@ def print_table(headers: list[str], rows: list[list], title: str = "") -> str:
 def strict() -> bool:
     """BENCH_STRICT=1 makes a missed goal or a failed check exit non-zero."""
     return os.environ.get("BENCH_STRICT", "") not in ("", "0", "off", "no")
+
+
+def in_django(script: str, env: dict[str, str], *args: str, timeout: int = 300) -> str:
+    """Run `script` again in a child process, with `args` choosing its in-Django mode and `env`
+    pointing Django at the bench database; return what it printed, or stop the benchmark."""
+    done = subprocess.run(
+        [PYTHON, str(Path(script).resolve()), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
