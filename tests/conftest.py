@@ -28,13 +28,36 @@ def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def task_worker(*, batch: bool, interval: float, worker_id: str):
+    """django-tasks-db's own worker (what `manage.py db_worker` runs), on every queue."""
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    return Worker(
+        queue_names=["*"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
+
+
+def assert_no_task_failed() -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    failed = DBTaskResult.objects.failed().first()
+    if failed is not None:
+        raise AssertionError(f"task {failed.task_path} failed:\n{failed.traceback}")
+
+
 def run_tasks(max_rounds: int = 50) -> int:
     """Run every task that is due, and the tasks those enqueue, with django-tasks-db's own worker.
 
     Needs a transactional test (the worker closes and reopens connections, as in production).
     Raises if a task failed, so a broken task never passes silently. Returns how many ran.
     """
-    from django_tasks_db.management.commands.db_worker import Worker
     from django_tasks_db.models import DBTaskResult
 
     ran = 0
@@ -42,21 +65,9 @@ def run_tasks(max_rounds: int = 50) -> int:
         ready = DBTaskResult.objects.ready().count()
         if not ready:
             break
-        worker = Worker(
-            queue_names=["*"],
-            interval=0,
-            batch=True,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id="pytest",
-            excluded_queue_names=[],
-        )
-        worker.run()
+        task_worker(batch=True, interval=0, worker_id="pytest").run()
         ran += ready
-    failed = DBTaskResult.objects.failed().first()
-    if failed is not None:
-        raise AssertionError(f"task {failed.task_path} failed:\n{failed.traceback}")
+    assert_no_task_failed()
     return ran
 
 

@@ -17,6 +17,8 @@ from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from tests.conftest import assert_no_task_failed, task_worker
+
 CHROMIUM = "/usr/bin/chromium"
 # Without the networking flags Chromium keeps trying to reach hosts this closed network refuses.
 CHROMIUM_ARGS = [
@@ -113,19 +115,7 @@ def page(browser, live_server, console_errors) -> Iterator[Page]:
 def worker(transactional_db) -> Iterator[object]:
     """django-tasks-db's own worker in a background thread, as `make run` runs it beside the web
     server: sends, status steps and callbacks happen while the browser watches."""
-    from django_tasks_db.management.commands.db_worker import Worker
-    from django_tasks_db.models import DBTaskResult
-
-    worker = Worker(
-        queue_names=["*"],
-        interval=0.2,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="browser",
-        excluded_queue_names=[],
-    )
+    worker = task_worker(batch=False, interval=0.2, worker_id="browser")
     crashed: list[BaseException] = []
 
     def run() -> None:
@@ -145,8 +135,7 @@ def worker(transactional_db) -> Iterator[object]:
     assert not thread.is_alive(), "the task worker did not stop"
     if crashed:
         raise crashed[0]
-    failed = DBTaskResult.objects.failed().first()
-    assert failed is None, f"task {failed.task_path} failed:\n{failed.traceback}"
+    assert_no_task_failed()
 
 
 def sign_in(page: Page, user, *, then: str | None = None) -> None:
