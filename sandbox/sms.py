@@ -3,12 +3,12 @@ the message's life to background tasks (never done inside the request)."""
 
 from __future__ import annotations
 
-import math
 import re
 
 from django.db import transaction
 from django.utils import timezone
 
+from messaging.segments import count_segments
 from sandbox.api import validation_error
 from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
 from sandbox.tasks import deliver_inbound, enqueue_step
@@ -17,24 +17,11 @@ MAX_MESSAGE_LENGTH = 1600
 MAX_USER_DATA_LENGTH = 1024
 NUMBER = re.compile(r"\d{10,15}")
 
-# GSM 03.38: the basic character set (one septet each) and its extension table (escape + char).
-GSM_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM_EXTENSION = set("^{}\\[~]|€\f")
-
 
 def message_segments(text: str) -> int:
-    """How many SMS parts the text takes: GSM-7 fits 160 septets in one part, 153 per part of a
-    longer message; any other character forces UCS-2, 70 / 67 UTF-16 units."""
-    if all(char in GSM_BASIC or char in GSM_EXTENSION for char in text):
-        length = sum(2 if char in GSM_EXTENSION else 1 for char in text)
-        single, multi = 160, 153
-    else:
-        length = len(text.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if length <= single else math.ceil(length / multi)
+    """How many SMS parts the text takes. The GSM-7 / UCS-2 rules are the ones the portal's
+    composer counts with: one table in the project, so the two never disagree."""
+    return count_segments(text).segments
 
 
 def either(body: dict, current: str, legacy: str) -> object:
