@@ -53,6 +53,22 @@ def _text(errors: list, field: str, value: object, *, nullable: bool) -> None:
         errors.append((field, f"must be text of at most {MAX_TEXT_LENGTH} characters"))
 
 
+def _check_callback_url(errors: list, updates: dict) -> None:
+    url = updates.get("callback_url")
+    if url is not None and (problem := url_problem(url)):
+        errors.append(("callback_url", problem))
+
+
+def _save(obj, updates: dict, errors: list):
+    """Refuse the whole PATCH if any key was bad; else change exactly the keys sent."""
+    if errors:
+        raise validation_error(errors)
+    for key, value in updates.items():
+        setattr(obj, key, value)
+    obj.save(update_fields=list(updates))
+    return obj
+
+
 def did_update(*, did: SandboxDid, changes: dict) -> SandboxDid:
     """Apply a `PATCH /phonenumber/dids/{did_sid}` body."""
     errors: list[tuple[str | None, str]] = []
@@ -62,10 +78,7 @@ def did_update(*, did: SandboxDid, changes: dict) -> SandboxDid:
         set(did_json(did)),
         errors,
     )
-    if "callback_url" in updates and updates["callback_url"] is not None:
-        problem = url_problem(updates["callback_url"])
-        if problem:
-            errors.append(("callback_url", problem))
+    _check_callback_url(errors, updates)
     if "did_group_sid" in updates:
         group_sid = updates.pop("did_group_sid")
         group = None
@@ -83,30 +96,17 @@ def did_update(*, did: SandboxDid, changes: dict) -> SandboxDid:
             _text(errors, key, updates[key], nullable=True)
     if "attributes" in updates and not isinstance(updates["attributes"], dict):
         errors.append(("attributes", "must be a JSON object"))
-    if errors:
-        raise validation_error(errors)
-    for key, value in updates.items():
-        setattr(did, key, value)
-    did.save(update_fields=list(updates))
-    return did
+    return _save(did, updates, errors)
 
 
 def did_group_update(*, group: SandboxDidGroup, changes: dict) -> SandboxDidGroup:
     """Apply a `PATCH /phonenumber/did_groups/{did_group_sid}` body."""
     errors: list[tuple[str | None, str]] = []
     updates = _split(changes, {"name", "callback_url"}, set(did_group_json(group)), errors)
-    if "callback_url" in updates and updates["callback_url"] is not None:
-        problem = url_problem(updates["callback_url"])
-        if problem:
-            errors.append(("callback_url", problem))
+    _check_callback_url(errors, updates)
     if "name" in updates:
         _text(errors, "name", updates["name"], nullable=False)
-    if errors:
-        raise validation_error(errors)
-    for key, value in updates.items():
-        setattr(group, key, value)
-    group.save(update_fields=list(updates))
-    return group
+    return _save(group, updates, errors)
 
 
 def partner_update(*, partner: SandboxPartner, changes: dict) -> SandboxPartner:
@@ -140,9 +140,4 @@ def partner_update(*, partner: SandboxPartner, changes: dict) -> SandboxPartner:
             else:
                 merged[key] = url
         updates["callbacks"] = merged
-    if errors:
-        raise validation_error(errors)
-    for key, value in updates.items():
-        setattr(partner, key, value)
-    partner.save(update_fields=list(updates))
-    return partner
+    return _save(partner, updates, errors)
