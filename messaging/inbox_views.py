@@ -17,10 +17,8 @@ from messaging.conversations import conversation_mark_read
 from messaging.forms import ReplyForm
 from messaging.live import new_cursor, parse_cursor
 from messaging.models import Conversation, Direction, Message, OptOut
-from messaging.sender_dids import default_did, sendable_dids
+from messaging.sender_dids import SenderDids, sender_dids
 from messaging.services import message_send
-from phone_numbers.models import Did
-from phone_numbers.services import numbers_sync_if_empty
 
 PAGE_SIZE = 25
 THREAD_SIZE = 50
@@ -83,15 +81,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _default_from(conversation: Conversation, dids: list[Did], user) -> str | None:
+def _default_from(conversation: Conversation, senders: SenderDids) -> str | None:
     """Reply from the DID the customer last wrote to; else the one we last wrote from; else the
     user's own default — always one this user may send from."""
-    numbers = {d.phonenumber for d in dids}
     last = conversation.last_message
     for candidate in (conversation.last_inbound_did, last.our_number if last else None):
-        if candidate in numbers:
+        if candidate in senders.numbers:
             return candidate
-    return default_did(user, dids)
+    return senders.default
 
 
 def _opt_outs(customer: str) -> list[OptOut]:
@@ -121,13 +118,9 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     before = request.GET.get("before", "")
     rows, more = _thread_page(customer, before)
     conversation_mark_read(customer)
-    if problem := numbers_sync_if_empty():
-        messages.error(request, problem)
-    dids = sendable_dids(request.user)
+    senders = sender_dids(request)
     form = ReplyForm(
-        dids=dids,
-        customer=customer,
-        initial={"from_did": _default_from(convo, dids, request.user)},
+        dids=senders.dids, customer=customer, initial={"from_did": _default_from(convo, senders)}
     )
     return render(
         request,
@@ -172,7 +165,7 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
 @inbox_required
 def reply(request: HttpRequest, customer: str) -> HttpResponse:
     convo = get_object_or_404(Conversation, customer_number=customer)
-    dids = sendable_dids(request.user)
+    dids = sender_dids(request).dids
     form = ReplyForm(request.POST, dids=dids, customer=customer)
     if form.is_valid():
         sent = message_send(

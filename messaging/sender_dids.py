@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.http import HttpRequest
 
 from messaging.models import SenderProfile
 from phone_numbers.models import Did
+from phone_numbers.services import numbers_sync_if_empty
 
 
-def sendable_dids(user: AbstractBaseUser) -> list[Did]:
-    """Our SMS DIDs this user may send from: all of them unless an admin limited the user."""
+@dataclass(frozen=True)
+class SenderDids:
+    dids: list[Did]
+    default: str | None  # the user's default DID, when it is one they may use
+
+    @property
+    def numbers(self) -> set[str]:
+        return {d.phonenumber for d in self.dids}
+
+
+def sender_dids(request: HttpRequest) -> SenderDids:
+    """Our SMS DIDs the signed-in user may send from — all of them unless an admin limited the
+    user — and their default. On a fresh install the DID cache is filled from the carrier first."""
+    if problem := numbers_sync_if_empty():
+        messages.error(request, problem)
+    profile = SenderProfile.objects.filter(user=request.user).select_related("default_did").first()
     dids = Did.objects.sms_capable()
-    profile = SenderProfile.objects.filter(user=user).first() if user.is_authenticated else None
     if profile is not None and profile.allowed_dids.exists():
         dids = dids.filter(pk__in=profile.allowed_dids.values("pk"))
-    return list(dids)
-
-
-def default_did(user: AbstractBaseUser, dids: list[Did]) -> str | None:
-    profile = SenderProfile.objects.filter(user=user).select_related("default_did").first()
-    if profile and profile.default_did and profile.default_did in dids:
-        return profile.default_did.phonenumber
-    return None
+    dids = list(dids)
+    default = profile.default_did if profile is not None else None
+    return SenderDids(dids=dids, default=default.phonenumber if default in dids else None)

@@ -10,10 +10,8 @@ from django_htmx.http import HttpResponseStopPolling
 from messaging.carrier_health import carrier_unavailable
 from messaging.forms import SendForm
 from messaging.models import Direction, Message
-from messaging.sender_dids import default_did, sendable_dids
+from messaging.sender_dids import sender_dids
 from messaging.services import message_send
-from phone_numbers.models import Did
-from phone_numbers.services import numbers_sync_if_empty
 
 RECENT_LIMIT = 20
 
@@ -24,20 +22,14 @@ def _recent_messages():
     ]
 
 
-def _sms_dids(request: HttpRequest) -> list[Did]:
-    """The SMS numbers this user may send from (the cache is filled on a fresh install)."""
-    if problem := numbers_sync_if_empty():
-        messages.error(request, problem)
-    return sendable_dids(request.user)
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("messaging.send_message", raise_exception=True)
 def send_page(request: HttpRequest) -> HttpResponse:
-    dids = _sms_dids(request)
+    senders = sender_dids(request)
+    dids = senders.dids
     # Staff usually send several texts from one number: keep the last From DID selected.
-    preselected = request.session.get("from_did") or default_did(request.user, dids)
+    preselected = request.session.get("from_did") or senders.default
     form = SendForm(request.POST or None, dids=dids, initial={"from_did": preselected})
     if request.method == "POST" and form.is_valid():
         message = message_send(
