@@ -56,14 +56,14 @@ def _enqueue(task_, *args, delay: float = 0) -> None:
     (task_.using(run_after=run_after) if run_after else task_).enqueue(*args)
 
 
-def _settle(message_id: int, *, status: str, error: str, **fields) -> None:
+def _settle(message: Message, *, status: str, error: str) -> None:
     """Move a message we still own (sending/unknown) to `status`; the carrier's own reports,
     applied by callbacks meanwhile, always win."""
     updated = Message.objects.filter(
-        pk=message_id, status__in=[Status.SENDING, Status.UNKNOWN]
-    ).update(status=status, error=error[:2000], updated_at=timezone.now(), **fields)
+        pk=message.pk, status__in=[Status.SENDING, Status.UNKNOWN]
+    ).update(status=status, error=error[:2000], updated_at=timezone.now())
     if updated:
-        conversation_record(Message.objects.get(pk=message_id), new=False)
+        conversation_record(message, new=False)
 
 
 def _note(message_id: int, error: str) -> None:
@@ -97,7 +97,7 @@ def send_message_task(message_id: int) -> str:
     # The customer may have texted STOP after this was queued.
     record = opted_out(customer=message.their_number, our_number=message.our_number)
     if record is not None:
-        _settle(message.pk, status=Status.FAILED, error=f"Not sent: {opt_out_reason(record)}")
+        _settle(message, status=Status.FAILED, error=f"Not sent: {opt_out_reason(record)}")
         return "opted out"
     try:
         sms = get_client().send_sms(
@@ -117,7 +117,7 @@ def _send_failed(message: Message, err: CarrierXError) -> str:
     attempt = message.send_attempts
     if err.permanent:
         carrier_health_record(ok=True)  # it answered; it just said no
-        _settle(message.pk, status=Status.FAILED, error=str(err))
+        _settle(message, status=Status.FAILED, error=str(err))
         return f"refused: {err}"
     carrier_health_record(ok=False, error=str(err))
     if not err.reached_carrier or err.status == 429:
@@ -126,10 +126,10 @@ def _send_failed(message: Message, err: CarrierXError) -> str:
             _note(message.pk, f"Attempt {attempt} failed: {err}. Retrying in {delay:.0f} s.")
             _enqueue(send_message_task, message.pk, delay=delay)
             return f"retry in {delay:.1f}s"
-        _settle(message.pk, status=Status.FAILED, error=f"{err}; gave up after {attempt} attempts")
+        _settle(message, status=Status.FAILED, error=f"{err}; gave up after {attempt} attempts")
         return "gave up"
     # It may have arrived: never POST again blindly; ask the carrier first.
-    _settle(message.pk, status=Status.UNKNOWN, error=f"{err}; checking with CarrierX")
+    _settle(message, status=Status.UNKNOWN, error=f"{err}; checking with CarrierX")
     _enqueue(reconcile_message_task, message.pk, 1, delay=settings.SEND_RECONCILE_DELAY_SECONDS)
     return "unknown; reconciling"
 
