@@ -12,17 +12,18 @@ HEALTH_ROW = 1
 
 
 def carrier_health_record(*, ok: bool, error: str = "") -> None:
-    CarrierHealth.objects.get_or_create(pk=HEALTH_ROW)
     if ok:
-        CarrierHealth.objects.filter(pk=HEALTH_ROW).update(
-            consecutive_failures=0, last_success_at=timezone.now()
-        )
+        changes = {"consecutive_failures": 0, "last_success_at": timezone.now()}
     else:
-        CarrierHealth.objects.filter(pk=HEALTH_ROW).update(
-            consecutive_failures=F("consecutive_failures") + 1,
-            last_error=error[:2000],
-            last_failure_at=timezone.now(),
-        )
+        changes = {
+            "consecutive_failures": F("consecutive_failures") + 1,
+            "last_error": error[:2000],
+            "last_failure_at": timezone.now(),
+        }
+    # One UPDATE per carrier call; the row is created only the first time.
+    if not CarrierHealth.objects.filter(pk=HEALTH_ROW).update(**changes):
+        CarrierHealth.objects.get_or_create(pk=HEALTH_ROW)
+        CarrierHealth.objects.filter(pk=HEALTH_ROW).update(**changes)
 
 
 def carrier_unavailable() -> CarrierHealth | None:
