@@ -143,7 +143,8 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
     changed = list(thread.filter(updated_at__gt=since).select_related("sent_by").order_by("id"))
     if not changed:
         return HttpResponse(status=204)
-    last_id = int(request.GET.get("last") or 0) if (request.GET.get("last") or "").isdigit() else 0
+    last = request.GET.get("last", "")
+    last_id = int(last) if last.isdigit() else 0
     if any(m.direction == Direction.INBOUND for m in changed):
         conversation_mark_read(convo.customer_number)  # staff are looking at it right now
     return render(
