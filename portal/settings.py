@@ -128,6 +128,8 @@ SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.1)
 # Default fault shares until someone sets them at /sandbox/control, e.g. '{"rate_limit": 0.1}'.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
+# Hosts (`host` or `host:port`) the sandbox may POST callbacks to besides the portal's own webhook.
+SANDBOX_CALLBACK_HOSTS = env.list("SANDBOX_CALLBACK_HOSTS", default=[])
 
 # --- Django ---------------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from sandbox.callback_targets import callback_target, without_credentials
 from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxMessage
 from sandbox.serializers import sms_json
 
@@ -87,6 +88,8 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
     The URL is the first non-empty of: our DID's `callback_url`, its DID Group's `callback_url`,
     the partner's `callbacks["sms"]` (our DID sent an outbound message, received an inbound one).
     It is resolved now, not when the message was created, so an edit applies to the next callback.
+    The URL must pass sandbox/callback_targets.py (the portal's own webhook, an allow-listed host,
+    or a public address); a refused one is recorded with the reason and never connected to.
     A receiver that fails or cannot be reached is logged and recorded, never raised: it must not
     stop the message's progression.
     """
@@ -106,21 +109,50 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
         return None
 
     body = sms_json(message)
-    # Recorded before the POST, so a crash mid-request still shows that the sandbox tried.
-    attempt = SandboxCallbackAttempt.objects.create(message=message, url=url, request_body=body)
-    try:
-        response = requests.post(
-            url, json=body, timeout=CALLBACK_TIMEOUT, headers={"User-Agent": "carrierx-sandbox"}
+    shown_url = without_credentials(url)
+    target = callback_target(
+        url, public_url=settings.PUBLIC_URL, allowed_hosts=settings.SANDBOX_CALLBACK_HOSTS
+    )
+    if target.refused:
+        logger.warning(
+            "sandbox: %s callback to %s refused: %s", message.status, shown_url, target.refused
         )
+        return SandboxCallbackAttempt.objects.create(
+            message=message, url=shown_url, request_body=body, error="refused: " + target.refused
+        )
+    # Recorded before the POST, so a crash mid-request still shows that the sandbox tried.
+    attempt = SandboxCallbackAttempt.objects.create(
+        message=message, url=shown_url, request_body=body
+    )
+    try:
+        # A session of its own: no proxies or .netrc credentials from the environment, and its
+        # connection closed afterwards rather than kept alive on the receiver.
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.post(
+                target.url,
+                json=body,
+                timeout=CALLBACK_TIMEOUT,
+                headers={"User-Agent": "carrierx-sandbox", **target.headers},
+                # A redirect is the receiver's answer, not an address to try next.
+                allow_redirects=False,
+                # The receiver's answer body is never read; it may be as large as it likes.
+                stream=True,
+            )
+            response.close()
     except requests.RequestException as err:
         attempt.error = str(err)
         attempt.save(update_fields=["error"])
-        logger.warning("sandbox: %s callback to %s failed: %s", message.status, url, err)
+        logger.warning("sandbox: %s callback to %s failed: %s", message.status, shown_url, err)
         return attempt
     attempt.response_status = response.status_code
     attempt.save(update_fields=["response_status"])
-    if response.status_code >= 400:
+    if response.status_code >= 300:
         logger.warning(
-            "sandbox: %s callback to %s answered HTTP %s", message.status, url, response.status_code
+            "sandbox: %s callback to %s answered HTTP %s%s",
+            message.status,
+            shown_url,
+            response.status_code,
+            " (redirects are not followed)" if response.is_redirect else "",
         )
     return attempt

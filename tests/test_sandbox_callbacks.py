@@ -162,8 +162,12 @@ def unused_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_an_unreachable_receiver_is_recorded_and_does_not_stop_the_message(settings, partner):
-    dead_url = f"http://127.0.0.1:{unused_port()}/gone"
+def test_an_unreachable_receiver_is_recorded_and_does_not_stop_the_message(
+    settings, partner, allow_callbacks_to
+):
+    port = unused_port()
+    allow_callbacks_to(f"127.0.0.1:{port}")
+    dead_url = f"http://127.0.0.1:{port}/gone"
     seed(sms_callback_url=dead_url)
     queued = send(settings, load_fixture("send_request_legacy"))
 
@@ -175,7 +179,7 @@ def test_an_unreachable_receiver_is_recorded_and_does_not_stop_the_message(setti
     assert all(a.error for a in attempts)
 
 
-def test_a_simulated_inbound_sms_reaches_the_receiver_as_received(partner, callback_sink):
+def test_a_simulated_inbound_sms_reaches_the_receiver_as_received(settings, partner, callback_sink):
     did = SandboxDid.objects.get(phonenumber="15162065318")
     did.callback_url = callback_sink.url + "/inbound-did"
     did.save()
@@ -184,6 +188,7 @@ def test_a_simulated_inbound_sms_reaches_the_receiver_as_received(partner, callb
         reverse("sandbox:simulate_inbound"),
         data=json.dumps({"from": "+1 (516) 206-5319", "to": "15162065318", "message": "Hello?"}),
         content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer " + settings.CARRIERX_TOKEN,
     )
     assert response.status_code == 200
     run_tasks()

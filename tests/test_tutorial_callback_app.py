@@ -14,10 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from django.conf import settings
 
 from sandbox.models import SandboxDid, SandboxMessage
 from tests.conftest import run_tasks
+
+pytest_plugins = ["tests.callback_sink"]
 
 HANDSET = "15162065574"
 OUR_DID = "15162065318"
@@ -46,11 +47,13 @@ def tutorial_app(base_url: str, token: str) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def tutorial_app_url(sandbox, live_server):
+def tutorial_app_url(sandbox, live_server, settings, allow_callbacks_to):
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0),
         tutorial_app(f"{live_server.url}/sandbox/core/v2", settings.CARRIERX_TOKEN),
     )
+    # The operator lists the callback app they run beside the sandbox.
+    allow_callbacks_to(f"127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/sms_callback"
@@ -59,12 +62,13 @@ def tutorial_app_url(sandbox, live_server):
 
 
 def test_the_tutorials_callback_app_answers_an_inbound_sms_through_the_sandbox(
-    live_server, tutorial_app_url
+    live_server, tutorial_app_url, settings
 ):
     SandboxDid.objects.filter(phonenumber=OUR_DID).update(callback_url=tutorial_app_url)
     response = requests.post(
         f"{live_server.url}/sandbox/simulate/inbound",
         json={"from": HANDSET, "to": OUR_DID, "message": "Hello, tutorial"},
+        headers={"Authorization": f"Bearer {settings.CARRIERX_TOKEN}"},
         timeout=10,
     )
     assert response.status_code == 200
