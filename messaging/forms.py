@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -75,6 +76,29 @@ class ReplyForm(SendForm):
 
     def recipient(self) -> str | None:
         return self.customer
+
+    def clean(self) -> dict:
+        # Conversations stored before the webhook validated numbers can hold anything
+        # (`javascript:alert(1)`); nothing is queued to a customer the carrier cannot text.
+        if not is_carrier_number(self.customer):
+            raise ValidationError(
+                f"“{self.customer}” is not a phone number or short code: "
+                "no reply can be sent to this conversation."
+            )
+        return super().clean()
+
+
+def is_carrier_number(text: str) -> bool:
+    """A number as CarrierX writes it: a short code (3–8 digits) or international digits
+    without `+` that phonenumbers accepts as possible."""
+    if not text.isascii() or not text.isdigit() or not 3 <= len(text) <= 15:
+        return False
+    if len(text) <= 8:
+        return True
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse("+" + text, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 class AutoReplyForm(forms.ModelForm):

@@ -9,30 +9,42 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from messaging.conversations import conversation_mark_read
 from messaging.forms import ReplyForm
-from messaging.live import new_cursor, parse_cursor
-from messaging.models import Conversation, Direction, Message, OptOut
+from messaging.live import new_cursor, parse_cursor, parse_id
+from messaging.models import Conversation, Direction, Message
+from messaging.selectors import (
+    conversation_visible_or_404,
+    conversations_for_display,
+    conversations_visible_to,
+    may_mark_read,
+    message_visible_or_404,
+    messages_visible_to,
+    opt_outs_visible_to,
+)
 from messaging.sender_dids import SenderDids, sender_dids
 from messaging.services import message_send
 
 PAGE_SIZE = 25
 THREAD_SIZE = 50
+SEARCH_MAX_LENGTH = 200
 PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
+CUSTOMER_MAX_LENGTH = Conversation._meta.get_field("customer_number").max_length
 
 inbox_required = permission_required("messaging.view_inbox", raise_exception=True)
 
 
-def _search(conversations, q: str):
+def _search(request: HttpRequest, conversations, q: str):
     if PHONE_LIKE.match(q):
         digits = re.sub(r"\D", "", q)
         return conversations.filter(customer_number__contains=digits)
-    matching = Message.objects.filter(body__icontains=q).values("their_number")
-    return conversations.filter(customer_number__in=matching)
+    # Only text the person may read can make a conversation match.
+    matching = messages_visible_to(request.user, Message.objects.filter(body__icontains=q))
+    return conversations.filter(customer_number__in=matching.values("their_number"))
 
 
 def _page_after(conversations, before: str | None):
@@ -41,11 +53,12 @@ def _page_after(conversations, before: str | None):
         return conversations
     stamp, _, pk = before.rpartition("|")
     when = parse_cursor(stamp)
-    if when is None or not pk.isdigit():
+    last_id = parse_id(pk)
+    if when is None or last_id is None:
         return conversations
     # The redundant `<=` lets the database seek in the index instead of filtering every newer row.
     return conversations.filter(last_activity_at__lte=when).filter(
-        Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=int(pk))
+        Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=last_id)
     )
 
 
@@ -53,12 +66,14 @@ def _page_after(conversations, before: str | None):
 @login_required
 @inbox_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
+    # A NUL cannot be compared with a PostgreSQL text column, and SQLite refuses LIKE patterns
+    # over 50 KB: neither can be part of a real search.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
     before = request.GET.get("before")
     since = parse_cursor(request.GET.get("since"))
-    conversations = Conversation.objects.all()
+    conversations = conversations_visible_to(request.user)
     if q:
-        conversations = _search(conversations, q)
+        conversations = _search(request, conversations, q)
     if since is not None and not conversations.filter(updated_at__gt=since).exists():
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
@@ -70,15 +85,25 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    # The keyset cursor comes from the stored rows, before they are narrowed for display.
+    next_before = f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else ""
     context = {
-        "conversations": page,
+        "conversations": conversations_for_display(request.user, page),
         "q": q,
         "live": not before,  # only the first page follows new activity
         "cursor": new_cursor(),
-        "next_before": f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else "",
+        "next_before": next_before,
     }
     template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
     return render(request, template, context)
+
+
+def _conversation_or_404(request: HttpRequest, customer: str) -> Conversation:
+    # A URL part that no stored number can equal (too long, a NUL PostgreSQL refuses) is a 404
+    # without asking the database.
+    if len(customer) > CUSTOMER_MAX_LENGTH or "\x00" in customer:
+        raise Http404("No such conversation.")
+    return conversation_visible_or_404(request.user, customer)
 
 
 def _default_from(conversation: Conversation, senders: SenderDids) -> str | None:
@@ -91,15 +116,13 @@ def _default_from(conversation: Conversation, senders: SenderDids) -> str | None
     return senders.default
 
 
-def _opt_outs(customer: str) -> list[OptOut]:
-    return list(OptOut.objects.filter(customer_number=customer, opted_out=True))
-
-
-def _thread_page(customer: str, before: str = "") -> tuple[list[Message], bool]:
-    """The newest messages with a customer (or those older than `before`), oldest first."""
-    thread = Message.objects.filter(their_number=customer).select_related("sent_by")
-    if before.isdigit():
-        thread = thread.filter(id__lt=int(before))
+def _thread_page(request, customer: str, before: str = "") -> tuple[list[Message], bool]:
+    """The newest messages with a customer the person may read (or those older than `before`),
+    oldest first."""
+    thread = messages_visible_to(request.user, Message.objects.filter(their_number=customer))
+    thread = thread.select_related("sent_by")
+    if (before_id := parse_id(before)) is not None:
+        thread = thread.filter(id__lt=before_id)
     rows = list(thread.order_by("-id")[: THREAD_SIZE + 1])
     return list(reversed(rows[:THREAD_SIZE])), len(rows) > THREAD_SIZE
 
@@ -108,16 +131,15 @@ def _thread_page(customer: str, before: str = "") -> tuple[list[Message], bool]:
 @login_required
 @inbox_required
 def conversation(request: HttpRequest, customer: str) -> HttpResponse:
-    convo = get_object_or_404(
-        Conversation.objects.select_related("last_message"), customer_number=customer
-    )
+    convo = _conversation_or_404(request, customer)
     since = parse_cursor(request.GET.get("since"))
     if since is not None:
         return _thread_changes(request, convo, since)
 
     before = request.GET.get("before", "")
-    rows, more = _thread_page(customer, before)
-    conversation_mark_read(customer)
+    rows, more = _thread_page(request, customer, before)
+    if may_mark_read(request.user, convo):
+        conversation_mark_read(customer)
     senders = sender_dids(request)
     form = ReplyForm(
         dids=senders.dids, customer=customer, initial={"from_did": _default_from(convo, senders)}
@@ -127,7 +149,7 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
-            "opt_outs": _opt_outs(customer),
+            "opt_outs": opt_outs_visible_to(request.user, customer),
             "thread": rows,
             "older_before": rows[0].pk if more and rows else "",
             "live": not before,
@@ -139,13 +161,15 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
 
 
 def _thread_changes(request, convo: Conversation, since: datetime) -> HttpResponse:
-    thread = Message.objects.filter(their_number=convo.customer_number)
+    thread = messages_visible_to(
+        request.user, Message.objects.filter(their_number=convo.customer_number)
+    )
     changed = list(thread.filter(updated_at__gt=since).select_related("sent_by").order_by("id"))
     if not changed:
         return HttpResponse(status=204)
-    last = request.GET.get("last", "")
-    last_id = int(last) if last.isdigit() else 0
-    if any(m.direction == Direction.INBOUND for m in changed):
+    last_id = parse_id(request.GET.get("last", "")) or 0
+    inbound = any(m.direction == Direction.INBOUND for m in changed)
+    if inbound and may_mark_read(request.user, convo):
         conversation_mark_read(convo.customer_number)  # staff are looking at it right now
     return render(
         request,
@@ -165,7 +189,7 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
 @login_required
 @inbox_required
 def reply(request: HttpRequest, customer: str) -> HttpResponse:
-    convo = get_object_or_404(Conversation, customer_number=customer)
+    convo = _conversation_or_404(request, customer)
     dids = sender_dids(request).dids
     form = ReplyForm(request.POST, dids=dids, customer=customer)
     if form.is_valid():
@@ -190,8 +214,8 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
-            "opt_outs": _opt_outs(customer),
-            "thread": _thread_page(customer)[0],
+            "opt_outs": opt_outs_visible_to(request.user, customer),
+            "thread": _thread_page(request, customer)[0],
             "form": form,
             "live": False,
         },
@@ -203,7 +227,9 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
 @login_required
 @inbox_required
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(Message, pk=pk)
+    if parse_id(str(pk)) is None:
+        raise Http404("No such message.")
+    message = message_visible_or_404(request.user, pk)
     events = []
     for event in message.events.order_by("id"):
         try:

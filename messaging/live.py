@@ -8,7 +8,8 @@ Re-sent rows replace themselves on the page (same id), so that costs a repaint, 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,8 +26,26 @@ def parse_cursor(value: str | None) -> datetime | None:
         return None
     try:
         parsed = parse_datetime(value)
-    except ValueError:
+        if parsed is None:
+            return None
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+        # The database compares in UTC: a time at the calendar's edge (year 1 or 9999) that
+        # cannot be expressed there is no cursor.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
     return parsed
+
+
+MAX_ID = 2**63 - 1  # the largest id a database column holds; beyond it SQLite overflows
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+def parse_id(value: str | None) -> int | None:
+    """A row id from a query string (`before`, `last`), or None when it cannot be one.
+    `str.isdigit()` is not enough: it accepts `²`, which int() refuses."""
+    if not value or not _ID.fullmatch(value):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None

@@ -56,11 +56,15 @@ class MessageFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search"}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, did_limit: frozenset[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # A person limited to some DIDs is offered only those; any other is an invalid choice.
+        dids = Did.objects.all()
+        if did_limit is not None:
+            dids = dids.filter(phonenumber__in=did_limit)
         self.fields["our_did"].choices = [
             ("", "All our DIDs"),
-            *((did.phonenumber, did.label) for did in Did.objects.all()),
+            *((did.phonenumber, did.label) for did in dids),
         ]
 
     def clean_customer(self) -> str:

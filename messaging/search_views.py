@@ -12,7 +12,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from messaging.live import parse_id
 from messaging.search import MessageFilterForm, messages_matching
+from messaging.selectors import did_limit, messages_visible_to
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 2000
@@ -44,15 +46,15 @@ def _filters_query(request: HttpRequest, form: MessageFilterForm) -> str:
 @login_required
 @inbox_required
 def message_list(request: HttpRequest) -> HttpResponse:
-    form = MessageFilterForm(request.GET)
+    form = MessageFilterForm(request.GET, did_limit=did_limit(request.user))
     before = request.GET.get("before", "")
     rows: list = []
     more = False
     # Invalid filters show their errors and no rows, never a wrongly filtered list.
     if form.is_valid():
-        matching = messages_matching(form.cleaned_data)
-        if before.isdigit():
-            matching = matching.filter(id__lt=int(before))
+        matching = messages_visible_to(request.user, messages_matching(form.cleaned_data))
+        if (before_id := parse_id(before)) is not None:
+            matching = matching.filter(id__lt=before_id)
         # Keyset pagination on id: no OFFSET, and no COUNT over the table.
         rows = list(matching[: PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
@@ -65,7 +67,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "filters": _filters_query(request, form),
             "older_before": rows[-1].pk if more else "",
-            "paged": before.isdigit(),
+            "paged": parse_id(before) is not None,
         },
     )
 
@@ -102,7 +104,7 @@ def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
 @login_required
 @inbox_required
 def messages_export(request: HttpRequest) -> HttpResponse:
-    form = MessageFilterForm(request.GET)
+    form = MessageFilterForm(request.GET, did_limit=did_limit(request.user))
     if not form.is_valid():
         problems = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
         return HttpResponseBadRequest(
@@ -111,7 +113,7 @@ def messages_export(request: HttpRequest) -> HttpResponse:
     # Tuples, not model instances, read from the database a chunk at a time (a server-side
     # cursor on PostgreSQL): memory stays flat however many rows match.
     rows = (
-        messages_matching(form.cleaned_data)
+        messages_visible_to(request.user, messages_matching(form.cleaned_data))
         .values_list(*(field for _, field in EXPORT_COLUMNS))
         .iterator(chunk_size=EXPORT_CHUNK_ROWS)
     )

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 
 from messaging.models import SenderProfile
+from messaging.selectors import did_limit
 from phone_numbers.models import Did
 from phone_numbers.services import numbers_sync_if_empty
 
@@ -29,8 +30,10 @@ def sender_dids(request: HttpRequest) -> SenderDids:
         messages.error(request, problem)
     profile = SenderProfile.objects.filter(user=request.user).select_related("default_did").first()
     dids = Did.objects.sms_capable()
-    if profile is not None and profile.allowed_dids.exists():
-        dids = dids.filter(pk__in=profile.allowed_dids.values("pk"))
+    # The same limit every page that shows messages applies (messaging/selectors.py).
+    limit = did_limit(request.user) if profile is not None else None
+    if limit is not None:
+        dids = dids.filter(phonenumber__in=limit)
     dids = list(dids)
     default = profile.default_did if profile is not None else None
     return SenderDids(dids=dids, default=default.phonenumber if default in dids else None)

@@ -10,16 +10,16 @@ from django_htmx.http import HttpResponseStopPolling
 from messaging.carrier_health import carrier_unavailable
 from messaging.forms import SendForm
 from messaging.models import Direction, Message
+from messaging.selectors import messages_visible_to
 from messaging.sender_dids import sender_dids
 from messaging.services import message_send
 
 RECENT_LIMIT = 20
 
 
-def _recent_messages():
-    return Message.objects.filter(direction=Direction.OUTBOUND).select_related("sent_by")[
-        :RECENT_LIMIT
-    ]
+def _recent_messages(request: HttpRequest):
+    outbound = Message.objects.filter(direction=Direction.OUTBOUND)
+    return messages_visible_to(request.user, outbound).select_related("sent_by")[:RECENT_LIMIT]
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,7 +48,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
         "messaging/send.html",
         {
             "form": form,
-            "recent": _recent_messages(),
+            "recent": _recent_messages(request),
             "has_dids": bool(dids),
             "carrier_down": carrier_unavailable(),
         },
@@ -60,7 +60,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("messaging.send_message", raise_exception=True)
 def recent_messages(request: HttpRequest) -> HttpResponse:
-    recent = _recent_messages()
+    recent = _recent_messages(request)
     response = render(
         request,
         "messaging/send.html#recent",

@@ -10,9 +10,9 @@ def portal(request: HttpRequest) -> dict:
 
 def _unread(request: HttpRequest) -> int:
     """Conversations with unread messages, for the nav; only for people who may read them."""
-    from messaging.models import Conversation
+    from messaging.selectors import unread_conversation_count
 
     user = getattr(request, "user", None)
     if user is None or not user.has_perm("messaging.view_inbox"):
         return 0
-    return Conversation.objects.filter(unread_count__gt=0).count()
+    return unread_conversation_count(user)  # only what this user may read

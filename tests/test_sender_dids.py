@@ -57,12 +57,14 @@ def test_a_user_without_limits_may_send_from_every_sms_did(client, dids):
 
 
 def test_replies_are_limited_too_and_default_to_an_allowed_did(limited, webhook_url):
-    payload = load_fixture("inbound_legacy")
-    payload.update(message_sid="in-1", from_did=CUSTOMER, to_did=MAIN)
-    Client().post(webhook_url, json.dumps(payload), content_type="application/json")
+    # Sam sees the conversation through its text to Sales; the customer then wrote to Main.
+    for sid, did in (("in-0", SALES), ("in-1", MAIN)):
+        payload = load_fixture("inbound_legacy")
+        payload.update(message_sid=sid, from_did=CUSTOMER, to_did=did)
+        Client().post(webhook_url, json.dumps(payload), content_type="application/json")
 
     page = limited.get(reverse("messaging:conversation", args=[CUSTOMER]))
-    # The customer wrote to Main, which Sam may not use: his own default is chosen instead.
+    # The customer last wrote to Main, which Sam may not use: his own default is chosen instead.
     assert page.context["form"].initial["from_did"] == SUPPORT
     refused = limited.post(
         reverse("messaging:reply", args=[CUSTOMER]), {"from_did": MAIN, "message": "hi"}

@@ -1,0 +1,144 @@
+"""Who may read what: the one rule that limits every page showing messages to a person's DIDs.
+
+An admin may limit a person to some of our DIDs (their sender profile); no DID assigned means
+every DID. Sending (`messaging/sender_dids.py`) and reading both ask `did_limit()`, so what a
+person may send from and what they may read never disagree. A conversation is per customer across
+our DIDs: a limited person sees the conversations that have a message on one of their DIDs, and
+inside them only those messages.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from messaging.models import Conversation, Direction, Message, OptOut, SenderProfile
+
+_CACHE = "_messaging_did_limit"
+
+
+def did_limit(user: AbstractBaseUser | AnonymousUser) -> frozenset[str] | None:
+    """The numbers of the DIDs `user` is limited to, or None when they may use every DID.
+
+    Read once per request: the user object lives as long as the request, and the nav badge, the
+    page and its fragments all ask.
+    """
+    if hasattr(user, _CACHE):
+        return getattr(user, _CACHE)
+    numbers: frozenset[str] = frozenset()
+    if user.pk is not None:
+        numbers = frozenset(
+            SenderProfile.allowed_dids.through.objects.filter(
+                senderprofile__user_id=user.pk
+            ).values_list("did__phonenumber", flat=True)
+        )
+    limit = numbers or None
+    setattr(user, _CACHE, limit)
+    return limit
+
+
+def messages_visible_to(user, messages: QuerySet[Message] | None = None) -> QuerySet[Message]:
+    """`messages` (default: all) narrowed to the DIDs `user` may read; unchanged when unlimited,
+    so an unlimited person's queries stay exactly as fast as before."""
+    messages = Message.objects.all() if messages is None else messages
+    limit = did_limit(user)
+    return messages if limit is None else messages.filter(our_number__in=limit)
+
+
+def opt_outs_visible_to(user, customer: str) -> list[OptOut]:
+    opt_outs = OptOut.objects.filter(customer_number=customer, opted_out=True)
+    limit = did_limit(user)
+    return list(opt_outs if limit is None else opt_outs.filter(our_number__in=limit))
+
+
+def _last_visible_id(limit: frozenset[str]) -> Subquery:
+    # Walks the customer's thread index (their_number, id) newest first and stops at the first
+    # message on one of the person's DIDs.
+    return Subquery(
+        Message.objects.filter(their_number=OuterRef("customer_number"), our_number__in=limit)
+        .order_by("-id")
+        .values("id")[:1]
+    )
+
+
+def conversations_visible_to(
+    user, conversations: QuerySet[Conversation] | None = None
+) -> QuerySet[Conversation]:
+    """Conversations with at least one message `user` may read. For a limited person each row
+    carries `visible_last_id`, the newest message they may read (`conversations_for_display`)."""
+    conversations = Conversation.objects.all() if conversations is None else conversations
+    limit = did_limit(user)
+    if limit is None:
+        return conversations
+    return conversations.annotate(visible_last_id=_last_visible_id(limit)).filter(
+        visible_last_id__isnull=False
+    )
+
+
+def conversation_visible_or_404(user, customer: str) -> Conversation:
+    conversation = (
+        conversations_visible_to(user)
+        .select_related("last_message")
+        .filter(customer_number=customer)
+    ).first()
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+def message_visible_or_404(user, pk: int) -> Message:
+    message = messages_visible_to(user).filter(pk=pk).first()
+    if message is None:
+        raise Http404("No such message.")
+    return message
+
+
+def _unread_messages(conversation: Conversation) -> list[str]:
+    """The DIDs of the conversation's unread messages: its last `unread_count` inbound ones
+    (every inbound message adds one, opening the conversation resets it)."""
+    return list(
+        Message.objects.filter(
+            their_number=conversation.customer_number, direction=Direction.INBOUND
+        )
+        .order_by("-id")
+        .values_list("our_number", flat=True)[: conversation.unread_count]
+    )
+
+
+def conversations_for_display(user, page: list[Conversation]) -> list[Conversation]:
+    """Show a limited person only what is theirs in each listed conversation: the newest message
+    they may read instead of the conversation's newest, and only their unread messages. The rows
+    are display copies; nothing here is saved."""
+    limit = did_limit(user)
+    if limit is None:
+        return page
+    last = Message.objects.in_bulk([c.visible_last_id for c in page])
+    for conversation in page:
+        conversation.last_message = last.get(conversation.visible_last_id)
+        if conversation.last_message is not None:
+            conversation.last_activity_at = conversation.last_message.created_at
+        if conversation.unread_count:
+            dids = _unread_messages(conversation)
+            conversation.unread_count = sum(did in limit for did in dids)
+    return page
+
+
+def may_mark_read(user, conversation: Conversation) -> bool:
+    """Opening a conversation marks it read; a limited person may only do that when every
+    unread message is one they can see, so texts to other DIDs stay unread for their readers."""
+    limit = did_limit(user)
+    if limit is None or not conversation.unread_count:
+        return True
+    return all(did in limit for did in _unread_messages(conversation))
+
+
+def unread_conversation_count(user) -> int:
+    """The nav's unread badge. A limited person counts the unread conversations whose customer
+    last wrote to one of their DIDs: cheap (the unread rows are indexed) and close enough for a
+    badge, while the inbox rows show the exact count."""
+    unread = Conversation.objects.filter(unread_count__gt=0)
+    limit = did_limit(user)
+    if limit is not None:
+        unread = unread.filter(last_inbound_did__in=limit)
+    return unread.count()
