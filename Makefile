@@ -28,11 +28,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# runportal takes the terminal's foreground, so Ctrl-C reaches it alone (not make) and make sees
+# its clean exit 0; `exec` hands make's own SIGTERM straight to it rather than to a shell.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sandbox_seed
 	$(PY) manage.py ensure_admin
-	$(PY) manage.py runportal --port $(PORT)
+	exec $(PY) manage.py runportal --port $(PORT)
 
 test: install-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)

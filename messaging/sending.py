@@ -203,6 +203,11 @@ def _flag(message_id: int, reason: str) -> None:
 def reconcile_stuck_task(reschedule: bool = True) -> str:
     """Bring outbound messages stuck short of a final status to the carrier's current status, or
     flag them. Runs every RECONCILE_STUCK_MINUTES when `reschedule` (the worker keeps it going)."""
+    # First the tasks a dead worker left RUNNING: a send among them hands its message to
+    # reconciliation. (Imported here because task_leases builds on this module.)
+    from messaging.task_leases import abandoned_tasks_recover
+
+    abandoned_tasks_recover()
     minutes = settings.RECONCILE_STUCK_MINUTES
     cutoff = timezone.now() - timedelta(minutes=minutes)
     stuck = list(

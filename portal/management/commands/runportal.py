@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -7,50 +10,139 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.utils.crypto import get_random_string
+
+from messaging.task_leases import abandoned_tasks_recover
+
+RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds; the wait doubles after each quick death
+STABLE_SECONDS = 60.0  # a worker that ran this long died by accident, not on start-up
+STOP_WAIT = 30.0  # a stopping worker finishes its task first; a send takes at most ~25 s
+POLL = 0.2
+PR_SET_PDEATHSIG = 1
 
 
 class Command(BaseCommand):
     help = (
-        "Serve the web app and the db_worker task worker together on 127.0.0.1:$PORT until Ctrl-C, "
-        "which stops both."
+        "Serve the web app and the db_worker task worker together on 127.0.0.1:$PORT. A worker "
+        "that dies is restarted (with backoff); SIGINT (Ctrl-C) or SIGTERM stops both."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, port: int, **options) -> None:
-        manage = [sys.executable, "manage.py"]
-        # The worker runs the periodic check of stuck messages; make sure it is queued.
+        stopping = []
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        with terminal_to_ourselves():
+            self.serve(port, stopping)
+
+    def serve(self, port: int, stopping: list) -> None:
+        # The worker runs the periodic check of stuck messages; make sure it is queued, and take
+        # back what a worker of an earlier run left unfinished.
         call_command("reconcile_messages", schedule=True, stdout=self.stdout)
+        self.recover()
         # runserver is threaded, which the sandbox needs: the portal calls it over HTTP from
         # inside a request served by the same process.
-        procs = [
-            subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"]),
-            subprocess.Popen([*manage, "db_worker", "--interval", "0.5", "--no-reload"]),
-        ]
-        self.stdout.write(
-            self.style.SUCCESS(f"Portal on http://127.0.0.1:{port}/ with a task worker.")
-            + " Ctrl-C stops both."
-        )
+        web = spawn("runserver", f"127.0.0.1:{port}", "--noreload")
+        self.say(f"Portal on http://127.0.0.1:{port}/ (web server pid {web.pid}).", ok=True)
+        worker, worker_id, started = self.start_worker()
+        delay, restart_at = RESTART_FIRST, 0.0
+        while not stopping:
+            if web.poll() is not None:
+                stop([worker])
+                raise CommandError(f"The web server exited with {web.returncode}; stopped.")
+            if worker is not None and worker.poll() is not None:
+                if time.monotonic() - started >= STABLE_SECONDS:
+                    delay = RESTART_FIRST
+                self.say(f"task worker exited with {worker.returncode}; restarting in {delay:g} s")
+                self.recover(dead_worker=worker_id)
+                worker, restart_at = None, time.monotonic() + delay
+                delay = min(delay * 2, RESTART_MAX)
+            if worker is None and time.monotonic() >= restart_at:
+                worker, worker_id, started = self.start_worker()
+            time.sleep(POLL)
+        stop([web, worker])
+        self.say("Stopped the web server and the task worker.")
 
-        def stop(*_):
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
+    def start_worker(self) -> tuple[subprocess.Popen, str, float]:
+        worker_id = f"runportal-{get_random_string(12)}"
+        worker = spawn("db_worker", "--interval", "0.5", "--no-reload", "--worker-id", worker_id)
+        self.say(f"Task worker {worker_id} started (pid {worker.pid}).")
+        return worker, worker_id, time.monotonic()
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+    def recover(self, dead_worker: str | None = None) -> None:
+        """Requeue or fail the tasks a dead worker left RUNNING (its own at once, anyone's after
+        the lease), so its send goes through reconciliation rather than hanging for ever."""
         try:
-            while all(proc.poll() is None for proc in procs):
-                time.sleep(0.3)
+            for line in abandoned_tasks_recover(dead_workers=[dead_worker] if dead_worker else []):
+                self.say(f"abandoned task {line}")
+            if dead_worker:
+                # The dead worker may have been running the periodic check itself.
+                call_command("reconcile_messages", schedule=True, stdout=self.stdout)
+        except Exception as err:  # the web server must keep serving whatever this meets
+            self.say(f"could not recover abandoned tasks now ({err}); the periodic check will")
         finally:
-            stop()
-            deadline = time.monotonic() + 10
-            for proc in procs:
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        if any(proc.returncode not in (0, -signal.SIGINT, 1) for proc in procs):
-            sys.exit(1)
+            connections.close_all()  # hold no database connection between restarts
+
+    def say(self, line: str, *, ok: bool = False) -> None:
+        self.stdout.write(self.style.SUCCESS(line) if ok else line)
+        self.stdout.flush()
+
+
+def spawn(*command: str) -> subprocess.Popen:
+    # Each child leads a process group of its own, so Ctrl-C at the terminal reaches only us and
+    # each child is told once, by us, to stop; the kernel stops them if we are killed outright.
+    return subprocess.Popen(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), *command],
+        process_group=0,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop(children: list[subprocess.Popen | None]) -> None:
+    """SIGTERM: the worker finishes its current task and exits 0; runserver simply ends (it may
+    have been started with SIGINT ignored, as background jobs of a script are)."""
+    running = [child for child in children if child is not None and child.poll() is None]
+    for child in running:
+        child.terminate()
+    deadline = time.monotonic() + STOP_WAIT
+    for child in running:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()  # its task stays RUNNING until the lease runs out
+            child.wait()
+
+
+@contextlib.contextmanager
+def terminal_to_ourselves():
+    """Make Ctrl-C ours alone, as a shell does for the job it runs.
+
+    The terminal sends SIGINT to its whole foreground process group; under `make run` that
+    includes make, which then reports the recipe as interrupted and dies by SIGINT however
+    cleanly we stop. Leading a group of our own and making it the terminal's foreground keeps
+    make out of it; the terminal goes back to make's group when we are done.
+    """
+    try:
+        tty = sys.stdin.fileno()
+        theirs = os.tcgetpgrp(tty)
+        if theirs != os.getpgrp():
+            raise OSError("not the terminal's foreground")
+        os.setpgid(0, 0)
+    except (OSError, ValueError):  # no terminal, not in front of it, or already a group leader
+        yield
+        return
+    # A group in the background that changes the terminal's foreground is otherwise stopped.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(tty, os.getpgrp())
+        yield
+    finally:
+        os.tcsetpgrp(tty, theirs)
