@@ -16,34 +16,64 @@ from messaging.conversations import conversation_record
 from messaging.models import AutoReply, CallbackEvent, Direction, Message, Status
 from messaging.opt_out import opt_out_record
 from messaging.recording import message_id_from_user_data
-from portal.carrierx import sms_fields
+from messaging.validation import Callback, Rejected, event_labels, storable
 
 logger = logging.getLogger(__name__)
 
 
-def callback_receive(*, raw: str, payload: dict) -> CallbackEvent:
-    """Apply the body to its message and keep the body, in one transaction (one commit: the
-    webhook's cost is mostly commits). If applying fails, the body is still kept, in a commit of
-    its own, and the error goes on so the carrier is told to retry."""
-    sid = str(payload.get("message_sid") or "")[:64]
-    event = CallbackEvent(body=raw, message_sid=sid, status=str(payload.get("status") or "")[:40])
-    if not sid:
+def callback_receive(
+    *, raw: str, payload: dict, callback: Callback | None
+) -> tuple[CallbackEvent, Rejected | None]:
+    """Apply the checked body to its message and keep the body, in one transaction (one commit:
+    the webhook's cost is mostly commits). If applying fails, the body is still kept, in a commit
+    of its own, and the error goes on so the carrier is told to retry. A body about a message we
+    do not hold that cannot make one is kept as rejected, and the rejection returned."""
+    if callback is None:
+        sid, status = event_labels(payload)
+        event = CallbackEvent(body=raw, message_sid=sid, status=status)
         event.outcome = "kept; no message_sid, nothing to apply"
         event.save()
-        return event
+        return event, None
+    sms = callback.sms
+    sid = sms["message_sid"]
+    event = CallbackEvent(body=raw, message_sid=sid, status=sms["status"])
     try:
         with transaction.atomic():
-            message, outcome, created = _apply(sid, sms_fields(payload))
+            message, outcome, created = _apply(sid, callback)
             event.message = message
-            event.outcome = outcome[:200]
+            event.outcome = "; ".join([outcome, *callback.dropped])[:200]
             event.save()
             if created and message.direction == Direction.INBOUND:
                 _inbound_arrived(message)
+    except Rejected as rejection:
+        # Raised before anything was written: the transaction held only row locks.
+        event.rejected, event.outcome = (
+            True,
+            f"rejected {rejection.status}: {rejection.reason}"[:200],
+        )
+        event.save()
+        return event, rejection
     except Exception:
         event.pk, event.message, event.outcome = None, None, "error while applying; kept"
         event.save()
         raise
-    return event
+    return event, None
+
+
+def callback_reject(
+    *, raw: bytes, payload: object, rejection: Rejected, truncated: bool
+) -> CallbackEvent:
+    """Keep a body that can never succeed: its exact bytes, a storable copy to read, and why."""
+    sid, status = event_labels(payload)
+    return CallbackEvent.objects.create(
+        body=storable(raw.decode("utf-8", errors="replace")),
+        raw=raw,
+        message_sid=sid,
+        status=status,
+        outcome=f"rejected {rejection.status}: {rejection.reason}"[:200],
+        rejected=True,
+        truncated=truncated,
+    )
 
 
 def _inbound_arrived(message: Message) -> None:
@@ -53,11 +83,14 @@ def _inbound_arrived(message: Message) -> None:
         auto_reply_task.enqueue(message.pk)
 
 
-def _apply(sid: str, sms: dict) -> tuple[Message, str, bool]:
+def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
+    sms = callback.sms
     message = Message.objects.select_for_update().filter(message_sid=sid).first()
     if message is None:
         message = _adopt_by_user_data(sid, sms)
     if message is None:
+        if callback.creation_problem:
+            raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
         message, created = _create(sid, sms)
         if created:
             conversation_record(message, new=True)
@@ -90,8 +123,8 @@ def _create(sid: str, sms: dict) -> tuple[Message, bool]:
     message = Message(
         message_sid=sid,
         direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
-        our_number=(sms["to"] if inbound else sms["from"])[:20],
-        their_number=(sms["from"] if inbound else sms["to"])[:20],
+        our_number=sms["to"] if inbound else sms["from"],
+        their_number=sms["from"] if inbound else sms["to"],
         body=str(sms.get("message") or ""),
         # Below every known status; apply_sms moves it to what was reported before the insert.
         status=Status.RECEIVED if inbound else Status.SENDING,
@@ -102,5 +135,8 @@ def _create(sid: str, sms: dict) -> tuple[Message, bool]:
         with transaction.atomic():
             message.save(force_insert=True)
     except IntegrityError:
-        return Message.objects.select_for_update().get(message_sid=sid), False
+        winner = Message.objects.select_for_update().filter(message_sid=sid).first()
+        if winner is None:  # not the race on message_sid: a real error, for the caller
+            raise
+        return winner, False
     return message, True

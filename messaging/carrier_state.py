@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from messaging import validation
 from messaging.models import Message, status_rank
+from messaging.validation import lenient
 
 
-def _decimal(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
+def _network_code(value: object) -> int | None:
+    return validation.count(value, maximum=validation.MAX_NETWORK_CODE)
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def apply_sms(message: Message, sms: dict) -> tuple[list[str], str]:
+def apply_sms(message: Message, sms: Mapping) -> tuple[list[str], str]:
     """Copy what the carrier says onto `message` (not saved) and return (changed fields, outcome).
 
     Status only moves forward. Segments, price and network codes are filled in whenever the
     carrier reports them, even on a late event, since they never regress.
+
+    Every value goes through `messaging.validation` leniently: the webhook hands over values it
+    already checked (cleaning them again changes nothing), while the carrier's answers to our own
+    calls arrive unchecked, and one odd field there must neither fail a send nor reach a column
+    that cannot hold it.
     """
     changed = []
-    new_status = str(sms.get("status") or "")
+    new_status = sms.get("status")
+    new_status = (
+        lenient(lambda v: validation.bounded_text(v, limit=validation.MAX_STATUS), new_status) or ""
+    )
     if status_rank(new_status) < 0:
         outcome = f"unknown status {new_status!r} kept, not applied" if new_status else "no status"
     elif status_rank(new_status) > status_rank(message.status):
         outcome = f"{message.status} → {new_status}"
         message.status = new_status
         changed.append("status")
-        when = parse_datetime(sms.get("date_status_changed") or "") or timezone.now()
+        when = lenient(validation.moment, sms.get("date_status_changed")) or timezone.now()
         message.status_changed_at = when
         changed.append("status_changed_at")
     elif new_status == message.status:
@@ -47,10 +46,10 @@ def apply_sms(message: Message, sms: dict) -> tuple[list[str], str]:
         outcome = f"stale ({new_status} after {message.status}), ignored"
 
     for field, value in (
-        ("segments", _int(sms.get("message_segments"))),
-        ("price", _decimal(sms.get("price"))),
-        ("mcc", _int(sms.get("mcc"))),
-        ("mnc", _int(sms.get("mnc"))),
+        ("segments", lenient(validation.count, sms.get("message_segments"))),
+        ("price", lenient(validation.price, sms.get("price"))),
+        ("mcc", lenient(_network_code, sms.get("mcc"))),
+        ("mnc", lenient(_network_code, sms.get("mnc"))),
     ):
         if value is not None and getattr(message, field) != value:
             setattr(message, field, value)

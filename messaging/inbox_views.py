@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,6 +28,7 @@ from messaging.selectors import (
 )
 from messaging.sender_dids import SenderDids, sender_dids
 from messaging.services import message_send
+from portal.roles import VIEW_INBOX, role_required
 
 PAGE_SIZE = 25
 THREAD_SIZE = 50
@@ -35,7 +36,7 @@ SEARCH_MAX_LENGTH = 200
 PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
 CUSTOMER_MAX_LENGTH = Conversation._meta.get_field("customer_number").max_length
 
-inbox_required = permission_required("messaging.view_inbox", raise_exception=True)
+inbox_required = role_required(VIEW_INBOX)
 
 
 def _search(request: HttpRequest, conversations, q: str):

@@ -106,13 +106,24 @@ class Message(models.Model):
 
 
 class CallbackEvent(models.Model):
-    """One POST from the carrier, kept exactly as it arrived: nothing it sends is thrown away."""
+    """One POST from the carrier, kept exactly as it arrived: nothing it sends is thrown away.
+
+    An accepted body was valid UTF-8 JSON, so `body` holds it exactly. A rejected one may be any
+    bytes (invalid UTF-8, NUL, which PostgreSQL refuses in text): `raw` then holds the exact bytes
+    (binary, not base64: no decoding step to get wrong, and half the size) and `body` a readable,
+    storable copy. `raw_bytes()` gives the original either way.
+    """
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     body = models.TextField()
+    raw = models.BinaryField(null=True, blank=True)
     message_sid = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=40, blank=True)
     outcome = models.CharField(max_length=200, blank=True)
+    # Answered 4xx: it can never apply (the outcome says why), but it is kept.
+    rejected = models.BooleanField(default=False)
+    # Over the webhook's 64 KB limit: only the first 64 KB are kept.
+    truncated = models.BooleanField(default=False)
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
@@ -122,6 +133,9 @@ class CallbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_sid or '?'} {self.status or '?'}: {self.outcome}"
+
+    def raw_bytes(self) -> bytes:
+        return bytes(self.raw) if self.raw is not None else self.body.encode("utf-8")
 
 
 class Conversation(models.Model):

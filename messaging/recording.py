@@ -8,6 +8,7 @@ from django.db import transaction
 from messaging.carrier_state import apply_sms
 from messaging.conversations import conversation_record
 from messaging.models import CallbackEvent, Message
+from messaging.validation import MAX_SID, bounded_text, lenient
 
 USER_DATA_PREFIX = "portal-message-"
 
@@ -21,7 +22,10 @@ def user_data_for(message: Message) -> str:
 def message_id_from_user_data(user_data) -> int | None:
     if isinstance(user_data, str) and user_data.startswith(USER_DATA_PREFIX):
         tail = user_data.removeprefix(USER_DATA_PREFIX)
-        return int(tail) if tail.isdigit() else None
+        # ASCII digits only (`isdigit` alone takes `²`, which int() refuses) and few enough to
+        # be a primary key: a longer one would overflow the query.
+        if tail.isascii() and tail.isdigit() and len(tail) <= 18:
+            return int(tail)
     return None
 
 
@@ -34,7 +38,7 @@ def message_record_sid(*, message_id: int, sms: dict) -> Message:
     here: its events move to our row and the furthest status wins.
     """
     message = Message.objects.select_for_update().get(pk=message_id)
-    sid = sms.get("message_sid") or ""
+    sid = lenient(lambda v: bounded_text(v, limit=MAX_SID), sms.get("message_sid")) or ""
     early = (
         Message.objects.select_for_update().filter(message_sid=sid).exclude(pk=message.pk).first()
         if sid

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from messaging.live import parse_id
 from messaging.search import MessageFilterForm, messages_matching
 from messaging.selectors import did_limit, messages_visible_to
+from portal.roles import VIEW_INBOX, role_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 2000
@@ -34,7 +35,7 @@ EXPORT_COLUMNS = [
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-inbox_required = permission_required("messaging.view_inbox", raise_exception=True)
+inbox_required = role_required(VIEW_INBOX)
 
 
 def _filters_query(request: HttpRequest, form: MessageFilterForm) -> str:

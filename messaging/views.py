@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -13,6 +13,7 @@ from messaging.models import Direction, Message
 from messaging.selectors import messages_visible_to
 from messaging.sender_dids import sender_dids
 from messaging.services import message_send
+from portal.roles import SEND_MESSAGE, role_required
 
 RECENT_LIMIT = 20
 
@@ -24,7 +25,7 @@ def _recent_messages(request: HttpRequest):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("messaging.send_message", raise_exception=True)
+@role_required(SEND_MESSAGE)
 def send_page(request: HttpRequest) -> HttpResponse:
     senders = sender_dids(request)
     dids = senders.dids
@@ -58,7 +59,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-@permission_required("messaging.send_message", raise_exception=True)
+@role_required(SEND_MESSAGE)
 def recent_messages(request: HttpRequest) -> HttpResponse:
     recent = _recent_messages(request)
     response = render(

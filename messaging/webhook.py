@@ -1,15 +1,17 @@
 """The endpoint CarrierX POSTs SMS callbacks to: `/webhooks/carrierx/<secret>/`.
 
 Status-code policy: 404 for a wrong secret (nothing is written or logged), 405 for anything but
-POST, 413 for a body over 64 KB, 415 for a body that is not declared JSON, 400 for JSON that
-cannot be parsed or is not an object — those can never succeed, so the carrier may as well stop.
+POST. Bodies that can never succeed answer 4xx with `{"error": reason}`, so the carrier may as
+well stop: 413 over 64 KB, 415 not declared JSON, 400 not a JSON object (not UTF-8, unparsable,
+NaN/Infinity, nested too deep), 422 an SMS object with a field of the wrong type or out of range
+(see `messaging.validation`), or one about a message we do not hold that names no usable numbers.
+Their bytes are still kept, as an event marked rejected (the first 64 KB of an oversize one).
 Everything else is stored and answered 2xx, duplicates and late events included, so the carrier
-does not retry what we already have. An unexpected error answers 500 so that it does retry.
+does not retry what we already have. Only an unexpected error (the database unreachable) answers
+500, so that it does retry; no body, however formed, should ever cause one.
 """
 
 from __future__ import annotations
-
-import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,34 +19,33 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging.callbacks import callback_receive
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-def _reject(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"error": reason}, status=status)
+from messaging.callbacks import callback_receive, callback_reject
+from messaging.validation import MAX_BODY_BYTES, Rejected, parse_object, sms_callback
 
 
 @csrf_exempt
 @require_POST
 def carrierx_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     if not constant_time_compare(secret, settings.CARRIERX_WEBHOOK_SECRET):
-        return _reject(404, "not found")
-    if request.content_type != "application/json":
-        return _reject(415, "send the SMS object as application/json")
+        return JsonResponse({"error": "not found"}, status=404)
+    # Read from the stream, not `request.body`: that refuses (and would not keep) anything over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, and an oversize body is kept up to the limit.
+    raw = request.read(MAX_BODY_BYTES + 1)
+    truncated = len(raw) > MAX_BODY_BYTES
+    raw = raw[:MAX_BODY_BYTES]
+    payload = None
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
-        return _reject(413, f"body over {MAX_BODY_BYTES // 1024} KB")
-    try:
-        raw = request.body.decode("utf-8")
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as err:
-        return _reject(400, f"body is not valid JSON: {err}")
-    if not isinstance(payload, dict):
-        return _reject(400, "body must be a JSON object (the SMS object)")
-    event = callback_receive(raw=raw, payload=payload)
+        if request.content_type != "application/json":
+            raise Rejected("send the SMS object as application/json", status=415)
+        if truncated:
+            raise Rejected(f"body over {MAX_BODY_BYTES // 1024} KB", status=413)
+        payload = parse_object(raw)
+        callback = sms_callback(payload)
+    except Rejected as rejection:
+        callback_reject(raw=raw, payload=payload, rejection=rejection, truncated=truncated)
+        return JsonResponse({"error": rejection.reason}, status=rejection.status)
+    # Valid UTF-8: parse_object decoded it.
+    event, rejection = callback_receive(raw=raw.decode("utf-8"), payload=payload, callback=callback)
+    if rejection is not None:
+        return JsonResponse({"error": rejection.reason}, status=rejection.status)
     return JsonResponse({"ok": True, "event": event.pk, "outcome": event.outcome})

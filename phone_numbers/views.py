@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,8 +40,9 @@ from phone_numbers.services import (
     portal_webhook_url,
 )
 from portal.carrierx import CarrierXError
+from portal.roles import CHANGE_CALLBACKS, role_required
 
-CHANGE_PERMISSION = "numbers.change_callbacks"
+CHANGE_PERMISSION = CHANGE_CALLBACKS
 HISTORY_LIMIT = 50
 
 
@@ -196,7 +197,7 @@ def number_detail(request: HttpRequest, did_sid: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(CHANGE_PERMISSION, raise_exception=True)
+@role_required(CHANGE_PERMISSION)
 @vary_on_headers("HX-Request")
 def did_callback_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
     did = get_object_or_404(Did, did_sid=did_sid)
@@ -212,7 +213,7 @@ def did_callback_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
 
 @require_POST
 @login_required
-@permission_required(CHANGE_PERMISSION, raise_exception=True)
+@role_required(CHANGE_PERMISSION)
 def did_group_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
     did = get_object_or_404(Did.objects.select_related("group"), did_sid=did_sid)
     form = DidGroupForm(request.POST)
@@ -270,7 +271,7 @@ def group_detail(request: HttpRequest, did_group_sid: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(CHANGE_PERMISSION, raise_exception=True)
+@role_required(CHANGE_PERMISSION)
 @vary_on_headers("HX-Request")
 def group_callback_edit(request: HttpRequest, did_group_sid: str) -> HttpResponse:
     group = get_object_or_404(DidGroup, did_group_sid=did_group_sid)
@@ -303,7 +304,7 @@ def partner_callbacks(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(CHANGE_PERMISSION, raise_exception=True)
+@role_required(CHANGE_PERMISSION)
 @vary_on_headers("HX-Request")
 def partner_callback_edit(request: HttpRequest) -> HttpResponse:
     partner = partner_current()

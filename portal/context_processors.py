@@ -1,11 +1,93 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
+
+from portal.roles import SEND_MESSAGE, VIEW_INBOX
+
+SIGNED_IN = None  # a page every signed-in user may open (Configure is readable by everyone)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str | None
+    # The views (namespace:name) under this item: it is marked current on any of them.
+    covers: frozenset[str]
+
+
+DAILY_WORK = [
+    NavItem("Messaging", "messaging:send", SEND_MESSAGE, frozenset({"messaging:send"})),
+    NavItem(
+        "Inbox",
+        "messaging:inbox",
+        VIEW_INBOX,
+        frozenset({"messaging:inbox", "messaging:conversation", "messaging:message"}),
+    ),
+    NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
+]
+CONFIGURE = [
+    NavItem(
+        "Phone Numbers",
+        "numbers:list",
+        SIGNED_IN,
+        frozenset({"numbers:list", "numbers:detail", "numbers:did_callback", "numbers:did_group"}),
+    ),
+    NavItem(
+        "DID Groups",
+        "numbers:groups",
+        SIGNED_IN,
+        frozenset({"numbers:groups", "numbers:group_detail", "numbers:group_callback"}),
+    ),
+    NavItem(
+        "Global Settings → Callbacks",
+        "numbers:partner_callbacks",
+        SIGNED_IN,
+        frozenset({"numbers:partner_callbacks", "numbers:partner_callback"}),
+    ),
+    NavItem(
+        "Auto-reply",
+        "messaging:auto_replies",
+        SIGNED_IN,
+        frozenset({"messaging:auto_replies", "messaging:auto_reply_save"}),
+    ),
+]
 
 
 def portal(request: HttpRequest) -> dict:
-    return {"sandbox_mode": settings.CARRIERX_SANDBOX, "unread_conversations": _unread(request)}
+    return {
+        "sandbox_mode": settings.CARRIERX_SANDBOX,
+        "unread_conversations": _unread(request),
+        "nav": nav_for(request),
+    }
+
+
+def nav_for(request: HttpRequest) -> dict[str, list[dict]]:
+    """The nav's two groups, holding only the pages this user's permissions open: the same
+    permission names the views' guards check."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"work": [], "configure": []}
+    match = getattr(request, "resolver_match", None)
+    here = match.view_name if match else ""
+
+    def items(group: list[NavItem]) -> list[dict]:
+        return [
+            {
+                "label": item.label,
+                "url": reverse(item.url_name),
+                "current": here in item.covers,
+                "unread": item.url_name == "messaging:inbox",
+            }
+            for item in group
+            if item.permission is SIGNED_IN or user.has_perm(item.permission)
+        ]
+
+    return {"work": items(DAILY_WORK), "configure": items(CONFIGURE)}
 
 
 def _unread(request: HttpRequest) -> int:
@@ -13,6 +95,6 @@ def _unread(request: HttpRequest) -> int:
     from messaging.selectors import unread_conversation_count
 
     user = getattr(request, "user", None)
-    if user is None or not user.has_perm("messaging.view_inbox"):
+    if user is None or not user.has_perm(VIEW_INBOX):
         return 0
     return unread_conversation_count(user)  # only what this user may read

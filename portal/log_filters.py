@@ -38,3 +38,19 @@ class RedactWebhookSecret(logging.Filter):
             record.msg = redacted
             record.args = None
         return True
+
+
+class ForbiddenOneLine(logging.Filter):
+    """A refused request is routine (a user without the role followed a link): django.request
+    logs it with the PermissionDenied's traceback, a screenful for every 403. Keep one line, with
+    the reason the user was shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403 and record.exc_info:
+            reason = str(record.exc_info[1] or "")
+            record.exc_info = None
+            record.exc_text = None
+            if reason:
+                record.msg = f"{record.msg} (%s)"
+                record.args = (*(record.args or ()), reason)
+        return True

@@ -1,10 +1,23 @@
-"""The portal's roles: a Django group each, with the permissions the views check."""
+"""The portal's roles: a Django group each, with the permissions the views check.
+
+The permission names below are the ones the views' guards, the nav and the 403 page all use, so
+what the nav offers is exactly what the views let through.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
 
 SENDERS = "Senders"
 NUMBER_ADMINS = "Number admins"
 INBOX_STAFF = "Inbox staff"
+
+SEND_MESSAGE = "messaging.send_message"
+VIEW_INBOX = "messaging.view_inbox"
+CHANGE_CALLBACKS = "numbers.change_callbacks"
 
 # group → [(app_label, model, codename, name)]
 ROLE_PERMISSIONS = {
@@ -14,6 +27,37 @@ ROLE_PERMISSIONS = {
     ],
     INBOX_STAFF: [("messaging", "message", "view_inbox", "Can read the inbox")],
 }
+
+# What a person without the permission is told on the 403 page: what needs which role, and whom
+# to ask.
+DENIED_REASONS = {
+    SEND_MESSAGE: f"Sending needs the {SENDERS} role; ask an administrator.",
+    VIEW_INBOX: (
+        f"Reading the inbox and messages needs the {INBOX_STAFF} role; ask an administrator."
+    ),
+    CHANGE_CALLBACKS: (
+        f"Changing callbacks, DID groups and auto-replies needs the {NUMBER_ADMINS} role; "
+        "ask an administrator."
+    ),
+}
+
+
+def role_required(permission: str) -> Callable:
+    """Like `permission_required(permission, raise_exception=True)`, but the PermissionDenied
+    carries the reason the 403 page shows. Stack it under `@login_required`: a visitor who is not
+    signed in is sent to sign in, not told off."""
+    reason = DENIED_REASONS[permission]
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorator
 
 
 def ensure_roles(Group, Permission, ContentType) -> None:

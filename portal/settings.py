@@ -32,6 +32,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 PORT = env.int("PORT", default=8000)
 PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A stale form's refusal in the portal's look, saying what to do (Django's own is bare).
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"
 
 # --- Security -------------------------------------------------------------------------------------
 # Behind a TLS-terminating proxy, trust the scheme it reports (X-Forwarded-Proto) and the client
@@ -245,13 +247,17 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_webhook_secret": {"()": "portal.log_filters.RedactWebhookSecret"}},
+    "filters": {
+        "redact_webhook_secret": {"()": "portal.log_filters.RedactWebhookSecret"},
+        # A 403 is a user without the role, not a bug: one line, no traceback.
+        "forbidden_one_line": {"()": "portal.log_filters.ForbiddenOneLine"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_webhook_secret"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        "django.request": {"filters": ["redact_webhook_secret"]},
+        "django.request": {"filters": ["redact_webhook_secret", "forbidden_one_line"]},
         "django.server": {"level": "WARNING", "filters": ["redact_webhook_secret"]},
         # django-axes announces itself at every start; its lockout warnings still come through.
         "axes.apps": {"level": "WARNING"},

@@ -8,6 +8,7 @@ from portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("messaging/", include("messaging.urls")),
@@ -18,3 +19,6 @@ urlpatterns = [
 # The sandbox stands in for the carrier only in sandbox mode; with a real token it does not exist.
 if settings.CARRIERX_SANDBOX:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 # Where people land after signing in: the first page their role may open.
@@ -19,3 +20,9 @@ def home(request: HttpRequest) -> HttpResponse:
         if request.user.has_perm(permission):
             return redirect(page)
     return redirect("numbers:list")  # everyone signed in may see the numbers
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers and tools ask for /favicon.ico without reading the page's <link rel="icon">.
+    return redirect(static("img/favicon.svg"), permanent=True)

@@ -138,7 +138,10 @@ def test_bad_json_answers_400_with_a_reason(csrf_client, webhook_url):
     response = post(csrf_client, webhook_url, '{"message_sid": ')
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
-    assert not CallbackEvent.objects.exists()
+    # Issue 10: a body that can never succeed is still kept, marked rejected.
+    event = CallbackEvent.objects.get()
+    assert (event.rejected, event.raw_bytes()) == (True, b'{"message_sid": ')
+    assert not Message.objects.exists()
 
 
 def test_json_that_is_not_an_object_answers_400(csrf_client, webhook_url):
@@ -148,13 +151,20 @@ def test_json_that_is_not_an_object_answers_400(csrf_client, webhook_url):
 def test_an_oversize_body_answers_413(csrf_client, webhook_url):
     payload = with_status("status_delivered", "sent", message="x" * 70_000)
     assert post(csrf_client, webhook_url, payload).status_code == 413
-    assert not CallbackEvent.objects.exists()
+    # Issue 10: kept, marked rejected, its first 64 KB only.
+    event = CallbackEvent.objects.get()
+    assert (event.rejected, event.truncated) == (True, True)
+    assert event.raw_bytes() == json.dumps(payload).encode()[: 64 * 1024]
+    assert not Message.objects.exists()
 
 
 def test_a_body_that_is_not_declared_json_answers_415(csrf_client, webhook_url):
     response = csrf_client.post(webhook_url, {"message_sid": "x"})
     assert response.status_code == 415
-    assert not CallbackEvent.objects.exists()
+    # Issue 10: kept as sent (a form body), marked rejected.
+    event = CallbackEvent.objects.get()
+    assert event.rejected and b'name="message_sid"' in event.raw_bytes()
+    assert not Message.objects.exists()
 
 
 def test_get_answers_405(csrf_client, webhook_url):

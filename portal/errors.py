@@ -1,0 +1,46 @@
+"""Error pages in the portal's look: each keeps the nav, says what happened and why, and offers a
+way back. (500.html is rendered by Django's own handler with an empty context; see its template.)
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+DEFAULT_403_REASON = "Your account has no role that opens this page; ask an administrator."
+
+
+def _way_back(request: HttpRequest) -> str:
+    """The page the user came from when it is on this site (and not this one), else the start."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if (
+        referer
+        and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and not referer.endswith(request.get_full_path())
+    ):
+        return referer
+    return reverse("home")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # The role guards (portal.roles.role_required) put the reason in the exception; other
+    # PermissionDenied raises may carry none.
+    reason = str(exception) if exception and str(exception) else DEFAULT_403_REASON
+    context = {"reason": reason, "back": _way_back(request)}
+    return render(request, "403.html", context, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "404.html", {"back": _way_back(request)}, status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """The form's security token was missing or stale (an old tab, a sign-in elsewhere, cookies
+    off): nothing was saved, and going back and sending again fixes it."""
+    return render(
+        request, "403_csrf.html", {"back": _way_back(request), "detail": reason}, status=403
+    )
