@@ -1,43 +1,85 @@
+"""Configure → Auto-reply: one table of the SMS-capable DIDs with their auto-reply state, and an
+edit form per DID that opens in its row (htmx) or, without JavaScript, on the same page.
+
+Everyone signed in may look, as on the other Configure pages; changing needs the Number admins
+role (`numbers.change_callbacks`), checked in the views that change something.
+"""
+
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from messaging.forms import AutoReplyForm
 from messaging.models import AutoReply
 from phone_numbers.models import Did
+from portal.roles import CHANGE_CALLBACKS, role_required
+
+TEMPLATE = "messaging/auto_replies.html"
+
+
+def _rule(did: Did) -> AutoReply:
+    """The DID's auto-reply, or an unsaved one with the defaults (off) when it has none yet."""
+    return getattr(did, "auto_reply", None) or AutoReply(did=did)
+
+
+def _form(did: Did, data=None) -> AutoReplyForm:
+    # One form per DID on one page: ids carry the DID so every label points at its own field.
+    # The field names stay plain; only one form is ever posted.
+    return AutoReplyForm(data, instance=_rule(did), auto_id=f"auto-reply-{did.pk}-%s")
+
+
+def _rows(editing: Did | None = None, form: AutoReplyForm | None = None) -> list[dict]:
+    dids = Did.objects.sms_capable().select_related("auto_reply").order_by("phonenumber")
+    rows = []
+    for did in dids:
+        row = {"did": did, "rule": _rule(did)}
+        if editing is not None and did.pk == editing.pk:
+            row["form"] = form or _form(did)
+        rows.append(row)
+    return rows
+
+
+def _page(request: HttpRequest, **context) -> dict:
+    return {"can_edit": request.user.has_perm(CHANGE_CALLBACKS), **context}
 
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def auto_replies(request: HttpRequest) -> HttpResponse:
-    dids = Did.objects.sms_capable().select_related("auto_reply")
-    rows = [
-        (did, AutoReplyForm(instance=getattr(did, "auto_reply", None) or AutoReply(did=did)))
-        for did in dids
-    ]
-    can_edit = request.user.has_perm("numbers.change_callbacks")
-    return render(request, "messaging/auto_replies.html", {"rows": rows, "can_edit": can_edit})
+    # htmx's Cancel asks for one DID's row back as it is shown in the table.
+    if request.htmx and (did_sid := request.GET.get("did")):
+        did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=did_sid)
+        row = {"did": did, "rule": _rule(did)}
+        return render(request, f"{TEMPLATE}#row", _page(request, row=row))
+    return render(request, TEMPLATE, _page(request, rows=_rows()))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("numbers.change_callbacks", raise_exception=True)
+@role_required(CHANGE_CALLBACKS)
+@vary_on_headers("HX-Request")
 def auto_reply_save(request: HttpRequest, did_sid: str) -> HttpResponse:
-    did = get_object_or_404(Did, did_sid=did_sid)
-    rule = AutoReply.objects.filter(did=did).first() or AutoReply(did=did)
-    form = AutoReplyForm(request.POST, instance=rule)
-    if form.is_valid():
-        form.save()
-        state = "on" if rule.enabled else "off"
-        messages.success(request, f"Auto-reply on {did.formatted} is {state}.")
+    """GET: the DID's edit form (its row with htmx, else the page with that row open).
+    POST: save it; htmx gets the row back as shown in the table, a plain POST the page."""
+    did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=did_sid)
+    form = _form(did, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        rule = form.save()
+        notice = f"Auto-reply on {did.formatted} is {'on' if rule.enabled else 'off'}."
+        if request.htmx:
+            row = {"did": did, "rule": rule}
+            return render(request, f"{TEMPLATE}#saved", _page(request, row=row, notice=notice))
+        messages.success(request, notice)
         return redirect("messaging:auto_replies")
-    return render(
-        request,
-        "messaging/auto_replies.html",
-        {"rows": [(did, form)], "can_edit": True},
-        status=422,
-    )
+    if request.htmx:
+        # htmx swaps only 2xx answers, so the form with its errors comes back 200.
+        row = {"did": did, "rule": _rule(did), "form": form}
+        return render(request, f"{TEMPLATE}#row", _page(request, row=row))
+    status = 422 if request.method == "POST" else 200
+    return render(request, TEMPLATE, _page(request, rows=_rows(did, form)), status=status)
