@@ -26,16 +26,16 @@ PR_SET_PDEATHSIG = 1
 class Command(BaseCommand):
     help = (
         "Serve the web app and the db_worker task worker together on 127.0.0.1:$PORT. A worker "
-        "that dies is restarted (with backoff); SIGINT (Ctrl-C) or SIGTERM stops both."
+        "that dies is restarted (with backoff); SIGINT (Ctrl-C), SIGTERM or SIGHUP stops both."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, port: int, **options) -> None:
-        stopping = []
-        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        stopping: list[int] = []  # the signals received; the loop below ends at the first
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda received, _frame: stopping.append(received))
         with terminal_to_ourselves():
             self.serve(port, stopping)
 
@@ -136,7 +136,7 @@ def terminal_to_ourselves():
         if theirs != os.getpgrp():
             raise OSError("not the terminal's foreground")
         os.setpgid(0, 0)
-    except (OSError, ValueError):  # no terminal, not in front of it, or already a group leader
+    except (OSError, ValueError):  # no terminal, not in its foreground, or a session leader
         yield
         return
     # A group in the background that changes the terminal's foreground is otherwise stopped.
@@ -145,4 +145,5 @@ def terminal_to_ourselves():
         os.tcsetpgrp(tty, os.getpgrp())
         yield
     finally:
-        os.tcsetpgrp(tty, theirs)
+        with contextlib.suppress(OSError):  # the terminal may be gone (a hang-up)
+            os.tcsetpgrp(tty, theirs)
