@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from messaging.forms import AutoReplyForm
 from messaging.models import AutoReply
 from phone_numbers.models import Did
+from portal.lookups import sid_or_404
 from portal.roles import CHANGE_CALLBACKS, role_required
 
 TEMPLATE = "messaging/auto_replies.html"
@@ -54,7 +55,9 @@ def _page(request: HttpRequest, **context) -> dict:
 def auto_replies(request: HttpRequest) -> HttpResponse:
     # htmx's Cancel asks for one DID's row back as it is shown in the table.
     if request.htmx and (did_sid := request.GET.get("did")):
-        did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=did_sid)
+        did = get_object_or_404(
+            Did.objects.select_related("auto_reply"), did_sid=sid_or_404(did_sid)
+        )
         row = {"did": did, "rule": _rule(did)}
         return render(request, f"{TEMPLATE}#row", _page(request, row=row))
     return render(request, TEMPLATE, _page(request, rows=_rows()))
@@ -67,7 +70,7 @@ def auto_replies(request: HttpRequest) -> HttpResponse:
 def auto_reply_save(request: HttpRequest, did_sid: str) -> HttpResponse:
     """GET: the DID's edit form (its row with htmx, else the page with that row open).
     POST: save it; htmx gets the row back as shown in the table, a plain POST the page."""
-    did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=did_sid)
+    did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=sid_or_404(did_sid))
     form = _form(did, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         rule = form.save()

@@ -78,6 +78,8 @@ CONTENT_SECURITY_POLICY = {
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(hours=env.float("AXES_COOLOFF_TIME", default=0.5))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# What axes records, cut to its column: a longer typed name would be a 500 on PostgreSQL.
+AXES_USERNAME_CALLABLE = "portal.lookups.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 if BEHIND_TLS_PROXY:
     AXES_CLIENT_IP_CALLABLE = "portal.proxy.client_ip"
