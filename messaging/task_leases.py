@@ -34,7 +34,9 @@ from messaging.sending import reconcile_message_task, reconcile_stuck_task, send
 logger = logging.getLogger(__name__)
 
 SEND = send_message_task.module_path
-PERIODIC = reconcile_stuck_task.module_path
+# Periodic chains: each run queues the next at its end, so a run killed midway ends the chain.
+# (Paths as strings where the module is another app's or the sandbox's: nothing is imported.)
+PERIODIC = {reconcile_stuck_task.module_path, "phone_numbers.tasks.numbers_sync_periodic"}
 # Safe to run again, because each checks the state it would change before changing it.
 REQUEUE = {
     # Reads the carrier and adopts its SID; resends only by moving `unknown` to `sending`, once.
@@ -42,9 +44,11 @@ REQUEUE = {
     # The reply's unique key (`auto_reply_to`) stops a second reply.
     "messaging.auto_reply.auto_reply_task",
     # Moves a message on only from the status it names; a repeated callback is a duplicate the
-    # webhook stores and ignores. (By path: nothing in the portal imports the sandbox.)
+    # webhook stores and ignores.
     "sandbox.tasks.advance_message",
     "sandbox.tasks.deliver_inbound",
+    # Reads the carrier into the DID cache.
+    "phone_numbers.tasks.numbers_sync_task",
 }
 # A task that was running each time its worker died is more likely killing workers than unlucky.
 MAX_CLAIMS = 3
@@ -75,10 +79,12 @@ def _recover(result: DBTaskResult, worker: str) -> str | None:
     # Each change is conditional on the row still being RUNNING, so a worker that finishes the
     # task meanwhile (a slow one, not a dead one) keeps its own outcome.
     running = DBTaskResult.objects.filter(pk=result.pk, status="RUNNING")
-    if result.task_path == PERIODIC:
-        # It keeps itself going by queuing its next run at its end: run it again, unless
-        # `reconcile_messages --schedule` has queued a new one meanwhile.
-        requeue = not DBTaskResult.objects.filter(task_path=PERIODIC, status="READY").exists()
+    if result.task_path in PERIODIC:
+        # Run it again, unless a new one waits already (queued by `reconcile_messages --schedule`
+        # or `numbers_sync --schedule`): one chain, not two.
+        requeue = not DBTaskResult.objects.filter(
+            task_path=result.task_path, status="READY"
+        ).exists()
     else:
         requeue = result.task_path in REQUEUE
     if requeue and len(result.worker_ids) < MAX_CLAIMS:

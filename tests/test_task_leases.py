@@ -190,6 +190,18 @@ def test_the_periodic_check_is_requeued_unless_a_new_one_already_waits():
 
 
 @pytest.mark.django_db
+def test_the_periodic_re_read_of_numbers_is_requeued_too():
+    task = left_running(reconcile_stuck_task, True)
+    DBTaskResult.objects.filter(pk=task.pk).update(
+        task_path="phone_numbers.tasks.numbers_sync_periodic"
+    )
+
+    abandoned_tasks_recover()
+
+    assert row(task).status == "READY"
+
+
+@pytest.mark.django_db
 def test_a_task_of_unknown_kind_is_marked_failed_rather_than_run_again():
     task = left_running(send_message_task, 1)
     DBTaskResult.objects.filter(pk=task.pk).update(task_path="elsewhere.tasks.charge_card")

@@ -75,13 +75,10 @@ class Command(BaseCommand):
 
     def recover(self, dead_worker: str | None = None) -> None:
         """Requeue or fail the tasks a dead worker left RUNNING (its own at once, anyone's after
-        the lease), so its send goes through reconciliation rather than hanging for ever."""
+        the lease): a send goes through reconciliation, a periodic check runs again."""
         try:
             for line in abandoned_tasks_recover(dead_workers=[dead_worker] if dead_worker else []):
                 self.say(f"abandoned task {line}")
-            if dead_worker:
-                # The dead worker may have been running the periodic check itself.
-                call_command("reconcile_messages", schedule=True, stdout=self.stdout)
         except Exception as err:  # the web server must keep serving whatever this meets
             self.say(f"could not recover abandoned tasks now ({err}); the periodic check will")
         finally:
