@@ -229,7 +229,11 @@ def bench_database(db: Database) -> dict:
     # The worker and the sandbox call this server over plain HTTP (no proxy in between), so the
     # HTTPS redirect production has behind its proxy is off; the client still says "https".
     # SANDBOX_FAULTS pinned empty: latency is the only fault, whatever the caller's environment.
-    env = portal_env(db, SECURE_SSL_REDIRECT="off", SANDBOX_FAULTS="{}")
+    # The sandbox's fault control needs its token; one chosen here saves reading the kept one.
+    sandbox_token = secrets.token_urlsafe(32)
+    env = portal_env(
+        db, SECURE_SSL_REDIRECT="off", SANDBOX_FAULTS="{}", CARRIERX_TOKEN=sandbox_token
+    )
     migrate(env)
     server = Server(env, f"send-{db.kind}")
     base = f"http://127.0.0.1:{server.port}"
@@ -243,7 +247,7 @@ def bench_database(db: Database) -> dict:
         control = requests.patch(
             f"{base}/sandbox/control",
             json={"latency_seconds": LATENCY_S, "apply_to": "send"},
-            headers=PROXY_HEADERS,
+            headers={**PROXY_HEADERS, "Authorization": f"Bearer {sandbox_token}"},
             timeout=30,
         )
         control.raise_for_status()

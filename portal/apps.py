@@ -11,6 +11,7 @@ class PortalConfig(AppConfig):
         from django.contrib.auth.models import User
         from django.db.models.signals import m2m_changed
 
+        from portal import checks  # noqa: F401  (registers the system checks)
         from portal.audit import groups_changed
 
         m2m_changed.connect(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +17,35 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
+
+def kept_secret(name: str, nbytes: int) -> str:
+    """A random value made once per install and kept in BASE_DIR/<name> (git-ignored), so every
+    web and worker process, and every restart, sees the same one.
+
+    Created with a hard link from a private temporary file: the first process to start wins, and
+    no process ever reads a half-written file.
+    """
+    path = BASE_DIR / name
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=BASE_DIR, prefix=f"{name}.")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(nbytes))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")
-    # Development: one random key kept beside the checkout, so every web and worker process (and
-    # every restart) signs sessions alike. It is git-ignored.
-    key_file = BASE_DIR / ".secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-    SECRET_KEY = key_file.read_text().strip()
+    # Development: one random key, so sessions survive restarts and every process signs alike.
+    SECRET_KEY = kept_secret(".secret_key", 50)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 PORT = env.int("PORT", default=8000)
@@ -90,10 +109,19 @@ AUTHENTICATION_BACKENDS = [
 
 # --- CarrierX -------------------------------------------------------------------------------------
 CARRIERX_TOKEN = env.str("CARRIERX_TOKEN", default="")
-# Without a token there is no carrier to talk to, so the built-in sandbox stands in for it.
-CARRIERX_SANDBOX = env.bool("CARRIERX_SANDBOX", default=not CARRIERX_TOKEN)
+# In development, no token means no carrier to talk to, so the built-in sandbox stands in for it.
+# With DEBUG off it runs only when asked for: a production portal that lost its token must not
+# quietly become a carrier anyone can drive.
+CARRIERX_SANDBOX = env.bool("CARRIERX_SANDBOX", default=DEBUG and not CARRIERX_TOKEN)
+if not DEBUG and not CARRIERX_SANDBOX and not CARRIERX_TOKEN:
+    raise ImproperlyConfigured(
+        "DEBUG is off and CARRIERX_TOKEN is not set. Set CARRIERX_TOKEN (and "
+        "CARRIERX_WEBHOOK_SECRET) to talk to CarrierX, or set CARRIERX_SANDBOX=1 to run the "
+        "built-in sandbox carrier on purpose."
+    )
 if CARRIERX_SANDBOX:
-    CARRIERX_TOKEN = CARRIERX_TOKEN or "sandbox-development-token"
+    # The sandbox accepts exactly this token; random per install unless CARRIERX_TOKEN says.
+    CARRIERX_TOKEN = CARRIERX_TOKEN or kept_secret(".sandbox_token", 32)
     CARRIERX_API_URL = env.str(
         "CARRIERX_API_URL", default=f"http://127.0.0.1:{PORT}/sandbox/core/v2"
     )

@@ -13,7 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.crypto import constant_time_compare
 
 from sandbox.models import SandboxPartner
@@ -85,6 +88,49 @@ def _bearer_token(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def has_sandbox_token(request: HttpRequest) -> bool:
+    token = _bearer_token(request)
+    return bool(token) and constant_time_compare(token, settings.CARRIERX_TOKEN)
+
+
+def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
+    """CsrfViewMiddleware's verdict on a request to a view it was told to skip (None: fine)."""
+    return CsrfViewMiddleware(lambda request: HttpResponse()).process_view(request, None, (), {})
+
+
+def staff_or_token(*, page: bool = False) -> Callable:
+    """Guard a sandbox tool (handset, simulator, fault control): it drives the carrier, so only
+    staff signed in to the portal, or a script holding the sandbox's token, may use it.
+
+    A page sends anyone else to the login form (a signed-in non-staff user gets 403); a JSON
+    endpoint answers 401 in the carrier's error shape. Token callers skip CSRF, as API clients do;
+    signed-in staff get the CSRF check the view's @csrf_exempt would otherwise switch off.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if has_sandbox_token(request):
+                return view(request, *args, **kwargs)
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated and user.is_staff:
+                refusal = _csrf_refusal(request)
+                return refusal or view(request, *args, **kwargs)
+            if page:
+                if user is not None and user.is_authenticated:
+                    raise PermissionDenied("The sandbox's tools are for staff.")
+                return redirect_to_login(request.get_full_path())
+            return error_response(
+                401,
+                "Bad credentials",
+                [(None, "sign in as staff, or send Authorization: Bearer <the sandbox's token>")],
+            )
+
+        return wrapper
+
+    return decorator
+
+
 def carrier_api(*methods: str) -> Callable:
     """Guard a Core API view: allowed methods, Bearer token, the caller's partner in
     `request.partner`, and ApiError turned into the carrier's error body.
@@ -95,8 +141,7 @@ def carrier_api(*methods: str) -> Callable:
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            token = _bearer_token(request)
-            if not token or not constant_time_compare(token, settings.CARRIERX_TOKEN):
+            if not has_sandbox_token(request):
                 return error_response(
                     401,
                     "Bad credentials",

@@ -1,10 +1,11 @@
 """The sandbox's fault-injection control: `GET | PATCH | DELETE /sandbox/control` (JSON).
 
-A sandbox tool, so no login and no Bearer token, like the handset: anyone who can reach a
-sandbox-mode portal may make its carrier misbehave. PATCH takes any of the settings that GET
-shows (see sandbox/faults.py for what each does); DELETE goes back to settings.SANDBOX_FAULTS.
+Like the handset, only for signed-in staff or a script holding the sandbox's token (it makes the
+carrier misbehave for everyone). PATCH takes any of the settings that GET shows (see
+sandbox/faults.py for what each does); DELETE goes back to settings.SANDBOX_FAULTS.
 
-    curl -X PATCH localhost:8000/sandbox/control -H 'Content-Type: application/json' \\
+    curl -X PATCH localhost:8000/sandbox/control -H "Authorization: Bearer $TOKEN" \\
+         -H 'Content-Type: application/json' \\
          -d '{"rate_limit": 0.1, "timeout_after": 0.1, "timeout_seconds": 25}'
 """
 
@@ -14,11 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from sandbox.api import ApiError, json_object, json_response
+from sandbox.api import ApiError, json_object, json_response, staff_or_token
 from sandbox.faults import faults_current, faults_json, faults_reset, faults_update
 
 
 @csrf_exempt
+@staff_or_token()
 @require_http_methods(["GET", "PATCH", "DELETE"])
 def control(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":

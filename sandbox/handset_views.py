@@ -1,5 +1,6 @@
-"""The simulated handset: the other end of the partner's conversations. Sandbox tools, so no login
-and no Bearer token: anyone who can reach a sandbox-mode portal may text its DIDs."""
+"""The simulated handset: the other end of the partner's conversations. Texting a DID sets off the
+portal's callbacks and auto-replies, so only signed-in staff or a script with the sandbox's token
+may use it (sandbox.api.staff_or_token)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from sandbox.api import ApiError, api_partner, json_object, json_response
+from sandbox.api import ApiError, api_partner, json_object, json_response, staff_or_token
 from sandbox.faults import faults_current, faults_summary
 from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
 from sandbox.serializers import sms_json
@@ -29,6 +30,7 @@ NOT_SEEDED = ApiError(409, "sandbox not seeded", [(None, "run manage.py sandbox_
 
 
 @csrf_exempt
+@staff_or_token()
 @require_POST
 def simulate_inbound(request: HttpRequest) -> HttpResponse:
     """`{"from": handset, "to": our DID, "message": ...}` → an SMS arrives on our DID and the
@@ -65,6 +67,7 @@ def known_handsets(partner: SandboxPartner) -> list[str]:
     return [DEFAULT_HANDSET, *sorted(others - {DEFAULT_HANDSET})]
 
 
+@staff_or_token(page=True)
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def phone(request: HttpRequest) -> HttpResponse:

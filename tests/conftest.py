@@ -103,6 +103,20 @@ def inbox_staff(db) -> User:
 
 
 @pytest.fixture
+def staff_client(client, db):
+    """Signed in as staff: who may use the sandbox's handset and fault control in a browser."""
+    client.force_login(User.objects.create_user("stella", password="pw-stella", is_staff=True))
+    return client
+
+
+def sandbox_auth() -> dict:
+    """The header a script sends to the sandbox: its token (random per install)."""
+    from django.conf import settings
+
+    return {"Authorization": f"Bearer {settings.CARRIERX_TOKEN}"}
+
+
+@pytest.fixture
 def sender_client(client, sender):
     client.force_login(sender)
     return client

@@ -11,7 +11,7 @@ from messaging.models import AutoReply, Direction, Message
 from phone_numbers.models import Did
 from phone_numbers.services import numbers_sync
 from sandbox.models import SandboxMessage
-from tests.conftest import make_user, run_tasks
+from tests.conftest import make_user, run_tasks, sandbox_auth
 
 HANDSET = "15162065574"
 OUR_DID = "15162065318"
@@ -21,6 +21,7 @@ def text_our_did(live_server, message, *, handset=HANDSET, did=OUR_DID):
     response = requests.post(
         f"{live_server.url}/sandbox/simulate/inbound",
         json={"from": handset, "to": did, "message": message},
+        headers=sandbox_auth(),
         timeout=10,
     )
     assert response.status_code == 200, response.text
@@ -65,7 +66,9 @@ def test_an_inbound_text_reaches_the_inbox_and_the_auto_reply_reaches_the_handse
 
     at_the_carrier = SandboxMessage.objects.get(message_sid=reply.message_sid)
     assert (at_the_carrier.from_number, at_the_carrier.to_number) == (OUR_DID, HANDSET)
-    handset = requests.get(f"{live_server.url}/sandbox/phone/", params={"handset": HANDSET})
+    handset = requests.get(
+        f"{live_server.url}/sandbox/phone/", params={"handset": HANDSET}, headers=sandbox_auth()
+    )
     assert "The SMS status is: received" in handset.text
 
 

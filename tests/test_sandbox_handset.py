@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from sandbox.models import SandboxMessage, SandboxPartner
 from sandbox.seed import seed
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, sandbox_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,9 @@ def partner(settings) -> SandboxPartner:
 
 
 @pytest.fixture
-def csrf_client() -> Client:
-    # The simulator is a tool for scripts and people; it must work without a CSRF token.
-    return Client(enforce_csrf_checks=True)
+def csrf_client(settings) -> Client:
+    # The simulator is a tool for scripts: with the sandbox's token it works without a CSRF token.
+    return Client(enforce_csrf_checks=True, headers=sandbox_auth())
 
 
 def simulate(client: Client, body) -> object:
@@ -124,8 +124,8 @@ def test_simulating_before_seeding_says_to_seed(csrf_client, db):
 # --- /sandbox/phone/ ------------------------------------------------------------------------------
 
 
-def test_the_handset_page_needs_no_login_and_offers_only_sms_dids(client, partner):
-    response = client.get(reverse("sandbox:phone"))
+def test_the_handset_page_offers_staff_only_sms_dids(staff_client, partner):
+    response = staff_client.get(reverse("sandbox:phone"))
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -136,12 +136,12 @@ def test_the_handset_page_needs_no_login_and_offers_only_sms_dids(client, partne
     assert 'hx-trigger="every 2s"' in page
 
 
-def test_the_thread_shows_both_directions_with_status_and_not_other_handsets(client, partner):
+def test_the_thread_shows_both_directions_with_status_and_not_other_handsets(staff_client, partner):
     inbound("Do you deliver?")
     outbound("The SMS status is: received", status="sent")
     inbound("Someone else's text", handset="15165550123")
 
-    page = client.get(reverse("sandbox:phone"), {"handset": HANDSET}).content.decode()
+    page = staff_client.get(reverse("sandbox:phone"), {"handset": HANDSET}).content.decode()
 
     assert "Do you deliver?" in page
     assert "The SMS status is: received" in page
@@ -151,10 +151,12 @@ def test_the_thread_shows_both_directions_with_status_and_not_other_handsets(cli
     assert page.index("Do you deliver?") < page.index("The SMS status is: received")
 
 
-def test_sending_from_the_form_without_javascript_redirects_back_to_the_thread(client, partner):
+def test_sending_from_the_form_without_javascript_redirects_back_to_the_thread(
+    staff_client, partner
+):
     form = {"handset": "+1 (516) 206-5574", "did": INBOUND_LINE, "message": "Hello there"}
 
-    response = client.post(reverse("sandbox:phone"), form)
+    response = staff_client.post(reverse("sandbox:phone"), form)
 
     assert response.status_code == 302
     assert response["Location"] == f"/sandbox/phone/?handset={HANDSET}&did={INBOUND_LINE}"
@@ -165,13 +167,13 @@ def test_sending_from_the_form_without_javascript_redirects_back_to_the_thread(c
         INBOUND_LINE,
         "Hello there",
     )
-    assert "Hello there" in client.get(response["Location"]).content.decode()
+    assert "Hello there" in staff_client.get(response["Location"]).content.decode()
 
 
-def test_sending_with_htmx_swaps_in_the_form_and_thread(client, partner):
+def test_sending_with_htmx_swaps_in_the_form_and_thread(staff_client, partner):
     form = {"handset": HANDSET, "did": INBOUND_LINE, "message": "Via htmx"}
 
-    response = client.post(reverse("sandbox:phone"), form, HTTP_HX_REQUEST="true")
+    response = staff_client.post(reverse("sandbox:phone"), form, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     fragment = response.content.decode()
@@ -181,9 +183,11 @@ def test_sending_with_htmx_swaps_in_the_form_and_thread(client, partner):
     assert SandboxMessage.objects.filter(message="Via htmx").exists()
 
 
-def test_polling_gets_only_the_thread(client, partner):
+def test_polling_gets_only_the_thread(staff_client, partner):
     inbound("Polled")
-    response = client.get(reverse("sandbox:phone"), {"handset": HANDSET}, HTTP_HX_REQUEST="true")
+    response = staff_client.get(
+        reverse("sandbox:phone"), {"handset": HANDSET}, HTTP_HX_REQUEST="true"
+    )
 
     fragment = response.content.decode()
     assert fragment.lstrip().startswith('<section id="thread"')
@@ -192,10 +196,10 @@ def test_polling_gets_only_the_thread(client, partner):
     assert "HX-Request" in response["Vary"]
 
 
-def test_a_bad_form_shows_the_reason_and_keeps_what_was_typed(client, partner):
+def test_a_bad_form_shows_the_reason_and_keeps_what_was_typed(staff_client, partner):
     form = {"handset": "12", "did": INBOUND_LINE, "message": "Keep me"}
 
-    response = client.post(reverse("sandbox:phone"), form)
+    response = staff_client.post(reverse("sandbox:phone"), form)
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -205,7 +209,7 @@ def test_a_bad_form_shows_the_reason_and_keeps_what_was_typed(client, partner):
     assert not SandboxMessage.objects.exists()
 
 
-def test_the_handset_page_before_seeding_says_to_seed(client, db):
-    page = client.get(reverse("sandbox:phone")).content.decode()
+def test_the_handset_page_before_seeding_says_to_seed(staff_client, db):
+    page = staff_client.get(reverse("sandbox:phone")).content.decode()
     assert "manage.py sandbox_seed" in page
     assert '<form method="post"' not in page

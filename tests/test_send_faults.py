@@ -23,7 +23,7 @@ from portal.carrierx import CarrierXError, get_client
 from sandbox.faults import faults_update
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxFaults, SandboxMessage
 from sandbox.seed import SMS_AND_VOICE
-from tests.conftest import run_tasks
+from tests.conftest import run_tasks, sandbox_auth
 
 SENDS = 1000
 READ_TIMEOUT = 0.3
@@ -293,9 +293,9 @@ CONTROL = "/sandbox/control"
 
 
 @pytest.mark.django_db
-def test_the_control_shows_the_settings_defaults_before_any_change(client, settings):
+def test_the_control_shows_the_settings_defaults_before_any_change(staff_client, settings):
     settings.SANDBOX_FAULTS = {"latency_seconds": 2.0}
-    body = client.get(CONTROL).json()
+    body = staff_client.get(CONTROL).json()
     assert body["latency_seconds"] == 2.0
     assert body["rate_limit"] == 0
     assert body["apply_to"] == "send"
@@ -304,10 +304,10 @@ def test_the_control_shows_the_settings_defaults_before_any_change(client, setti
 
 
 @pytest.mark.django_db
-def test_the_control_patches_the_stored_faults_without_a_csrf_token(client):
+def test_the_control_patches_the_stored_faults_with_the_token_and_no_csrf_token(staff_client):
     from django.test import Client
 
-    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client = Client(enforce_csrf_checks=True, headers=sandbox_auth())
     response = csrf_client.patch(
         CONTROL, {"timeout_after": 0.25, "seed": 3}, content_type="application/json"
     )
@@ -315,11 +315,12 @@ def test_the_control_patches_the_stored_faults_without_a_csrf_token(client):
     assert response.json()["timeout_after"] == 0.25
     stored = SandboxFaults.objects.get()
     assert (stored.timeout_after, stored.seed) == (0.25, 3)
-    assert client.get(CONTROL).json()["seed"] == 3
+    assert staff_client.get(CONTROL).json()["seed"] == 3
 
 
 @pytest.mark.django_db
-def test_the_control_refuses_bad_settings_and_keeps_the_old_ones(client):
+def test_the_control_refuses_bad_settings_and_keeps_the_old_ones(staff_client):
+    client = staff_client
     client.patch(CONTROL, {"drop": 0.5}, content_type="application/json")
     response = client.patch(
         CONTROL,
@@ -343,14 +344,16 @@ def test_the_control_refuses_bad_settings_and_keeps_the_old_ones(client):
 
 
 @pytest.mark.django_db
-def test_deleting_the_control_goes_back_to_the_defaults(client):
+def test_deleting_the_control_goes_back_to_the_defaults(staff_client):
+    client = staff_client
     client.patch(CONTROL, {"drop": 0.5}, content_type="application/json")
     assert client.delete(CONTROL).json()["drop"] == 0
     assert not SandboxFaults.objects.exists()
 
 
 @pytest.mark.django_db
-def test_the_handset_page_says_which_faults_are_on(client):
+def test_the_handset_page_says_which_faults_are_on(staff_client):
+    client = staff_client
     assert "Carrier faults: <strong>none</strong>" in client.get("/sandbox/phone/").content.decode()
 
     faults_update({"rate_limit": 0.1, "timeout_after": 0.05, "timeout_seconds": 25})

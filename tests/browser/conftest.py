@@ -17,7 +17,7 @@ from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.conftest import assert_no_task_failed, task_worker
+from tests.conftest import assert_no_task_failed, sandbox_auth, task_worker
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the networking flags Chromium keeps trying to reach hosts this closed network refuses.
@@ -154,6 +154,7 @@ def text_our_did(live_server, *, handset: str, did: str, message: str) -> dict:
     response = requests.post(
         f"{live_server.url}{reverse('sandbox:simulate_inbound')}",
         json={"from": handset, "to": did, "message": message},
+        headers=sandbox_auth(),
         timeout=10,
     )
     assert response.status_code == 200, response.text

@@ -27,6 +27,17 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"SMS callback: {webhook}")
+        # The token is random per install; scripts and curl need it, and this is where `make run`
+        # shows it.
+        api = settings.CARRIERX_API_URL
+        self.stdout.write(f"Sandbox API: {api}")
+        self.stdout.write(f"Sandbox token: {settings.CARRIERX_TOKEN}")
+        self.stdout.write(
+            f'  curl -H "Authorization: Bearer {settings.CARRIERX_TOKEN}" {api}/phonenumber/dids'
+        )
+        self.stdout.write(
+            f"Handset: {settings.PUBLIC_URL}{reverse('sandbox:phone')} (sign in as staff)"
+        )
         for did in dids:
             group = f", group {did.did_group.name}" if did.did_group else ""
             self.stdout.write(
