@@ -273,7 +273,9 @@ STORAGES = {
 }
 
 # The webhook secret is part of a URL path, and Django logs paths: redact it wherever a record is
-# made (django.request, django.server) and wherever one is written (the console).
+# made (django.request, django.server) and wherever one is written (the console). Debug error
+# pages and error mails show the path too, so their reporter redacts it as well.
+DEFAULT_EXCEPTION_REPORTER = "portal.exception_reporter.RedactingExceptionReporter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

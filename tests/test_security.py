@@ -60,7 +60,7 @@ def test_check_deploy_with_production_settings_reports_nothing(tmp_path):
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="sms.example.com",
         CARRIERX_TOKEN="x",
-        CARRIERX_WEBHOOK_SECRET="y",
+        CARRIERX_WEBHOOK_SECRET=secrets.token_urlsafe(32),
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
