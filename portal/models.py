@@ -43,3 +43,24 @@ class RoleChange(models.Model):
     def __str__(self) -> str:
         by = self.actor_username or "nobody signed in"
         return f"{self.username} {self.get_action_display()} {self.group} by {by}"
+
+
+class PasswordResetRequest(models.Model):
+    """A password reset someone asked for: what the hourly limits count (portal/password_reset.py).
+
+    In the database because the portal runs several processes, none of which sees the others'
+    memory; rows older than the window are deleted as new ones come in.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    email = models.CharField(max_length=254)
+    address = models.CharField(max_length=45, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "at"], name="portal_reset_email_at"),
+            models.Index(fields=["address", "at"], name="portal_reset_address_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} from {self.address or 'unknown'} at {self.at:%Y-%m-%d %H:%M}"

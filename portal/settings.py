@@ -216,6 +216,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "portal.password_reset.context",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -251,6 +252,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Email, in django-environ's URL form (smtp+tls://user:password@smtp.example.com:587). Password
+# reset mails a link, so it is offered only when there is a way to send one (portal/urls.py).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+EMAIL_CONFIGURED = bool(EMAIL_URL)
+if EMAIL_CONFIGURED:
+    vars().update(
+        {key: value for key, value in env.email_url("EMAIL_URL").items() if value is not None}
+    )
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+# Password reset requests allowed per hour, per email address asked for and per client address,
+# so the form cannot be used to flood someone's mailbox or our mail server.
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
+PASSWORD_RESET_PER_ADDRESS_PER_HOUR = env.int("PASSWORD_RESET_PER_ADDRESS_PER_HOUR", default=10)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
-from portal import views
+from portal import password_reset, views
+
+# Django's sign-in, sign-out and password change; password reset is ours (only with email, and
+# throttled).
+auth_urlpatterns = [
+    pattern
+    for pattern in auth_urls.urlpatterns
+    if not (pattern.name or "").startswith("password_reset")
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(auth_urlpatterns)),
+    path("accounts/", include(password_reset.urlpatterns)),
     path("admin/", admin.site.urls),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
