@@ -33,6 +33,7 @@ browser:
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sandbox_seed
+	$(PY) manage.py numbers_sync --schedule
 	$(PY) manage.py ensure_admin
 	exec $(PY) manage.py runportal --port $(PORT)
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib import messages
 from django.http import HttpRequest
 
 from messaging.models import SenderProfile
 from messaging.selectors import did_limit
 from phone_numbers.models import Did
-from phone_numbers.services import numbers_sync_if_empty
 
 
 @dataclass(frozen=True)
@@ -25,9 +23,8 @@ class SenderDids:
 
 def sender_dids(request: HttpRequest) -> SenderDids:
     """Our SMS DIDs the signed-in user may send from — all of them unless an admin limited the
-    user — and their default. On a fresh install the DID cache is filled from the carrier first."""
-    if problem := numbers_sync_if_empty():
-        messages.error(request, problem)
+    user — and their default. Read from the local DID cache only: the carrier is never called
+    during a page load (the background re-read fills the cache; phone_numbers/tasks.py)."""
     profile = SenderProfile.objects.filter(user=request.user).select_related("default_did").first()
     dids = Did.objects.sms_capable()
     # The same limit every page that shows messages applies (messaging/selectors.py).

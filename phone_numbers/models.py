@@ -14,6 +14,9 @@ from portal.phones import format_number
 CAP_SMS_IN = 1
 CAP_SMS_OUT = 2
 CAP_VOICE = 4
+# Either SMS bit: a number the carrier sends SMS callbacks for. Voice-only numbers have neither,
+# so where their callback points does not matter.
+CAP_SMS = CAP_SMS_IN | CAP_SMS_OUT
 
 
 class Partner(models.Model):
@@ -52,6 +55,10 @@ class DidQuerySet(models.QuerySet):
         return self.alias(sms_out=F("active_capabilities").bitand(CAP_SMS_OUT)).filter(
             sms_out__gt=0
         )
+
+    def texting(self) -> DidQuerySet:
+        """Numbers that send or receive SMS: the ones whose callback must reach us."""
+        return self.alias(sms=F("active_capabilities").bitand(CAP_SMS)).filter(sms__gt=0)
 
 
 class Did(models.Model):
@@ -100,6 +107,11 @@ class Did(models.Model):
     def can_receive_sms(self) -> bool:
         return bool(self.active_capabilities & CAP_SMS_IN)
 
+    @property
+    def texts(self) -> bool:
+        """Sends or receives SMS, so the carrier sends SMS callbacks for it."""
+        return bool(self.active_capabilities & CAP_SMS)
+
 
 class SyncRun(models.Model):
     """One full re-read of the carrier, so the list can say when the cache was last refreshed
@@ -116,6 +128,39 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"sync at {self.finished_at:%Y-%m-%d %H:%M:%S} ({self.dids} DIDs)"
+
+
+class SyncStatus(models.Model):
+    """How the last re-read of the carrier went, in one row (pk 1) that every page reads.
+
+    Pages never call the carrier: they show this copy, say how old it is and whether the last try
+    failed. A failed try is kept here (when, the carrier's reason) and retried by the background
+    task, so a dead carrier costs a page load nothing.
+    """
+
+    ROW = 1
+
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # The carrier's reason when the last attempt failed; empty when it worked.
+    last_error = models.TextField(blank=True)
+    # Attempts failed in a row: the retry waits longer after each.
+    failures = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    # SMS numbers whose effective callback is not this portal's webhook, counted when the cache
+    # last changed, so the warning banner on every page costs one row read.
+    callbacks_astray = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "sync status"
+        verbose_name_plural = "sync status"
+
+    def __str__(self) -> str:
+        return f"last sync attempt {self.last_attempt_at}: {self.last_error or 'ok'}"
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.last_error)
 
 
 class CallbackChange(models.Model):

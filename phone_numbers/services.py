@@ -1,4 +1,4 @@
-"""Everything that reads or changes our numbers at the carrier, and mirrors it locally.
+"""Every change the portal makes to our numbers at the carrier, mirrored locally.
 
 Changes go to the carrier first; our cache is written only from the carrier's answer, so it never
 shows a value CarrierX does not hold. Every attempt is audited as a `CallbackChange`.
@@ -6,177 +6,23 @@ shows a value CarrierX does not hold. Every attempt is audited as a `CallbackCha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
-from django.urls import reverse
-from django.utils import timezone
 
-from phone_numbers.models import CallbackChange, Did, DidGroup, Partner, SyncRun
-from portal.carrierx import CarrierXClient, CarrierXError, get_client
+from phone_numbers.forms import validate_callback_url
+from phone_numbers.models import CallbackChange, Did, DidGroup, Partner
+from phone_numbers.selectors import callbacks_astray, did_partner, partners_by_sid
+from phone_numbers.selectors import portal_webhook_url as portal_webhook_url
+from phone_numbers.sync import callbacks_astray_recount, did_store
+from phone_numbers.sync import numbers_sync as numbers_sync  # where scripts and tests look
+from phone_numbers.tasks import numbers_sync_soon
+from portal.carrierx import CarrierXError, get_client
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    dids: int
-    groups: int
-    removed: int
-
-
-def numbers_sync(*, client: CarrierXClient | None = None) -> SyncResult:
-    """Re-read the partner, its DID groups and every rented DID (all pages) from the carrier.
-
-    Everything is fetched before anything is written, so a carrier error half-way leaves the local
-    cache as it was. Numbers the carrier no longer lists are dropped: we no longer rent them.
-    """
-    client = client or get_client()
-    partners = list(client.list_partners())
-    groups = list(client.list_did_groups())
-    dids = list(client.list_dids())
-    now = timezone.now()
-
-    with transaction.atomic():
-        for p in partners:
-            Partner.objects.update_or_create(
-                partner_sid=p["partner_sid"],
-                defaults={
-                    "name": p.get("name") or "",
-                    "callbacks": p.get("callbacks") or {},
-                    "synced_at": now,
-                },
-            )
-        Partner.objects.exclude(partner_sid__in=[p["partner_sid"] for p in partners]).delete()
-
-        groups_by_sid = {}
-        for g in groups:
-            group, _ = DidGroup.objects.update_or_create(
-                did_group_sid=g["did_group_sid"],
-                defaults={
-                    "name": g.get("name") or "",
-                    "callback_url": g.get("callback_url") or "",
-                    "synced_at": now,
-                },
-            )
-            groups_by_sid[group.did_group_sid] = group
-        DidGroup.objects.exclude(did_group_sid__in=groups_by_sid).delete()
-
-        for d in dids:
-            did_store(d, groups_by_sid=groups_by_sid, synced_at=now)
-        removed, _ = Did.objects.exclude(did_sid__in=[d["did_sid"] for d in dids]).delete()
-        SyncRun.objects.create(
-            finished_at=timezone.now(), dids=len(dids), groups=len(groups), removed=removed
-        )
-
-    return SyncResult(dids=len(dids), groups=len(groups), removed=removed)
-
-
-def numbers_sync_if_empty() -> str | None:
-    """A fresh install has an empty cache: read the carrier once instead of showing nothing.
-    Returns what went wrong, for the page to say, or None."""
-    if Did.objects.exists() or numbers_last_sync() is not None:
-        return None
-    try:
-        numbers_sync()
-    except CarrierXError as err:
-        return f"Could not read our numbers from CarrierX: {err}"
-    return None
-
-
-def did_store(
-    data: dict, *, groups_by_sid: dict[str, DidGroup] | None = None, synced_at=None
-) -> Did:
-    """Mirror one DID object as the carrier returned it."""
-    group_sid = data.get("did_group_sid")
-    if groups_by_sid is not None:
-        group = groups_by_sid.get(group_sid) if group_sid else None
-    else:
-        group = DidGroup.objects.filter(did_group_sid=group_sid).first() if group_sid else None
-    did, _ = Did.objects.update_or_create(
-        did_sid=data["did_sid"],
-        defaults={
-            "phonenumber": data.get("phonenumber") or "",
-            "name": data.get("name") or "",
-            "capabilities": data.get("capabilities") or 0,
-            "active_capabilities": data.get("active_capabilities") or 0,
-            "callback_url": data.get("callback_url") or "",
-            "partner_sid": data.get("partner_sid") or "",
-            "group": group,
-            "raw": data,
-            "synced_at": synced_at or timezone.now(),
-        },
-    )
-    return did
-
-
-def numbers_last_sync() -> SyncRun | None:
-    return SyncRun.objects.order_by("-finished_at").first()
-
-
-# --- Where callbacks go ------------------------------------------------------------------------
-
-
-def portal_webhook_url() -> str:
-    """The URL at which the carrier reaches this portal's webhook. It holds the secret: show it
-    only to people who may change callbacks."""
-    return settings.PUBLIC_URL + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
-
-
-class EffectiveCallback(NamedTuple):
-    url: str
-    # "DID", "Group", "Partner" or "none": which setting the carrier takes the URL from.
-    source: str
-    reaches_portal: bool
-
-
-def did_partner(did: Did, *, partners: Mapping[str, Partner] | None = None) -> Partner | None:
-    """The partner (account) that rents the DID, as the carrier names it on the DID; for a DID
-    cached before we kept that name, the account itself when there is only one."""
-    if partners is None:
-        partners = {p.partner_sid: p for p in Partner.objects.all()}
-    if did.partner_sid:
-        return partners.get(did.partner_sid)
-    return next(iter(partners.values())) if len(partners) == 1 else None
-
-
-def partner_current() -> Partner | None:
-    """The account whose callbacks Global Settings edits: the partner that rents our DIDs (the
-    carrier's partner list may also hold sub-partners), else the first one the carrier listed."""
-    sid = (
-        Did.objects.exclude(partner_sid="")
-        .values("partner_sid")
-        .annotate(dids=Count("pk"))
-        .order_by("-dids")
-        .values_list("partner_sid", flat=True)
-        .first()
-    )
-    partner = Partner.objects.filter(partner_sid=sid).first() if sid else None
-    return partner or Partner.objects.order_by("pk").first()
-
-
-def effective_callback(
-    did: Did, *, partners: Mapping[str, Partner] | None = None
-) -> EffectiveCallback:
-    """The SMS callback URL the carrier calls for this DID: the first non-empty of the DID's
-    own `callback_url`, its DID Group's `callback_url`, the partner's `callbacks.sms`.
-
-    The only place that rule lives in the portal: the list, the number page and the warnings all
-    ask here. Pass `partners` (by SID) when resolving many DIDs, to read them once.
-    """
-    partner = did_partner(did, partners=partners)
-    candidates = [
-        ("DID", did.callback_url),
-        ("Group", did.group.callback_url if did.group else ""),
-        ("Partner", partner.sms_callback_url if partner else ""),
-    ]
-    source, url = next(((s, u) for s, u in candidates if u), ("none", ""))
-    return EffectiveCallback(url=url, source=source, reaches_portal=url == portal_webhook_url())
 
 
 # --- Changing callbacks and groups -------------------------------------------------------------
@@ -244,6 +90,9 @@ def _carry_out(
     with transaction.atomic():
         result = store(answer)
         _audit_accepted(change)
+        callbacks_astray_recount()
+    # Re-read everything soon: the change may have side effects at the carrier we do not mirror.
+    numbers_sync_soon()
     return result
 
 
@@ -355,15 +204,46 @@ def partner_set_sms_callback(
     return _carry_out(change, what="callback URL", call=call, store=store)
 
 
-def callback_history(
-    *, did: Did | None = None, group: DidGroup | None = None, partner: Partner | None = None
-) -> QuerySet[CallbackChange]:
-    """Audit rows about a DID, its group and its partner (whichever are given), newest first."""
-    query = Q(pk__in=[])
-    if did is not None:
-        query |= Q(object_kind=CallbackChange.Kind.DID, object_sid=did.did_sid)
-    if group is not None:
-        query |= Q(object_kind=CallbackChange.Kind.GROUP, object_sid=group.did_group_sid)
-    if partner is not None:
-        query |= Q(object_kind=CallbackChange.Kind.PARTNER, object_sid=partner.partner_sid)
-    return CallbackChange.objects.filter(query).select_related("user")
+def callbacks_point_here(*, user: AbstractBaseUser | None) -> list[str]:
+    """Make every SMS number's effective callback this portal's webhook again; returns what could
+    not be changed (the carrier's reasons), empty when all went through.
+
+    Each number is fixed where the carrier reads its URL from (DID → Group → Partner, first that
+    is set). A number that follows the partner is fixed by pointing the partner at us: one call
+    mends all of them and touches no number that has a URL of its own. A group's URL is changed
+    only when it points elsewhere, which every member following it suffers from anyway. A number
+    with its own URL elsewhere gets its own URL changed: changing the group or the partner could
+    never reach it, since its own URL wins. Numbers that already reach us are never touched.
+    """
+    url = portal_webhook_url()
+    try:
+        validate_callback_url(url)
+    except ValidationError as err:
+        return [f"This portal's webhook URL {url} cannot be used: {' '.join(err.messages)}"]
+    partners = partners_by_sid()
+    fix_partners: dict[str, Partner] = {}
+    fix_groups: dict[str, DidGroup] = {}
+    fix_dids: list[Did] = []
+    for did, effective in callbacks_astray():
+        partner = did_partner(did, partners=partners)
+        if effective.source == "DID" or (effective.source == "none" and partner is None):
+            fix_dids.append(did)
+        elif effective.source == "Group":
+            fix_groups[did.group.did_group_sid] = did.group
+        else:
+            fix_partners[partner.partner_sid] = partner
+    changes: list[Callable[[], object]] = [
+        *(
+            lambda p=p: partner_set_sms_callback(partner=p, url=url, user=user)
+            for p in fix_partners.values()
+        ),
+        *(lambda g=g: group_set_callback(group=g, url=url, user=user) for g in fix_groups.values()),
+        *(lambda d=d: did_set_callback(did=d, url=url, user=user) for d in fix_dids),
+    ]
+    problems = []
+    for change in changes:
+        try:
+            change()
+        except ChangeNotMade as err:
+            problems.append(str(err))
+    return problems

@@ -156,6 +156,10 @@ RECONCILE_STUCK_MINUTES = env.float("RECONCILE_STUCK_MINUTES", default=15.0)
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
 # Consecutive failed carrier calls before the Messaging page says the carrier is unavailable.
 CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
+# The DID cache (numbers, groups, the partner's callbacks) is re-read by the task worker this
+# often; after a failed read, first again after NUMBERS_SYNC_RETRY_SECONDS, doubling each time.
+NUMBERS_SYNC_MINUTES = env.float("NUMBERS_SYNC_MINUTES", default=5.0)
+NUMBERS_SYNC_RETRY_SECONDS = env.float("NUMBERS_SYNC_RETRY_SECONDS", default=10.0)
 
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)
@@ -216,6 +220,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "phone_numbers.context_processors.carrier_state",
                 "portal.password_reset.context",
             ],
             "builtins": ["template_partials.templatetags.partials"],

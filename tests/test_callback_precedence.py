@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from messaging.services import message_send
 from phone_numbers.models import Did, DidGroup, Partner
-from phone_numbers.services import effective_callback, portal_webhook_url
+from phone_numbers.selectors import effective_callback, portal_webhook_url
+from phone_numbers.sync import numbers_sync
 from sandbox.models import SandboxCallbackAttempt
 from tests.conftest import run_tasks
 
@@ -93,7 +94,7 @@ def next_callback_url() -> str:
 def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
     sandbox, admin_client_, callback_sink
 ):
-    admin_client_.get("/numbers/")
+    numbers_sync()
     did = Did.objects.get(phonenumber=SUPPORT_1)
     group = did.group
     did_url, group_url, partner_url = (
@@ -112,14 +113,14 @@ def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
     assert did_url in effective_cell(page, SUPPORT_1)[1]
     assert next_callback_url() == did_url
 
-    admin_client_.post(edit_did, {"action": "clear"})
+    admin_client_.post(edit_did, {"action": "clear", "confirm": "yes"})
 
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "Group"
     assert group_url in effective_cell(page, SUPPORT_1)[1]
     assert next_callback_url() == group_url
 
-    admin_client_.post(edit_group, {"action": "clear"})
+    admin_client_.post(edit_group, {"action": "clear", "confirm": "yes"})
 
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "Partner"
@@ -129,7 +130,10 @@ def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
     assert 'data-source="Partner"' in detail
     assert "lost to us" in detail  # the sink is not this portal
 
-    admin_client_.post(reverse("numbers:partner_callback"), {"action": "clear"})
+    admin_client_.post(
+        reverse("numbers:partner_callback"),
+        {"action": "clear", "confirm": "yes", "confirm_word": "CLEAR"},
+    )
 
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "none"
@@ -143,7 +147,7 @@ def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
 def test_moving_a_did_into_a_group_makes_the_groups_url_take_effect(
     sandbox, admin_client_, callback_sink
 ):
-    admin_client_.get("/numbers/")
+    numbers_sync()
     did = Did.objects.get(phonenumber="15162065576")  # Sales 1, in no group
     group = DidGroup.objects.get(name="Support")
     admin_client_.post(

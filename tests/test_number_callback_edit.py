@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from messaging.services import message_send
 from phone_numbers.models import CallbackChange, Did, DidGroup, Partner
+from phone_numbers.sync import numbers_sync
 from portal import carrierx
 from portal.carrierx import get_client
 from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxDidGroup, SandboxPartner
@@ -31,8 +32,8 @@ NEW_URL = "https://hooks.example.com/carrierx/sms"
 
 @pytest.fixture
 def did(sandbox, admin_client_) -> Did:
-    """The main line, as the list has read it from the sandbox."""
-    admin_client_.get("/numbers/")
+    """The main line, as a sync has read it from the sandbox."""
+    numbers_sync()
     return Did.objects.get(phonenumber=MAIN_LINE)
 
 
@@ -134,7 +135,7 @@ def test_clearing_the_did_url_sends_null_and_the_partners_url_takes_effect(
     admin_client_.post(edit_url(did), {"callback_url": NEW_URL})
     carrier_calls.clear()
 
-    response = admin_client_.post(edit_url(did), {"action": "clear"}, follow=True)
+    response = admin_client_.post(edit_url(did), {"action": "clear", "confirm": "yes"}, follow=True)
 
     assert changes_sent(carrier_calls) == [
         (f"phonenumber/dids/{did.did_sid}", {"callback_url": None})
@@ -149,7 +150,7 @@ def test_clearing_the_did_url_sends_null_and_the_partners_url_takes_effect(
 
 def test_saving_an_empty_field_clears_it_too(did, admin_client_):
     admin_client_.post(edit_url(did), {"callback_url": NEW_URL})
-    admin_client_.post(edit_url(did), {"callback_url": ""})
+    admin_client_.post(edit_url(did), {"callback_url": "", "confirm": "yes"})
     assert carrier_did(did)["callback_url"] is None
 
 

@@ -3,13 +3,16 @@ filters, read from the sandbox carrier over real HTTP."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
 from phone_numbers.models import Did, SyncRun
+from phone_numbers.sync import numbers_sync
 from portal import carrierx
 from sandbox.models import SandboxDid, SandboxDidGroup
 from tests.netfaults import closed_port_url
@@ -46,11 +49,19 @@ def carrier_gets(monkeypatch) -> list[str]:
     return seen
 
 
-def test_the_first_visit_reads_every_rented_did_from_all_pages_of_the_carriers_list(
+@pytest.fixture
+def synced(sandbox):
+    """Our numbers as a sync has read them from the sandbox (pages never call the carrier)."""
+    numbers_sync()
+    return sandbox
+
+
+def test_the_first_sync_reads_every_rented_did_from_all_pages_of_the_carriers_list(
     sandbox, admin_client_, monkeypatch, carrier_gets
 ):
     monkeypatch.setattr(carrierx, "LIST_PAGE_SIZE", 5)
 
+    call_command("numbers_sync", stdout=io.StringIO())
     page = admin_client_.get(LIST_URL).content.decode()
 
     assert sorted(rows(page)) == sorted(SandboxDid.objects.values_list("phonenumber", flat=True))
@@ -66,6 +77,7 @@ def test_each_row_shows_number_name_group_capabilities_and_own_and_effective_cal
 ):
     SandboxDid.objects.filter(phonenumber=MAIN_LINE).update(callback_url="https://did.example/sms")
     SandboxDidGroup.objects.update(callback_url="https://group.example/sms")
+    numbers_sync()
 
     page = admin_client_.get(LIST_URL).content.decode()
 
@@ -87,7 +99,7 @@ def test_each_row_shows_number_name_group_capabilities_and_own_and_effective_cal
     assert "this portal" in voice
 
 
-def test_sync_rereads_the_carrier_and_the_page_says_when(sandbox, admin_client_):
+def test_sync_rereads_the_carrier_and_the_page_says_when(synced, admin_client_):
     admin_client_.get(LIST_URL)
     SandboxDid.objects.filter(phonenumber=MAIN_LINE).update(name="Renamed at the carrier")
     assert "Renamed at the carrier" not in admin_client_.get(LIST_URL).content.decode()
@@ -103,7 +115,7 @@ def test_sync_rereads_the_carrier_and_the_page_says_when(sandbox, admin_client_)
     assert f'datetime="{latest.finished_at.isoformat()}"' in page
 
 
-def test_sync_returns_to_the_list_as_it_was_filtered_and_never_off_site(sandbox, admin_client_):
+def test_sync_returns_to_the_list_as_it_was_filtered_and_never_off_site(synced, admin_client_):
     back = admin_client_.post(reverse("numbers:sync"), {"next": "/numbers/?group=none"})
     assert back["Location"] == "/numbers/?group=none"
 
@@ -111,7 +123,7 @@ def test_sync_returns_to_the_list_as_it_was_filtered_and_never_off_site(sandbox,
     assert away["Location"] == LIST_URL
 
 
-def test_a_sync_the_carrier_refuses_leaves_the_list_as_it_was(sandbox, admin_client_, settings):
+def test_a_sync_the_carrier_refuses_leaves_the_list_as_it_was(synced, admin_client_, settings):
     admin_client_.get(LIST_URL)
     settings.CARRIERX_API_URL = closed_port_url()
 
@@ -122,18 +134,18 @@ def test_a_sync_the_carrier_refuses_leaves_the_list_as_it_was(sandbox, admin_cli
 
 
 @pytest.mark.parametrize("typed", ["+1 (516) 206-5575", "516.206.5575", "15162065575", "206 5575"])
-def test_the_number_filter_accepts_digits_typed_any_way(sandbox, admin_client_, typed):
+def test_the_number_filter_accepts_digits_typed_any_way(synced, admin_client_, typed):
     page = admin_client_.get(LIST_URL, {"number": typed}).content.decode()
     assert rows(page) == [MAIN_LINE]
 
 
-def test_a_number_filter_without_digits_matches_nothing(sandbox, admin_client_):
+def test_a_number_filter_without_digits_matches_nothing(synced, admin_client_):
     page = admin_client_.get(LIST_URL, {"number": "main"}).content.decode()
     assert rows(page) == []
     assert "No numbers match." in page
 
 
-def test_the_group_filter_shows_the_groups_numbers_or_the_ungrouped_ones(sandbox, admin_client_):
+def test_the_group_filter_shows_the_groups_numbers_or_the_ungrouped_ones(synced, admin_client_):
     admin_client_.get(LIST_URL)
     support = SandboxDidGroup.objects.get().did_group_sid
 
@@ -146,7 +158,7 @@ def test_the_group_filter_shows_the_groups_numbers_or_the_ungrouped_ones(sandbox
 
 
 def test_the_list_warns_about_numbers_whose_callback_does_not_reach_this_portal(
-    sandbox, admin_client_
+    synced, admin_client_
 ):
     page = admin_client_.get(LIST_URL).content.decode()
     assert "lost to us" not in page  # the seed points the partner at our webhook
@@ -160,9 +172,7 @@ def test_the_list_warns_about_numbers_whose_callback_does_not_reach_this_portal(
     assert "not this portal" not in row(page, SUPPORT_1)
 
 
-def test_the_webhook_secret_is_shown_to_number_admins_only(
-    sandbox, admin_client_, sender, settings
-):
+def test_the_webhook_secret_is_shown_to_number_admins_only(synced, admin_client_, sender, settings):
     secret = settings.CARRIERX_WEBHOOK_SECRET
     assert secret in admin_client_.get(LIST_URL).content.decode()
 

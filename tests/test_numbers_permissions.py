@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from phone_numbers.models import CallbackChange, Did, DidGroup, Partner
+from phone_numbers.sync import numbers_sync
 from portal import carrierx
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxPartner
 
@@ -19,7 +20,7 @@ NEW_URL = "https://hooks.example.com/sms"
 
 @pytest.fixture
 def synced(sandbox, admin_client_) -> Did:
-    admin_client_.get("/numbers/")
+    numbers_sync()
     return Did.objects.get(phonenumber=MAIN_LINE)
 
 

@@ -1,0 +1,80 @@
+"""Background re-reads of the carrier: the only way the DID cache refreshes on its own.
+
+`numbers_sync_periodic` keeps itself going: each run queues the next, NUMBERS_SYNC_MINUTES later,
+or sooner after a failure (NUMBERS_SYNC_RETRY_SECONDS, doubling up to the usual interval), so a
+carrier that was down when the portal started is read soon after it comes back.
+`manage.py numbers_sync --schedule` starts the chain; `numbers_sync_soon` asks for one extra
+re-read right after the portal changed something at the carrier.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task
+from django_tasks_db.models import DBTaskResult
+
+from phone_numbers.selectors import sync_status
+from phone_numbers.sync import numbers_sync
+from portal.carrierx import CarrierXError
+
+
+def _sync() -> str:
+    try:
+        result = numbers_sync()
+    except CarrierXError as err:
+        # Recorded by numbers_sync; the task itself succeeded in doing what it could.
+        return f"could not reach CarrierX: {err}"
+    return f"read {result.dids} DIDs and {result.groups} DID groups"
+
+
+@task()
+def numbers_sync_task() -> str:
+    """One re-read, now (after a change the portal made)."""
+    return _sync()
+
+
+@task()
+def numbers_sync_periodic() -> str:
+    """A re-read that queues the next one."""
+    try:
+        return _sync()
+    finally:
+        if not _queued(numbers_sync_periodic):
+            numbers_sync_periodic.using(run_after=timezone.now() + _next_delay()).enqueue()
+
+
+def _next_delay() -> timedelta:
+    interval = settings.NUMBERS_SYNC_MINUTES * 60
+    status = sync_status()
+    failures = status.failures if status else 0
+    if failures:
+        retry = settings.NUMBERS_SYNC_RETRY_SECONDS * 2 ** min(failures - 1, 16)
+        return timedelta(seconds=min(retry, interval))
+    return timedelta(seconds=interval)
+
+
+def _queued(task_) -> DBTaskResult | None:
+    return DBTaskResult.objects.filter(task_path=task_.module_path, status="READY").first()
+
+
+def numbers_sync_soon() -> None:
+    """Queue one re-read now, unless one is already waiting (it will see this change too)."""
+    if not _queued(numbers_sync_task):
+        numbers_sync_task.enqueue()
+
+
+def numbers_sync_schedule() -> str:
+    """Start the periodic re-read, due at once; a chain already queued is brought forward rather
+    than doubled (one chain is enough; two would read the carrier twice as often)."""
+    waiting = _queued(numbers_sync_periodic)
+    if waiting is not None:
+        DBTaskResult.objects.filter(pk=waiting.pk, status="READY").update(run_after=timezone.now())
+        return "The periodic re-read of numbers was already queued; it runs now."
+    numbers_sync_periodic.enqueue()
+    return (
+        "Queued the first read of numbers, DID groups and the partner from CarrierX; the task "
+        f"worker re-reads them every {settings.NUMBERS_SYNC_MINUTES:g} minutes."
+    )
