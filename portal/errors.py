@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 DEFAULT_403_REASON = "Your account has no role that opens this page; ask an administrator."
 
 
 def _way_back(request: HttpRequest) -> str:
-    """The page the user came from when it is on this site (and not this one), else the start."""
+    """The page the user came from when it is on this site (and not this one), else ""."""
     referer = request.META.get("HTTP_REFERER", "")
     if (
         referer
@@ -23,7 +22,7 @@ def _way_back(request: HttpRequest) -> str:
         and not referer.endswith(request.get_full_path())
     ):
         return referer
-    return reverse("home")
+    return ""
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

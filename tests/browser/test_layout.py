@@ -1,0 +1,332 @@
+"""Every page of the portal, for every role (and a visitor where one may look), on a phone
+(390×844) and on a desktop (1280×900): the page never scrolls sideways, the nav offers exactly what
+the role may use (behind the Menu button on the phone), buttons and fields are big enough to tap,
+and nothing breaks the Content-Security-Policy or logs an error (the page fixture's watch, plus a
+`securitypolicyviolation` listener here). With SCREENSHOTS=1 it saves phone-width screenshots to
+docs/screenshots/:
+
+    SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_layout.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from messaging.models import CallbackEvent, Conversation, Direction, Message
+from phone_numbers.models import Did, DidGroup
+from phone_numbers.services import numbers_sync
+from tests.browser.conftest import SCREENSHOTS, screenshot
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+CUSTOMER = "15162065590"
+OUR_DID = "15162065320"
+LONG_URL = "https://hooks.example.com/carrierx/" + "callbacks-for-the-support-team/" * 6 + "sms"
+LONG_TEXT = (
+    "Hello! Your order #1042-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 left our warehouse today; "
+    "tracking: https://tracking.example.com/very/long/path/that/does/not/break/anywhere/at/all "
+)
+
+DAILY = ["Messaging", "Inbox", "Messages"]
+CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    groups: tuple[str, ...]
+    staff: bool = False
+
+    @property
+    def sends(self) -> bool:
+        return "Senders" in self.groups or self.staff
+
+    @property
+    def reads(self) -> bool:
+        return "Inbox staff" in self.groups or self.staff
+
+    @property
+    def configures(self) -> bool:
+        return "Number admins" in self.groups or self.staff
+
+    def nav(self) -> list[str]:
+        daily = (["Messaging"] if self.sends else []) + (
+            ["Inbox", "Messages"] if self.reads else []
+        )
+        return daily + CONFIGURE + (["Sandbox handset", "Admin"] if self.staff else [])
+
+
+ROLES = [
+    Role("admin", ("Senders", "Number admins", "Inbox staff"), staff=True),
+    Role("number-admin", ("Number admins",)),
+    Role("sender", ("Senders",)),
+    Role("inbox-staff", ("Inbox staff",)),
+    Role("no-role", ()),
+]
+
+
+@pytest.fixture
+def world(sandbox):
+    """The sandbox's numbers in the cache, one with a very long callback URL; a conversation with
+    an inbound text and a long delivered reply, and the callback that delivered it."""
+    numbers_sync()
+    did = Did.objects.get(phonenumber=OUR_DID)
+    Did.objects.filter(pk=did.pk).update(callback_url=LONG_URL)
+    inbound = Message.objects.create(
+        message_sid="in-1",
+        direction=Direction.INBOUND,
+        our_number=OUR_DID,
+        their_number=CUSTOMER,
+        body="My order #1042 has not arrived yet. Can you check?",
+        status="received",
+    )
+    reply = Message.objects.create(
+        message_sid="out-1",
+        direction=Direction.OUTBOUND,
+        our_number=OUR_DID,
+        their_number=CUSTOMER,
+        body=LONG_TEXT * 2,
+        status="delivered",
+        segments=2,
+        price="0.0150",
+    )
+    CallbackEvent.objects.create(
+        body='{"message_sid": "out-1", "status": "delivered", "message": "' + LONG_TEXT + '"}',
+        message_sid="out-1",
+        status="delivered",
+        outcome="status delivered",
+        message=reply,
+    )
+    Conversation.objects.create(
+        customer_number=CUSTOMER,
+        last_message=reply,
+        last_activity_at=timezone.now(),
+        last_inbound_did=OUR_DID,
+        unread_count=1,
+    )
+    group = DidGroup.objects.order_by("name").first()
+    return {"did": did, "group": group, "message": inbound}
+
+
+def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
+    """(path, expected status) of every page the role can reach, and the refusals it may meet."""
+    did, group = world["did"], world["group"]
+    if role is None:
+        return [(reverse("login"), 200), ("/no-such-page/", 404)]
+    pages = [
+        (reverse("numbers:list"), 200),
+        (did.get_absolute_url(), 200),
+        (reverse("numbers:groups"), 200),
+        (reverse("numbers:group_detail", args=[group.did_group_sid]), 200),
+        (reverse("numbers:partner_callbacks"), 200),
+        (reverse("messaging:auto_replies"), 200),
+        ("/no-such-page/", 404),
+        (reverse("messaging:send"), 200 if role.sends else 403),
+        (reverse("messaging:inbox"), 200 if role.reads else 403),
+    ]
+    if role.reads:
+        pages += [
+            (reverse("messaging:conversation", args=[CUSTOMER]), 200),
+            (reverse("messaging:messages"), 200),
+            (reverse("messaging:message", args=[world["message"].pk]), 200),
+        ]
+    if role.configures:
+        pages += [
+            (reverse("numbers:did_callback", args=[did.did_sid]), 200),
+            (reverse("numbers:group_callback", args=[group.did_group_sid]), 200),
+            (reverse("numbers:partner_callback"), 200),
+            (reverse("messaging:auto_reply_save", args=[did.did_sid]), 200),
+        ]
+    else:
+        pages.append((reverse("messaging:auto_reply_save", args=[did.did_sid]), 403))
+    if role.staff:
+        pages.append((reverse("sandbox:phone"), 200))
+    return pages
+
+
+def sign_in_as(page: Page, live_server, role: Role) -> None:
+    """A session for the role's user, handed to the browser as its cookie (the login form itself
+    is one of the pages under test, as the visitor's)."""
+    user = make_user(role.name, *role.groups)
+    if role.staff:
+        user.is_staff = user.is_superuser = True
+        user.save()
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+
+
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def assert_fits(page: Page, path: str) -> None:
+    width, scroll = page.evaluate("[window.innerWidth, document.scrollingElement.scrollWidth]")
+    if scroll > width:
+        culprits = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+                .slice(0, 5).map((el) => el.tagName + '.' + el.className + ' ' +
+                  Math.round(el.getBoundingClientRect().right))"""
+        )
+        pytest.fail(f"{path}: the page is {scroll} px wide in a {width} px window: {culprits}")
+
+
+def assert_no_csp_violation(page: Page, path: str) -> None:
+    assert page.evaluate("window.__csp") == [], path
+
+
+def nav_names(page: Page) -> list[str]:
+    """The nav and tools links (and Sign out) that are visible, in order."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#site-menu a, #site-menu button')]
+            .filter((el) => el.checkVisibility())
+            .map((el) => el.firstChild.textContent.trim())"""
+    )
+
+
+def assert_nav(page: Page, role: Role, *, phone: bool, path: str) -> None:
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    expected = [*role.nav(), "Sign out"]
+    if phone:
+        expect(menu).to_be_visible()
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        assert nav_names(page) == [], f"{path}: the nav should be folded behind Menu"
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+    else:
+        expect(menu).to_be_hidden()
+    assert nav_names(page) == expected, path
+    for label in [*DAILY, *CONFIGURE]:
+        # The Inbox link carries its unread count ("Inbox 1 unread").
+        name = re.compile(rf"^{re.escape(label)}( \d+ unread)?$")
+        link = page.locator("#site-menu nav").get_by_role("link", name=name)
+        if label in expected:
+            expect(link).to_be_visible()
+        else:
+            expect(link).to_have_count(0)
+    if phone:
+        assert_fits(page, path + " (menu open)")
+        page.keyboard.press("Escape")
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        expect(menu).to_be_focused()
+
+
+def assert_tappable(page: Page, path: str) -> None:
+    """Buttons, button-like links, fields and nav links are at least 44 px tall on a phone."""
+    small = page.evaluate(
+        """() => [...document.querySelectorAll(
+                'button, .button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
+                + ' select, textarea, .navlist a, .tools a')]
+            .filter((el) => el.checkVisibility())
+            .map((el) => [el.tagName + ' ' + (el.textContent || el.name || '').trim().slice(0, 30),
+                          el.getBoundingClientRect().height])
+            .filter(([, h]) => h < 43.5)"""
+    )
+    assert small == [], f"{path}: too small to tap: {small}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("role", [*ROLES, None], ids=[r.name for r in ROLES] + ["visitor"])
+def test_every_page_fits_offers_only_what_the_role_may_use_and_keeps_the_csp(
+    page, live_server, console_errors, world, role, viewport
+):
+    phone = viewport is PHONE
+    page.set_viewport_size(viewport)
+    page.add_init_script(CSP_WATCH)
+    # The browser logs every 403/404 answer as a console error; those pages are expected here.
+    console_errors.expect("status of 403")
+    console_errors.expect("status of 404")
+    if role is not None:
+        sign_in_as(page, live_server, role)
+    for path, status in pages_for(role, world):
+        response = page.goto(path)
+        assert response.status == status, path
+        expect(page.locator("main h1").first).to_be_visible()
+        assert_fits(page, path)
+        assert_no_csp_violation(page, path)
+        if phone:
+            assert_tappable(page, path)
+        if role is not None:
+            assert_nav(page, role, phone=phone, path=path)
+            if not role.configures:
+                edit = page.locator("main").get_by_role("link", name="Edit", exact=True)
+                expect(edit).to_have_count(0)
+        else:
+            expect(page.get_by_role("button", name="Menu")).to_have_count(0)
+    if role is not None and not role.sends:
+        page.goto(reverse("messaging:send"))
+        expect(page.get_by_role("alert")).to_contain_text("needs the Senders role")
+        expect(page.locator("main").get_by_role("link", name="Your start page")).to_be_visible()
+
+
+def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(page, live_server, world):
+    page.set_viewport_size(PHONE)
+    page.add_init_script(CSP_WATCH)
+    sign_in_as(page, live_server, ROLES[1])
+    page.goto(reverse("messaging:auto_replies"))
+    did = world["did"]
+    row = page.locator(f"#auto-reply-{did.did_sid}")
+    row.get_by_role("link", name=f"Edit auto-reply on {did.formatted}").click()
+    form = page.get_by_role("form", name=f"Auto-reply on {did.label}")
+    expect(form).to_be_visible()
+    assert page.url.endswith(reverse("messaging:auto_replies"))  # in place, by htmx
+    form.get_by_label("Reply automatically to every inbound SMS").check()
+    form.get_by_label("Reply", exact=True).fill("Thanks! We will answer within the hour.")
+    form.get_by_label("At most once per customer every").fill("30")
+    assert_fits(page, "auto-reply form")
+    form.get_by_role("button", name="Save").click()
+    expect(row).to_have_attribute("data-state", "on")
+    expect(row).to_contain_text("Thanks! We will answer within the hour.")
+    expect(page.locator("#auto-reply-notice")).to_contain_text(
+        f"Auto-reply on {did.formatted} is on."
+    )
+    assert_no_csp_violation(page, "after the swaps")
+    assert_fits(page, "auto-reply saved")
+
+
+def test_phone_width_screenshots(page, live_server, console_errors, world):
+    """The pages people use most from a phone, for the README (only with SCREENSHOTS=1)."""
+    console_errors.expect("status of 403")  # the last one is the 403 page
+    page.set_viewport_size(PHONE)
+    page.add_init_script(CSP_WATCH)
+    sign_in_as(page, live_server, ROLES[0])
+    shots = [
+        (reverse("messaging:send"), "phone-messaging.png"),
+        (reverse("messaging:inbox"), "phone-inbox.png"),
+        (reverse("messaging:conversation", args=[CUSTOMER]), "phone-conversation.png"),
+        (reverse("numbers:list"), "phone-numbers.png"),
+        (reverse("messaging:auto_replies"), "phone-auto-reply.png"),
+    ]
+    for path, name in shots:
+        page.goto(path)
+        assert_fits(page, path)
+        screenshot(page, name)
+    page.get_by_role("button", name="Menu", exact=True).click()
+    expect(page.get_by_role("link", name="Phone Numbers")).to_be_visible()
+    if os.environ.get("SCREENSHOTS") == "1":
+        page.screenshot(path=SCREENSHOTS / "phone-menu.png", animations="disabled")  # the fold
+    page.context.clear_cookies()
+    sign_in_as(page, live_server, ROLES[4])
+    page.goto(reverse("messaging:send"))
+    screenshot(page, "phone-403.png")
+    assert_no_csp_violation(page, "screenshots")
