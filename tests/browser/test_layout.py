@@ -314,7 +314,7 @@ def test_phone_width_screenshots(page, live_server, console_errors, world):
         (reverse("messaging:send"), "phone-messaging.png"),
         (reverse("messaging:inbox"), "phone-inbox.png"),
         (reverse("messaging:conversation", args=[CUSTOMER]), "phone-conversation.png"),
-        (reverse("numbers:list"), "phone-numbers.png"),
+        (reverse("numbers:list"), "phone-number-list.png"),  # phone-numbers.png: the desktop list
         (reverse("messaging:auto_replies"), "phone-auto-reply.png"),
     ]
     for path, name in shots:
