@@ -52,6 +52,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         [sys.executable, str(BASE_DIR / "manage.py"), *args],
         env=env,
         cwd=BASE_DIR,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
@@ -115,6 +116,8 @@ class Portal:
             [sys.executable, str(BASE_DIR / "manage.py"), "runportal", "--port", str(self.port)],
             env=clean_env(database, PORT=str(self.port), **env),
             cwd=BASE_DIR,
+            # Not the terminal pytest may run in: runportal would take its foreground.
+            stdin=subprocess.DEVNULL,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )

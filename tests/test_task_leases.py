@@ -276,6 +276,7 @@ def start_worker(log: Path, worker_id: str) -> subprocess.Popen:
             worker_id,
         ],
         env=env,
+        stdin=subprocess.DEVNULL,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
