@@ -205,7 +205,7 @@ def parse_object(raw: bytes) -> dict:
     deep, or not an object."""
     try:
         text = raw.decode("utf-8")
-        payload = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        payload = _DECODER.decode(text)
     except UnicodeDecodeError as err:
         raise Rejected(
             f"body is not valid JSON: not UTF-8 at byte {err.start}", status=400
@@ -224,6 +224,11 @@ def parse_object(raw: bytes) -> dict:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number")
+
+
+# Built once (json.loads with arguments builds a decoder per call). Floats as Decimal: exact,
+# and 1e400 stays finite instead of becoming inf.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant)
 
 
 def _depth(value: object) -> int:
