@@ -31,7 +31,11 @@ def _rule(did: Did) -> AutoReply:
 def _form(did: Did, data=None) -> AutoReplyForm:
     # One form per DID on one page: ids carry the DID so every label points at its own field.
     # The field names stay plain; only one form is ever posted.
-    return AutoReplyForm(data, instance=_rule(did), auto_id=f"auto-reply-{did.pk}-%s")
+    form = AutoReplyForm(data, instance=_rule(did), auto_id=f"auto-reply-{did.pk}-%s")
+    # Edit replaced the button that had focus: carry it into the form that opened (htmx focuses
+    # an autofocus element it swaps in; a full page load does the same).
+    form.fields["enabled"].widget.attrs["autofocus"] = True
+    return form
 
 
 def _rows(editing: Did | None = None, form: AutoReplyForm | None = None) -> list[dict]:
@@ -58,7 +62,7 @@ def auto_replies(request: HttpRequest) -> HttpResponse:
         did = get_object_or_404(
             Did.objects.select_related("auto_reply"), did_sid=sid_or_404(did_sid)
         )
-        row = {"did": did, "rule": _rule(did)}
+        row = {"did": did, "rule": _rule(did), "focus": True}
         return render(request, f"{TEMPLATE}#row", _page(request, row=row))
     return render(request, TEMPLATE, _page(request, rows=_rows()))
 
@@ -76,7 +80,7 @@ def auto_reply_save(request: HttpRequest, did_sid: str) -> HttpResponse:
         rule = form.save()
         notice = f"Auto-reply on {did.formatted} is {'on' if rule.enabled else 'off'}."
         if request.htmx:
-            row = {"did": did, "rule": rule}
+            row = {"did": did, "rule": rule, "focus": True}
             return render(request, f"{TEMPLATE}#saved", _page(request, row=row, notice=notice))
         messages.success(request, notice)
         return redirect("messaging:auto_replies")

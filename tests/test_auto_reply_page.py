@@ -118,7 +118,8 @@ def test_htmx_save_returns_the_row_as_shown_and_says_so(admin, dids):
     assert response.status_code == 200
     fragment = response.content.decode()
     assert 'data-state="on"' in fragment and "“Back soon!”" in fragment
-    assert 'id="auto-reply-notice"' in fragment and 'hx-swap-oob="true"' in fragment
+    assert '<div id="auto-reply-notice" hx-swap-oob="innerHTML">' in fragment
+    assert "autofocus>Edit<" in fragment  # focus back on the row's Edit
     assert f"Auto-reply on {did.formatted} is on." in fragment
     assert AutoReply.objects.get(did=did).template == "Back soon!"
 

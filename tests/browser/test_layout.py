@@ -289,6 +289,7 @@ def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(page, liv
     row.get_by_role("link", name=f"Edit auto-reply on {did.formatted}").click()
     form = page.get_by_role("form", name=f"Auto-reply on {did.label}")
     expect(form).to_be_visible()
+    expect(form.get_by_label("Reply automatically to every inbound SMS")).to_be_focused()
     assert page.url.endswith(reverse("messaging:auto_replies"))  # in place, by htmx
     form.get_by_label("Reply automatically to every inbound SMS").check()
     form.get_by_label("Reply", exact=True).fill("Thanks! We will answer within the hour.")
@@ -300,6 +301,7 @@ def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(page, liv
     expect(page.locator("#auto-reply-notice")).to_contain_text(
         f"Auto-reply on {did.formatted} is on."
     )
+    expect(row.get_by_role("link", name=f"Edit auto-reply on {did.formatted}")).to_be_focused()
     assert_no_csp_violation(page, "after the swaps")
     assert_fits(page, "auto-reply saved")
 
