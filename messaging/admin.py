@@ -27,7 +27,8 @@ class MessageAdmin(admin.ModelAdmin):
 class CallbackEventAdmin(admin.ModelAdmin):
     """What the carrier sent, as it sent it: read-only."""
 
-    list_display = ["id", "received_at", "message_sid", "status", "outcome"]
+    list_display = ["id", "received_at", "message_sid", "status", "outcome", "rejected"]
+    list_filter = ["rejected"]
     search_fields = ["message_sid"]
     readonly_fields = [f.name for f in CallbackEvent._meta.fields]
     show_full_result_count = False
