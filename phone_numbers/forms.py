@@ -100,6 +100,8 @@ def _unreachable(host: str) -> str:
         return "it is a link-local address, only reachable on your own network segment"
     if address.is_private or address.is_reserved or address.is_multicast:
         return "it is a private address, only reachable inside your own network"
+    if not address.is_global:
+        return "it is not an address on the public internet"
     return ""
 
 
@@ -145,8 +147,16 @@ class CallbackURLForm(forms.Form):
         return cleaned
 
 
+class SidChoiceField(forms.ModelChoiceField):
+    def to_python(self, value):
+        # No SID holds a NUL, and PostgreSQL refuses one even in the lookup (a 500): no choice.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 class DidGroupForm(forms.Form):
-    did_group_sid = forms.ModelChoiceField(
+    did_group_sid = SidChoiceField(
         label="DID Group",
         queryset=DidGroup.objects.all(),
         to_field_name="did_group_sid",

@@ -9,6 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from messaging.models import Message
+from phone_numbers.sync import numbers_sync
 from sandbox.models import SandboxMessage
 from tests.browser.conftest import mark_page, sign_in, still_same_page
 from tests.conftest import make_user
@@ -39,6 +40,7 @@ def test_a_sent_message_turns_delivered_in_recently_sent_without_a_reload(
 ):
     # One step every 0.2 s: slow enough to see queued → sent → delivered, fast enough for a test.
     settings.SANDBOX_STEP_SECONDS = 0.2
+    numbers_sync()  # our DIDs in the portal's cache, for the From DID (pages never sync)
     sign_in(page, make_user("sam", "Senders"))
 
     page.get_by_label("From DID").select_option(MAIN_LINE)
