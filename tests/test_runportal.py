@@ -109,7 +109,9 @@ def cmdline(pid: int) -> str:
 class Portal:
     """`manage.py runportal --port <free port>` in a subprocess, its output in a file."""
 
-    def __init__(self, database: Path, log: Path, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self, database: Path, log: Path, port: int | None = None, preexec_fn=None, **env: str
+    ) -> None:
         self.port = port or free_port()
         self.log = log
         self.process = subprocess.Popen(
@@ -120,6 +122,7 @@ class Portal:
             stdin=subprocess.DEVNULL,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
         self.login = f"http://127.0.0.1:{self.port}/accounts/login/"
 
@@ -272,6 +275,30 @@ def test_a_stop_signal_ends_the_web_server_and_the_worker_with_exit_0(portal, st
     assert not alive(web) and not alive(worker)
     assert answers(portal.login) is None
     assert "Stopped the web server and the task worker." in portal.output()
+
+
+def test_sigterm_stops_both_when_started_with_sigint_ignored_as_a_scripts_background_job(
+    database, tmp_path
+):
+    # `make run &` from a script: the shell starts it with SIGINT ignored, which its children
+    # inherit; runserver then ignored the SIGINT it was stopped with and kept serving.
+    portal = Portal(
+        database,
+        tmp_path / "runportal.log",
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        portal.serving()
+        web = portal.web_pid()
+        [worker] = wait_for(portal.worker_pids, "the task worker")
+
+        portal.process.terminate()
+
+        assert portal.exit_code() == 0
+        assert not alive(web) and not alive(worker)
+        assert answers(portal.login) is None
+    finally:
+        portal.close()
 
 
 def test_when_the_web_server_dies_the_worker_is_stopped_and_runportal_fails(portal):
