@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.crypto import constant_time_compare
@@ -172,20 +173,73 @@ def carrier_api(*methods: str) -> Callable:
     return decorator
 
 
+# Deeper than any object the carrier defines; also keeps every walk over a body shallow.
+MAX_BODY_DEPTH = 32
+
+
+def _finite(text: str) -> float:
+    # `1e400` parses as infinity, which no JSON column can store; NaN and Infinity are not JSON.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unstorable(body: object) -> ApiError | None:
+    """Why a parsed body cannot be stored as text: NUL, a lone surrogate, or too deep."""
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_BODY_DEPTH:
+            return ApiError(
+                400, "bad request", [(None, f"nested deeper than {MAX_BODY_DEPTH} levels")]
+            )
+        if isinstance(value, str):
+            if "\x00" in value:
+                return NUL_REFUSED
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return ApiError(
+                        400,
+                        "bad request",
+                        [(None, "lone surrogates (\\ud800-\\udfff) are not text")],
+                    )
+        elif isinstance(value, dict):
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return None
+
+
 def json_object(request: HttpRequest) -> dict:
-    """The request body as a JSON object, or the carrier's 415/400 refusal."""
+    """The request body as a JSON object, or the carrier's 415/413/400 refusal."""
     if request.content_type != "application/json":
         raise ApiError(
             415, "Unsupported media type", [(None, "send Content-Type: application/json")]
         )
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(
+            413,
+            "request too large",
+            [(None, f"send at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")],
+        ) from None
+    try:
+        body = json.loads(raw, parse_float=_finite, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        # RecursionError: JSON nested thousands deep; the decoder gives up before we could.
         raise ApiError(
             400, "No JSON object could be decoded", [(None, "the body is not valid JSON")]
         ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "No JSON object could be decoded", [(None, "send a JSON object")])
-    if _has_nul(body):
-        raise NUL_REFUSED
+    if problem := _unstorable(body):
+        raise problem
     return body

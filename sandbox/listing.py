@@ -20,6 +20,8 @@ from sandbox.api import ApiError
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+# Longer filters are no query a client means; `like` patterns turn into regexes, keep them small.
+MAX_FILTER_LENGTH = 2000
 
 LOOKUPS = {"eq": "exact", "gt": "gt", "ge": "gte", "lt": "lt", "le": "lte", "like": "regex"}
 OPERATORS = [*LOOKUPS, "ne"]
@@ -37,7 +39,11 @@ def text(value: str) -> str:
 
 
 def integer(value: str) -> int:
-    return int(value)
+    """A whole number the database can compare: within a signed 64-bit integer."""
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(value)
+    return number
 
 
 def timestamp(value: str) -> dt.datetime:
@@ -48,7 +54,13 @@ def timestamp(value: str) -> dt.datetime:
         if day is None:
             raise ValueError(value)
         parsed = dt.datetime.combine(day, dt.time())
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        # In UTC now, as the database will want it: `0001-01-01T00:00+14:00` is before year 1.
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(value) from None
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,10 @@ def list_response_body(
     """The carrier's list envelope for one page of `queryset`, after `filter` and `order`."""
     limit = _bounded_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _bounded_int(request, "offset", 0, 0, 2**31 - 1)
+    if len(request.GET.get("filter", "")) > MAX_FILTER_LENGTH:
+        raise ApiError(
+            400, "invalid filter", [("filter", f"must be at most {MAX_FILTER_LENGTH} characters")]
+        )
     if request.GET.get("filter", "").strip():
         queryset = apply_filter(queryset, request.GET["filter"], fields)
     if request.GET.get("order", "").strip():

@@ -15,7 +15,8 @@ from sandbox.tasks import deliver_inbound, enqueue_step
 
 MAX_MESSAGE_LENGTH = 1600
 MAX_USER_DATA_LENGTH = 1024
-NUMBER = re.compile(r"\d{10,15}")
+# ASCII digits only: `\d` would take any script's digits (١٥١٦…), which no carrier dials.
+NUMBER = re.compile(r"[0-9]{10,15}")
 
 
 def message_segments(text: str) -> int:
@@ -24,15 +25,20 @@ def message_segments(text: str) -> int:
     return count_segments(text).segments
 
 
-def either(body: dict, current: str, legacy: str) -> object:
-    """A field under its current name, else its legacy name (`from` / `from_did`)."""
-    value = body.get(current)
-    return body.get(legacy) if value is None else value
+def either(body: dict, current: str, legacy: str) -> tuple[str, object]:
+    """A field under its current name, else its legacy name (`from` / `from_did`), with the name
+    it came under, so an error names the field the caller sent. With neither sent, the name
+    follows the body's naming: a body with any legacy key is told about `from_did`."""
+    if body.get(current) is not None:
+        return current, body[current]
+    if legacy in body or any(key in body for key in ("from_did", "to_did")):
+        return legacy, body.get(legacy)
+    return current, None
 
 
 def digits_only(text: str) -> str:
     """People type `+1 (516) 206-5574`; the carrier writes `15162065574`."""
-    return re.sub(r"\D", "", text)
+    return re.sub(r"[^0-9]", "", text)
 
 
 def _check_number(errors: list, field: str, value: object) -> str:
@@ -74,8 +80,10 @@ def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
     """Validate a `POST /sms/messages` body (either field naming), store the queued message and
     enqueue its status progression. Raises a 422 ApiError naming every bad field."""
     errors: list[tuple[str | None, str]] = []
-    from_number = _check_number(errors, "from", either(body, "from", "from_did"))
-    to_number = _check_number(errors, "to", either(body, "to", "to_did"))
+    from_field, raw_from = either(body, "from", "from_did")
+    to_field, raw_to = either(body, "to", "to_did")
+    from_number = _check_number(errors, from_field, raw_from)
+    to_number = _check_number(errors, to_field, raw_to)
     text = _check_message(errors, body.get("message"))
     user_data = body.get("user_data")
     if user_data is not None and (
@@ -86,7 +94,7 @@ def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
         if body.get(field):
             errors.append((field, "the sandbox sends SMS only, not MMS"))
     if from_number:
-        _partner_did(errors, partner, "from", from_number, SandboxDid.SEND_SMS, "send")
+        _partner_did(errors, partner, from_field, from_number, SandboxDid.SEND_SMS, "send")
     if errors:
         raise validation_error(errors)
 
@@ -108,17 +116,17 @@ def sms_receive(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
     """An SMS from a handset (`from`, any number) to one of the partner's DIDs (`to`): stored as
     received, and its callback enqueued. Raises a 422 ApiError naming every bad field."""
     errors: list[tuple[str | None, str]] = []
-    raw_from = either(body, "from", "from_did")
-    raw_to = either(body, "to", "to_did")
+    from_field, raw_from = either(body, "from", "from_did")
+    to_field, raw_to = either(body, "to", "to_did")
     from_number = _check_number(
-        errors, "from", digits_only(raw_from) if isinstance(raw_from, str) else raw_from
+        errors, from_field, digits_only(raw_from) if isinstance(raw_from, str) else raw_from
     )
     to_number = _check_number(
-        errors, "to", digits_only(raw_to) if isinstance(raw_to, str) else raw_to
+        errors, to_field, digits_only(raw_to) if isinstance(raw_to, str) else raw_to
     )
     text = _check_message(errors, body.get("message"))
     if to_number:
-        _partner_did(errors, partner, "to", to_number, SandboxDid.RECEIVE_SMS, "receive")
+        _partner_did(errors, partner, to_field, to_number, SandboxDid.RECEIVE_SMS, "receive")
     if errors:
         raise validation_error(errors)
 
