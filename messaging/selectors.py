@@ -10,7 +10,7 @@ inside them only those messages.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from messaging.models import Conversation, Direction, Message, OptOut, SenderProfile
@@ -52,14 +52,8 @@ def opt_outs_visible_to(user, customer: str) -> list[OptOut]:
     return list(opt_outs if limit is None else opt_outs.filter(our_number__in=limit))
 
 
-def _last_visible_id(limit: frozenset[str]) -> Subquery:
-    # Walks the customer's thread index (their_number, id) newest first and stops at the first
-    # message on one of the person's DIDs.
-    return Subquery(
-        Message.objects.filter(their_number=OuterRef("customer_number"), our_number__in=limit)
-        .order_by("-id")
-        .values("id")[:1]
-    )
+def _on_dids(limit: frozenset[str]) -> QuerySet[Message]:
+    return Message.objects.filter(their_number=OuterRef("customer_number"), our_number__in=limit)
 
 
 def conversations_visible_to(
@@ -71,8 +65,11 @@ def conversations_visible_to(
     limit = did_limit(user)
     if limit is None:
         return conversations
-    return conversations.annotate(visible_last_id=_last_visible_id(limit)).filter(
-        visible_last_id__isnull=False
+    # EXISTS lets the database pick the plan: walk the recent conversations probing each one's
+    # thread index (a busy DID), or start from the DID's few messages (a quiet one). The newest
+    # visible id is computed only for the rows a page returns.
+    return conversations.filter(Exists(_on_dids(limit))).annotate(
+        visible_last_id=Subquery(_on_dids(limit).order_by("-id").values("id")[:1])
     )
 
 

@@ -38,6 +38,7 @@ from phone_numbers.services import (
     partner_set_sms_callback,
 )
 from phone_numbers.views import back_to, did_panel, group_panel, panel_template, partner_panel
+from portal.lookups import sid_or_404
 from portal.roles import CHANGE_CALLBACKS, role_required
 
 # What a person types to clear the partner's callback: it cuts inbound for many numbers at once.
@@ -163,7 +164,7 @@ def _did_clearing(did: Did) -> ClearQuestion:
 @role_required(CHANGE_CALLBACKS)
 @vary_on_headers("HX-Request")
 def did_callback_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
-    did = get_object_or_404(Did.objects.select_related("group"), did_sid=did_sid)
+    did = get_object_or_404(Did.objects.select_related("group"), did_sid=sid_or_404(did_sid))
     return _edit_callback(
         request,
         template="numbers/detail.html",
@@ -179,7 +180,7 @@ def did_callback_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
 @login_required
 @role_required(CHANGE_CALLBACKS)
 def did_group_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
-    did = get_object_or_404(Did.objects.select_related("group"), did_sid=did_sid)
+    did = get_object_or_404(Did.objects.select_related("group"), did_sid=sid_or_404(did_sid))
     form = DidGroupForm(request.POST)
     notice = error = ""
     if not form.is_valid():
@@ -229,7 +230,7 @@ def _group_clearing(group: DidGroup) -> ClearQuestion:
 @role_required(CHANGE_CALLBACKS)
 @vary_on_headers("HX-Request")
 def group_callback_edit(request: HttpRequest, did_group_sid: str) -> HttpResponse:
-    group = get_object_or_404(DidGroup, did_group_sid=did_group_sid)
+    group = get_object_or_404(DidGroup, did_group_sid=sid_or_404(did_group_sid))
     return _edit_callback(
         request,
         template="numbers/group_detail.html",

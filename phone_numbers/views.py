@@ -32,6 +32,7 @@ from phone_numbers.selectors import (
 )
 from phone_numbers.sync import numbers_sync
 from portal.carrierx import CarrierXError
+from portal.lookups import sid_or_404
 
 HISTORY_LIMIT = 50
 
@@ -63,6 +64,8 @@ def number_list(request: HttpRequest) -> HttpResponse:
     group = request.GET.get("group", "")
     if group == "none":
         dids = dids.filter(group__isnull=True)
+    elif "\x00" in group:  # no SID holds a NUL, and PostgreSQL refuses one even to compare
+        dids = dids.none()
     elif group:
         dids = dids.filter(group__did_group_sid=group)
 
@@ -106,7 +109,7 @@ def number_sync(request: HttpRequest) -> HttpResponse:
 
 
 def did_panel(did_sid: str) -> dict:
-    did = get_object_or_404(Did.objects.select_related("group"), did_sid=did_sid)
+    did = get_object_or_404(Did.objects.select_related("group"), did_sid=sid_or_404(did_sid))
     partners = partners_by_sid()
     partner = did_partner(did, partners=partners)
     return {
@@ -136,7 +139,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
 
 
 def group_panel(did_group_sid: str) -> dict:
-    group = get_object_or_404(DidGroup, did_group_sid=did_group_sid)
+    group = get_object_or_404(DidGroup, did_group_sid=sid_or_404(did_group_sid))
     return {
         "group": group,
         "dids": group.dids.all(),
