@@ -26,7 +26,7 @@ from tests.webhook_checks import assert_pages_answer_and_export_holds_every_mess
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("WEBHOOK_FUZZ_EXAMPLES", "4000"))
+EXAMPLES = int(os.environ.get("WEBHOOK_FUZZ_EXAMPLES", "3000"))
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "carrierx"
 
 
