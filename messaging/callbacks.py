@@ -47,10 +47,8 @@ def callback_receive(
                 _inbound_arrived(message)
     except Rejected as rejection:
         # Raised before anything was written: the transaction held only row locks.
-        event.rejected, event.outcome = (
-            True,
-            f"rejected {rejection.status}: {rejection.reason}"[:200],
-        )
+        event.rejected = True
+        event.outcome = f"rejected {rejection.status}: {rejection.reason}"[:200]
         event.save()
         return event, rejection
     except Exception:
