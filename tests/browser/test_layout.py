@@ -22,7 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from messaging.models import CallbackEvent, Conversation, Direction, Message
-from phone_numbers.models import Did, DidGroup
+from phone_numbers.models import CallbackChange, Did, DidGroup
 from phone_numbers.services import numbers_sync
 from tests.browser.conftest import SCREENSHOTS, screenshot
 from tests.conftest import make_user
@@ -79,11 +79,22 @@ ROLES = [
 
 @pytest.fixture
 def world(sandbox):
-    """The sandbox's numbers in the cache, one with a very long callback URL; a conversation with
-    an inbound text and a long delivered reply, and the callback that delivered it."""
+    """The sandbox's numbers in the cache, one with a very long callback URL (and its history
+    row); a conversation with an inbound text and a long delivered reply, and the callback that
+    delivered it."""
     numbers_sync()
     did = Did.objects.get(phonenumber=OUR_DID)
     Did.objects.filter(pk=did.pk).update(callback_url=LONG_URL)
+    CallbackChange.objects.create(
+        username="nora",
+        object_kind=CallbackChange.Kind.DID,
+        object_sid=did.did_sid,
+        label=did.formatted,
+        field="callback_url",
+        old_value="",
+        new_value=LONG_URL,
+        carrier_answer=CallbackChange.ACCEPTED,
+    )
     inbound = Message.objects.create(
         message_sid="in-1",
         direction=Direction.INBOUND,
@@ -332,3 +343,27 @@ def test_phone_width_screenshots(page, live_server, console_errors, world):
     page.goto(reverse("messaging:send"))
     screenshot(page, "phone-403.png")
     assert_no_csp_violation(page, "screenshots")
+
+
+@pytest.mark.parametrize("width", [360, 720, 721, 999, 1000, 1099, 1100, 1180])
+def test_no_width_between_phone_and_desktop_scrolls_sideways(page, live_server, world, width):
+    """Around each breakpoint of the stylesheet, with the longest nav (an admin's)."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.add_init_script(CSP_WATCH)
+    sign_in_as(page, live_server, ROLES[0])
+    pages = [
+        reverse("numbers:list"),
+        world["did"].get_absolute_url(),
+        reverse("messaging:send"),
+        reverse("messaging:inbox"),
+        reverse("messaging:messages"),
+        reverse("messaging:auto_replies"),
+    ]
+    for path in pages:
+        page.goto(path)
+        assert_fits(page, f"{path} at {width} px")
+        menu = page.get_by_role("button", name="Menu", exact=True)
+        if menu.is_visible():
+            menu.click()
+            assert_fits(page, f"{path} at {width} px, menu open")
+        expect(page.locator("#site-menu").get_by_role("link", name="Auto-reply")).to_be_visible()
