@@ -33,7 +33,14 @@ def _sync() -> str:
 @task()
 def numbers_sync_task() -> str:
     """One re-read, now (after a change the portal made)."""
-    return _sync()
+    outcome = _sync()
+    # A worker killed in the middle of the periodic read ends its chain (the lost task is failed,
+    # not run again); any later re-read starts it again.
+    if not DBTaskResult.objects.filter(
+        task_path=numbers_sync_periodic.module_path, status__in=["READY", "RUNNING"]
+    ).exists():
+        numbers_sync_periodic.using(run_after=timezone.now() + _next_delay()).enqueue()
+    return outcome
 
 
 @task()

@@ -207,3 +207,17 @@ def test_a_change_made_in_the_portal_queues_a_re_read(sandbox, admin_client_):
     attempts = SyncStatus.objects.get().attempts
     run_tasks()
     assert SyncStatus.objects.get().attempts == attempts + 1
+
+
+def test_a_re_read_after_a_change_restarts_a_lost_periodic_chain(sandbox, admin_client_):
+    numbers_sync()
+    assert not DBTaskResult.objects.filter(task_path=PERIODIC).exists()
+    did = Did.objects.get(phonenumber=MAIN_LINE)
+
+    admin_client_.post(
+        reverse("numbers:did_callback", args=[did.did_sid]),
+        {"callback_url": "https://hooks.example.com/sms"},
+    )
+    run_tasks()
+
+    assert queued_periodic().run_after > timezone.now() + timedelta(minutes=4)
