@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from portal.phones import format_number
 
+# The carrier's capability bits (1 SMS in, 2 SMS out, 4 voice, 8/16 MMS); we use the SMS ones.
 CAP_SMS_IN = 1
 CAP_SMS_OUT = 2
-CAP_VOICE = 4
 # Either SMS bit: a number the carrier sends SMS callbacks for. Voice-only numbers have neither,
 # so where their callback points does not matter.
 CAP_SMS = CAP_SMS_IN | CAP_SMS_OUT

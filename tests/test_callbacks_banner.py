@@ -162,3 +162,17 @@ def test_a_superuser_sees_the_banner_too(synced, live_server):
     root = Client()
     root.force_login(make_user("root", superuser=True))
     assert BANNER in root.get(reverse("messaging:send")).content.decode()
+
+
+def test_the_fix_refuses_a_webhook_address_the_carrier_could_never_reach(
+    synced, live_server, admin, settings
+):
+    carrier(live_server, "PATCH", f"partners/{PARTNER_SID}", json={"callbacks": {"sms": ELSEWHERE}})
+    background_reread()
+    settings.CARRIERX_SANDBOX = False  # a real carrier cannot call the live server's localhost
+
+    page = admin.post(reverse("numbers:callbacks_fix"), follow=True).content.decode()
+
+    assert "cannot be used: CarrierX can never reach localhost: it names this machine" in page
+    assert carrier(live_server, "GET", f"partners/{PARTNER_SID}")["callbacks"]["sms"] == ELSEWHERE
+    assert not CallbackChange.objects.exists()
