@@ -109,13 +109,19 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
         return None
 
     body = sms_json(message)
+    # The partner's callbacks are free JSON: a number there is refused below like any bad URL.
+    url = str(url)
     shown_url = without_credentials(url)
     target = callback_target(
         url, public_url=settings.PUBLIC_URL, allowed_hosts=settings.SANDBOX_CALLBACK_HOSTS
     )
     if target.refused:
         logger.warning(
-            "sandbox: %s callback to %s refused: %s", message.status, shown_url, target.refused
+            # %r: a refused URL may hold a line break, which must not start a forged log line.
+            "sandbox: %s callback to %r refused: %s",
+            message.status,
+            shown_url,
+            target.refused,
         )
         return SandboxCallbackAttempt.objects.create(
             message=message, url=shown_url, request_body=body, error="refused: " + target.refused

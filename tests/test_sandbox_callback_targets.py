@@ -193,6 +193,38 @@ def test_a_host_listed_for_another_port_is_refused(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_url_stored_with_a_line_break_is_refused_and_logged_on_one_line(
+    settings, quiet_partner, caplog
+):
+    # The API refuses such a URL; the admin or an older version may have stored one.
+    forged = "http://example.com/\nsandbox: delivered callback to http://example.com/ answered"
+    SandboxDid.objects.filter(phonenumber=OUR_DID).update(callback_url=forged)
+
+    with caplog.at_level(logging.WARNING, logger="sandbox.tasks"):
+        simulate_inbound(settings)
+        run_tasks()
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "sandbox.tasks"]
+    assert "\n" not in line and "refused" in line
+    assert SandboxCallbackAttempt.objects.get().error.startswith("refused: ")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_callback_that_is_not_text_is_refused_not_a_failed_task(settings, quiet_partner):
+    quiet_partner.callbacks = {"sms": 8080}
+    quiet_partner.save()
+
+    simulate_inbound(settings)
+    run_tasks()  # raises if the task failed
+
+    [attempt] = SandboxCallbackAttempt.objects.all()
+    assert (attempt.url, attempt.error) == (
+        "8080",
+        "refused: only http:// and https:// URLs are called",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_portals_own_webhook_still_receives_callbacks_on_loopback(sandbox, settings):
     assert settings.PUBLIC_URL.startswith("http://localhost:") or settings.PUBLIC_URL.startswith(
         "http://127.0.0.1:"
