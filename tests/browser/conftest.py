@@ -34,6 +34,11 @@ VIEWPORT = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # A test that waits longer than this for one thing has found a bug, not a slow machine.
 DEFAULT_TIMEOUT_MS = 15_000
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (e) => window.__cspViolation(
+  `${e.violatedDirective}: ${e.blockedURI || "inline code"} at ${e.sourceFile}:${e.lineNumber}`
+));
+"""
 
 
 @pytest.fixture(scope="package")
@@ -75,11 +80,11 @@ class ConsoleErrors:
         self.expected: list[str] = []
 
     def console(self, message: ConsoleMessage) -> None:
-        where = message.location.get("url", "")
-        # Chromium asks for /favicon.ico on its own; the portal has none (yet), and that 404 is
-        # the browser's, not the page's.
-        if message.type == "error" and not where.endswith("/favicon.ico"):
-            self.seen.append(f"console: {message.text} ({where})")
+        if message.type == "error":
+            self.seen.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    def csp(self, violation: str) -> None:
+        self.seen.append(f"csp: {violation}")
 
     def uncaught(self, error: Exception) -> None:
         self.seen.append(f"uncaught: {error}")
@@ -102,6 +107,9 @@ def page(browser, live_server, console_errors) -> Iterator[Page]:
     the test fails if the page logged an error or broke the Content-Security-Policy."""
     context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    # Chromium also logs CSP violations to the console; the event says which directive and where.
+    context.expose_function("__cspViolation", console_errors.csp)
+    context.add_init_script(CSP_REPORTER)
     page = context.new_page()
     page.on("console", console_errors.console)
     page.on("pageerror", console_errors.uncaught)

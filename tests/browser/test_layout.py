@@ -1,9 +1,9 @@
 """Every page of the portal, for every role (and a visitor where one may look), on a phone
 (390×844) and on a desktop (1280×900): the page never scrolls sideways, the nav offers exactly what
 the role may use (behind the Menu button on the phone), buttons and fields are big enough to tap,
-and nothing breaks the Content-Security-Policy or logs an error (the page fixture's watch, plus a
-`securitypolicyviolation` listener here). With SCREENSHOTS=1 it saves phone-width screenshots to
-docs/screenshots/:
+and nothing breaks the Content-Security-Policy or logs an error (the page fixture's watch: console
+errors and `securitypolicyviolation` events). With SCREENSHOTS=1 it saves phone-width screenshots
+to docs/screenshots/:
 
     SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_layout.py
 """
@@ -182,14 +182,6 @@ def sign_in_as(page: Page, live_server, role: Role) -> None:
     )
 
 
-CSP_WATCH = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
-});
-"""
-
-
 def assert_fits(page: Page, path: str) -> None:
     width, scroll = page.evaluate("[window.innerWidth, document.scrollingElement.scrollWidth]")
     if scroll > width:
@@ -202,8 +194,9 @@ def assert_fits(page: Page, path: str) -> None:
         pytest.fail(f"{path}: the page is {scroll} px wide in a {width} px window: {culprits}")
 
 
-def assert_no_csp_violation(page: Page, path: str) -> None:
-    assert page.evaluate("window.__csp") == [], path
+def assert_no_csp_violation(console_errors, path: str) -> None:
+    """The page fixture's watch fails the test at its end; this says on which page."""
+    assert [e for e in console_errors.seen if e.startswith("csp:")] == [], path
 
 
 def nav_names(page: Page) -> list[str]:
@@ -263,7 +256,6 @@ def test_every_page_fits_offers_only_what_the_role_may_use_and_keeps_the_csp(
 ):
     phone = viewport is PHONE
     page.set_viewport_size(viewport)
-    page.add_init_script(CSP_WATCH)
     # The browser logs every 403/404 answer as a console error; those pages are expected here.
     console_errors.expect("status of 403")
     console_errors.expect("status of 404")
@@ -274,7 +266,7 @@ def test_every_page_fits_offers_only_what_the_role_may_use_and_keeps_the_csp(
         assert response.status == status, path
         expect(page.locator("main h1").first).to_be_visible()
         assert_fits(page, path)
-        assert_no_csp_violation(page, path)
+        assert_no_csp_violation(console_errors, path)
         if phone:
             assert_tappable(page, path)
         if role is not None:
@@ -290,9 +282,10 @@ def test_every_page_fits_offers_only_what_the_role_may_use_and_keeps_the_csp(
         expect(page.locator("main").get_by_role("link", name="Your start page")).to_be_visible()
 
 
-def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(page, live_server, world):
+def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(
+    page, live_server, console_errors, world
+):
     page.set_viewport_size(PHONE)
-    page.add_init_script(CSP_WATCH)
     sign_in_as(page, live_server, ROLES[1])
     page.goto(reverse("messaging:auto_replies"))
     did = world["did"]
@@ -313,7 +306,7 @@ def test_the_auto_reply_form_opens_and_saves_in_its_row_at_phone_width(page, liv
         f"Auto-reply on {did.formatted} is on."
     )
     expect(row.get_by_role("link", name=f"Edit auto-reply on {did.formatted}")).to_be_focused()
-    assert_no_csp_violation(page, "after the swaps")
+    assert_no_csp_violation(console_errors, "after the swaps")
     assert_fits(page, "auto-reply saved")
 
 
@@ -321,7 +314,6 @@ def test_phone_width_screenshots(page, live_server, console_errors, world):
     """The pages people use most from a phone, for the README (only with SCREENSHOTS=1)."""
     console_errors.expect("status of 403")  # the last one is the 403 page
     page.set_viewport_size(PHONE)
-    page.add_init_script(CSP_WATCH)
     sign_in_as(page, live_server, ROLES[0])
     shots = [
         (reverse("messaging:send"), "phone-messaging.png"),
@@ -342,14 +334,13 @@ def test_phone_width_screenshots(page, live_server, console_errors, world):
     sign_in_as(page, live_server, ROLES[4])
     page.goto(reverse("messaging:send"))
     screenshot(page, "phone-403.png")
-    assert_no_csp_violation(page, "screenshots")
+    assert_no_csp_violation(console_errors, "screenshots")
 
 
 @pytest.mark.parametrize("width", [360, 720, 721, 999, 1000, 1099, 1100, 1180])
 def test_no_width_between_phone_and_desktop_scrolls_sideways(page, live_server, world, width):
     """Around each breakpoint of the stylesheet, with the longest nav (an admin's)."""
     page.set_viewport_size({"width": width, "height": 800})
-    page.add_init_script(CSP_WATCH)
     sign_in_as(page, live_server, ROLES[0])
     pages = [
         reverse("numbers:list"),
@@ -367,3 +358,16 @@ def test_no_width_between_phone_and_desktop_scrolls_sideways(page, live_server, 
             menu.click()
             assert_fits(page, f"{path} at {width} px, menu open")
         expect(page.locator("#site-menu").get_by_role("link", name="Auto-reply")).to_be_visible()
+
+
+def test_the_watch_sees_a_csp_violation(page, live_server, console_errors):
+    """The checks above would pass vacuously if violations went unseen: provoke one."""
+    console_errors.expect("csp: style-src-attr")
+    console_errors.expect("Applying inline style violates")
+    page.goto(reverse("login"))
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    expect(page.locator("body")).to_have_attribute("style", "color: red")
+    page.wait_for_timeout(200)
+    assert [e for e in console_errors.seen if e.startswith("csp: style-src-attr")], (
+        console_errors.seen
+    )
