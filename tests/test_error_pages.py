@@ -256,3 +256,14 @@ def test_base_loads_each_script_once(settings):
     assert page.count("django-htmx.js") == 1
     assert page.count("htmx-2.min.js") == 1
     assert '"includeIndicatorStyles": false' in page
+
+
+def test_a_stale_sign_in_form_gets_the_portals_page_without_a_nav():
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("login"), {"username": "sam", "password": "pw"}
+    )
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "That form had expired" in page
+    assert '<nav class="mainnav"' not in page
+    assert f'<a class="button primary" href="{reverse("home")}">Sign in</a>' in page
