@@ -4,9 +4,10 @@ way back. (500.html is rendered by Django's own handler with an empty context; s
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 
 DEFAULT_403_REASON = "Your account has no role that opens this page; ask an administrator."
 
@@ -43,3 +44,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(
         request, "403_csrf.html", {"back": _way_back(request), "detail": reason}, status=403
     )
+
+
+@csrf_exempt  # the carrier posts without a CSRF token; a 403 would not say "no webhook here"
+def webhook_not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"error": "not found"}, status=404)

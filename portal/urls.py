@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from portal import password_reset, views
+from portal import errors, password_reset, views
 
 # Django's sign-in, sign-out and password change; password reset is ours (only with email, and
 # throttled).
@@ -24,6 +24,9 @@ urlpatterns = [
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
     path("webhooks/", include("messaging.webhook_urls")),
+    # Anything else under /webhooks/ may carry the secret in its path: answer without echoing it,
+    # so neither the 404 page nor Django's debug 404 ever shows it.
+    re_path(r"^webhooks/", errors.webhook_not_found),
 ]
 
 # The sandbox stands in for the carrier only in sandbox mode; with a real token it does not exist.

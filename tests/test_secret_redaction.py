@@ -171,3 +171,17 @@ def test_a_crash_under_the_secret_path_shows_and_logs_no_secret(db, settings, se
     for spelling in spellings_of(secret):
         assert spelling not in page
         assert spelling not in written
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_wrong_path_under_the_webhook_answers_404_without_echoing_the_secret(db, settings, debug):
+    settings.DEBUG = debug
+    secret = settings.CARRIERX_WEBHOOK_SECRET
+    client = Client(raise_request_exception=False)
+
+    for path in (f"/webhooks/carrierx/{secret}/x", f"/webhooks/carrierx/{secret}/x/y/"):
+        response = client.get(path)
+
+        assert response.status_code == 404
+        assert response.json() == {"error": "not found"}
+        assert secret not in response.content.decode()
