@@ -179,8 +179,8 @@ def test_a_wrong_path_under_the_webhook_answers_404_without_echoing_the_secret(d
     secret = settings.CARRIERX_WEBHOOK_SECRET
     client = Client(raise_request_exception=False)
 
-    for path in (f"/webhooks/carrierx/{secret}/x", f"/webhooks/carrierx/{secret}/x/y/"):
-        response = client.get(path)
+    for url in (f"/webhooks/carrierx/{secret}/x", f"/webhooks/carrierx/{secret}/x/y/"):
+        response = client.get(url)
 
         assert response.status_code == 404
         assert response.json() == {"error": "not found"}
