@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -70,9 +71,11 @@ def sms_messages(request: HttpRequest) -> HttpResponse:
         message = sms_send(partner=request.partner, body=json_object(request))
         return json_response(sms_json(message))
     messages = SandboxMessage.objects.filter(partner=request.partner).select_related("partner")
-    return json_response(
-        list_response_body(request, messages, fields=MESSAGE_FIELDS, serialize=sms_json)
-    )
+    fields = MESSAGE_FIELDS
+    if not getattr(settings, "SANDBOX_FILTER_ON_USER_DATA", True):
+        # Like an older account: `user_data` is not a field it filters (or orders) on.
+        fields = {name: field for name, field in MESSAGE_FIELDS.items() if name != "user_data"}
+    return json_response(list_response_body(request, messages, fields=fields, serialize=sms_json))
 
 
 @csrf_exempt
