@@ -8,10 +8,10 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from messaging.segments import count_segments
 from sandbox.api import validation_error
 from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
 from sandbox.tasks import deliver_inbound, enqueue_step
+from sms_segments import count_segments
 
 MAX_MESSAGE_LENGTH = 1600
 MAX_USER_DATA_LENGTH = 1024
