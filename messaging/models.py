@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from portal.permissions import meta_permissions
 from portal.phones import format_number
 
 
@@ -84,10 +85,7 @@ class Message(models.Model):
             models.Index(fields=["status", "id"], name="message_status_recent"),
             models.Index(fields=["created_at"], name="message_created"),
         ]
-        permissions = [
-            ("send_message", "Can send messages"),
-            ("view_inbox", "Can read the inbox"),
-        ]
+        permissions = meta_permissions("messaging", "message")
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.message_sid or self.pk} ({self.status})"

@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 
 from phone_numbers.models import SyncStatus
 from phone_numbers.selectors import sync_status
-from portal.roles import CHANGE_CALLBACKS
+from portal.permissions import CHANGE_CALLBACKS
 
 
 class CarrierState:

@@ -39,7 +39,8 @@ from phone_numbers.services import (
 )
 from phone_numbers.views import back_to, did_panel, group_panel, panel_template, partner_panel
 from portal.lookups import sid_or_404
-from portal.roles import CHANGE_CALLBACKS, role_required
+from portal.permissions import CHANGE_CALLBACKS
+from portal.roles import role_required
 
 # What a person types to clear the partner's callback: it cuts inbound for many numbers at once.
 CLEAR_WORD = "CLEAR"

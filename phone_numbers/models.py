@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F
 from django.urls import reverse
 
+from portal.permissions import meta_permissions
 from portal.phones import format_number
 
 # The carrier's capability bits (1 SMS in, 2 SMS out, 4 voice, 8/16 MMS); we use the SMS ones.
@@ -80,7 +81,7 @@ class Did(models.Model):
     class Meta:
         ordering = ["phonenumber"]
         verbose_name = "DID"
-        permissions = [("change_callbacks", "Can change callback URLs and DID groups")]
+        permissions = meta_permissions("numbers", "did")
 
     def __str__(self) -> str:
         return self.formatted

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from portal.roles import SEND_MESSAGE, VIEW_INBOX
+from portal.permissions import SEND_MESSAGE, VIEW_INBOX
 
 SIGNED_IN = None  # a page every signed-in user may open (Configure is readable by everyone)
 
@@ -61,7 +61,6 @@ CONFIGURE = [
 def portal(request: HttpRequest) -> dict:
     return {
         "sandbox_mode": settings.CARRIERX_SANDBOX,
-        "unread_conversations": _unread(request),
         "nav": nav_for(request),
     }
 
@@ -89,12 +88,3 @@ def nav_for(request: HttpRequest) -> dict[str, list[dict]]:
 
     return {"work": items(DAILY_WORK), "configure": items(CONFIGURE)}
 
-
-def _unread(request: HttpRequest) -> int:
-    """Conversations with unread messages, for the nav; only for people who may read them."""
-    from messaging.selectors import unread_conversation_count
-
-    user = getattr(request, "user", None)
-    if user is None or not user.has_perm(VIEW_INBOX):
-        return 0
-    return unread_conversation_count(user)  # only what this user may read

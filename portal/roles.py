@@ -1,7 +1,8 @@
-"""The portal's roles: a Django group each, with the permissions the views check.
+"""The portal's roles (a Django group each, granting permissions from portal/permissions.py) and
+the one guard decorator the views use, `role_required`.
 
-The permission names below are the ones the views' guards, the nav and the 403 page all use, so
-what the nav offers is exactly what the views let through.
+The views' guards, the nav and the 403 page all use the same permission names, so what the nav
+offers is exactly what the views let through.
 """
 
 from __future__ import annotations
@@ -11,21 +12,18 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
+from portal import permissions
+from portal.permissions import CHANGE_CALLBACKS, SEND_MESSAGE, VIEW_INBOX
+
 SENDERS = "Senders"
 NUMBER_ADMINS = "Number admins"
 INBOX_STAFF = "Inbox staff"
 
-SEND_MESSAGE = "messaging.send_message"
-VIEW_INBOX = "messaging.view_inbox"
-CHANGE_CALLBACKS = "numbers.change_callbacks"
-
-# group → [(app_label, model, codename, name)]
+# group → [(app_label, model, codename, name)], from the one definition of each permission
 ROLE_PERMISSIONS = {
-    SENDERS: [("messaging", "message", "send_message", "Can send messages")],
-    NUMBER_ADMINS: [
-        ("numbers", "did", "change_callbacks", "Can change callback URLs and DID groups")
-    ],
-    INBOX_STAFF: [("messaging", "message", "view_inbox", "Can read the inbox")],
+    SENDERS: [tuple(permissions.SEND)],
+    NUMBER_ADMINS: [tuple(permissions.EDIT_CALLBACKS)],
+    INBOX_STAFF: [tuple(permissions.READ_INBOX)],
 }
 
 # What a person without the permission is told on the 403 page: what needs which role, and whom

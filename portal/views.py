@@ -6,11 +6,10 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
+from portal.permissions import SEND_MESSAGE, VIEW_INBOX
+
 # Where people land after signing in: the first page their role may open.
-LANDING_PAGES = [
-    ("messaging.send_message", "messaging:send"),
-    ("messaging.view_inbox", "messaging:inbox"),
-]
+LANDING_PAGES = [(SEND_MESSAGE, "messaging:send"), (VIEW_INBOX, "messaging:inbox")]
 
 
 @require_GET

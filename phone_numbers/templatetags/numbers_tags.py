@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from phone_numbers.selectors import portal_webhook_url
+from portal.permissions import CHANGE_CALLBACKS
 
 register = template.Library()
 
@@ -25,7 +26,7 @@ def callback_url(context: template.Context, url: str | None) -> str:
     user = context["request"].user
     secret = settings.CARRIERX_WEBHOOK_SECRET
     shown = url
-    if secret and not user.has_perm("numbers.change_callbacks"):
+    if secret and not user.has_perm(CHANGE_CALLBACKS):
         shown = url.replace(secret, SECRET_MASK)
     if url == portal_webhook_url():
         return format_html(
