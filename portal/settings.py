@@ -168,6 +168,8 @@ SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.1)
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
 # Hosts (`host` or `host:port`) the sandbox may POST callbacks to besides the portal's own webhook.
 SANDBOX_CALLBACK_HOSTS = env.list("SANDBOX_CALLBACK_HOSTS", default=[])
+# Off: the sandbox refuses a `user_data` filter on its message list, as older accounts do.
+SANDBOX_FILTER_ON_USER_DATA = env.bool("SANDBOX_FILTER_ON_USER_DATA", default=True)
 
 # --- Django ---------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -187,8 +189,11 @@ INSTALLED_APPS = [
     "portal",
     "phone_numbers",
     "messaging",
-    "sandbox",
 ]
+# The carrier stand-in exists only in sandbox mode: with a real token no sandbox table, admin page
+# or URL exists (portal/urls.py mounts its URLs under the same condition).
+if CARRIERX_SANDBOX:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
