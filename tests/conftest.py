@@ -4,6 +4,7 @@ and a synchronous run of the task worker."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,13 @@ from django.urls import reverse
 
 from portal import carrierx
 from portal.roles import ensure_roles
-from tests.netfaults import silent_server  # noqa: F401  (a fixture, shared)
+from tests.netfaults import closed_port_url, silent_server  # noqa: F401  (a fixture, shared)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
+
+# This process ignores .env and the developer's environment (portal/settings.py); so do the
+# manage.py and runportal processes the tests start, which inherit this.
+os.environ["PORTAL_IGNORE_DOTENV"] = "1"
 
 # The live server answers small requests; without TCP_NODELAY each answer waits ~40 ms for the
 # client's delayed ACK, which adds up over the suite.
@@ -78,6 +83,14 @@ def make_user(username: str, *groups: str, superuser: bool = False) -> User:
     for name in groups:
         user.groups.add(Group.objects.get(name=name))
     return user
+
+
+@pytest.fixture(autouse=True)
+def _carrier_nowhere(settings) -> None:
+    """No test reaches a port it did not open. Unless a test points the client somewhere (the
+    `sandbox` fixture: at its live server), the carrier is a port that refuses connections; the
+    sandbox-mode default, 127.0.0.1:$PORT, may be a developer's `make run`."""
+    settings.CARRIERX_API_URL = closed_port_url()
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from portal.proxy import client_ip
-from tests.conftest import make_user
+from tests.conftest import make_user, sandbox_auth
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOGIN_URL = "/accounts/login/"
@@ -284,8 +284,16 @@ def test_outside_sandbox_mode_the_sandbox_does_not_exist(tmp_path):
     }
 
 
-def test_in_sandbox_mode_the_sandbox_is_there(client, db):
-    assert client.get("/sandbox/phone/").status_code != 404
+def test_in_sandbox_mode_the_sandbox_is_there(sandbox, staff_client):
+    page = staff_client.get("/sandbox/phone/")
+    assert page.status_code == 200
+    assert "<h1>Sandbox handset</h1>" in page.content.decode()
+    # Its Core API answers as a carrier would: no token, no entry; with the token, a message list.
+    api = "/sandbox/core/v2/sms/messages"
+    assert Client().get(api).status_code == 401
+    listing = Client().get(api, headers=sandbox_auth())
+    assert listing.status_code == 200
+    assert listing.json()["count"] == 0
 
 
 # --- no secret in the logs ------------------------------------------------------------------------
@@ -323,6 +331,39 @@ def test_the_development_servers_request_lines_hide_the_secret_too(settings, cap
     assert [record.getMessage() for record in caplog.records] == [
         '"POST /webhooks/carrierx/[redacted]/ HTTP/1.1" 404 22'
     ]
+
+
+LOG_THROUGH_REAL_CONFIG = """
+import logging
+from django.conf import settings
+secret = settings.CARRIERX_WEBHOOK_SECRET
+logging.getLogger("django.server").warning(
+    '"%s" %s %s', f"POST /webhooks/carrierx/{secret}/ HTTP/1.1", "404", "22"
+)
+logging.getLogger("django.request").warning("Not Found: /webhooks/carrierx/%s/", secret)
+logging.getLogger("sandbox.tasks").warning("the secret %s appears on its own", secret)
+print("logged")
+"""
+
+
+def test_the_logging_config_in_settings_redacts_the_secret_on_the_console(tmp_path):
+    """The real LOGGING, applied by Django at start-up, not a filter built by the test."""
+    real = "real-" + secrets.token_urlsafe(16)
+    result = run_django(
+        tmp_path,
+        "manage.py",
+        "shell",
+        "-c",
+        LOG_THROUGH_REAL_CONFIG,
+        CARRIERX_WEBHOOK_SECRET=real,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "logged" in result.stdout
+    assert real not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert '"POST /webhooks/carrierx/[redacted]/ HTTP/1.1" 404 22' in lines
+    assert "Not Found: /webhooks/carrierx/[redacted]/" in lines
+    assert "the secret [redacted] appears on its own" in lines
 
 
 @pytest.mark.parametrize(
