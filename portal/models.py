@@ -64,3 +64,19 @@ class PasswordResetRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} from {self.address or 'unknown'} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class UserPreferences(models.Model):
+    """What one person chose for how the portal shows things to them (portal/preferences.py)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    # An IANA name ("America/New_York"); empty means the portal's TIME_ZONE setting.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.time_zone or settings.TIME_ZONE}"

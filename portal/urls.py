@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path, re_path
 
-from portal import errors, password_reset, views
+from portal import errors, password_reset, preferences, views
 
 # Django's sign-in, sign-out and password change; password reset is ours (only with email, and
 # throttled).
@@ -20,6 +20,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("accounts/", include(auth_urlpatterns)),
     path("accounts/", include(password_reset.urlpatterns)),
+    path("accounts/preferences/", preferences.preferences, name="preferences"),
     path("admin/", admin.site.urls),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django import template
 from django.conf import settings
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -33,18 +32,3 @@ def callback_url(context: template.Context, url: str | None) -> str:
             '<code class="url">{}</code> <span class="badge badge-portal">this portal</span>', shown
         )
     return format_html('<code class="url">{}</code>', shown)
-
-
-@register.filter
-def read_ago(moment) -> str:
-    """How long ago the carrier's state was read, in words ("just now", "3 min ago")."""
-    if not moment:
-        return ""
-    seconds = (timezone.now() - moment).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} d ago"

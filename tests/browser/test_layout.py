@@ -137,6 +137,7 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
     if role is None:
         return [(reverse("login"), 200), ("/no-such-page/", 404)]
     pages = [
+        (reverse("preferences"), 200),
         (reverse("numbers:list"), 200),
         (did.get_absolute_url(), 200),
         (reverse("numbers:groups"), 200),
@@ -210,7 +211,7 @@ def nav_names(page: Page) -> list[str]:
 
 def assert_nav(page: Page, role: Role, *, phone: bool, path: str) -> None:
     menu = page.get_by_role("button", name="Menu", exact=True)
-    expected = [*role.nav(), "Sign out"]
+    expected = [*role.nav(), "Preferences", "Sign out"]
     if phone:
         expect(menu).to_be_visible()
         expect(menu).to_have_attribute("aria-expanded", "false")

@@ -1,0 +1,48 @@
+"""The one way the portal shows a moment: `{{ value|when }}`.
+
+Within the last day it reads relative ("3 min ago"), older (or ahead) it reads absolute
+("Nov 29, 2026, 06:56 EST"); either way in the active time zone (the user's, see
+portal.middleware) with the exact time and zone on hover.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+
+register = template.Library()
+
+ABSOLUTE = "M j, Y, H:i T"
+EXACT = "M j, Y, H:i:s T"
+
+
+def relative(moment: datetime, now: datetime) -> str | None:
+    """The moment in words when it is within the last day, else None."""
+    seconds = (now - moment).total_seconds()
+    if seconds < -60 or seconds >= 86400:
+        return None
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    return f"{int(seconds // 3600)} h ago"
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    if not moment:
+        return ""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    local = timezone.localtime(moment)
+    shown = relative(moment, timezone.now()) or date_format(local, ABSOLUTE)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        date_format(local, EXACT),
+        shown,
+    )
