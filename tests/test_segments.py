@@ -21,6 +21,7 @@ from messaging.segments import (
     segment_table,
 )
 from phone_numbers.models import Did
+from tests import gsm0338
 from tests.conftest import make_user
 
 OUR_DID = "15162065575"
@@ -37,10 +38,76 @@ def test_gsm7_fits_160_alone_and_153_per_part(length, segments, remaining):
     assert count.ucs2_culprit is None
 
 
-@pytest.mark.parametrize("char", list(GSM7_EXTENSION))
+# The table itself, against GSM 03.38 as tests/gsm0338.py writes it out.
+
+
+def test_the_standard_as_written_out_has_128_positions_and_10_extension_characters():
+    assert len(gsm0338.BASIC_TABLE) == 128
+    assert len(gsm0338.BASIC) == 127  # every position but ESC, each a different character
+    assert len(gsm0338.EXTENSION) == 10
+
+
+@pytest.mark.parametrize("char", sorted(gsm0338.BASIC))
+def test_each_basic_character_of_the_standard_costs_one_septet(char):
+    count = count_segments(char * 160)
+    assert (count.encoding, count.units, count.segments) == ("GSM-7", 160, 1)
+
+
+@pytest.mark.parametrize("char", sorted(gsm0338.EXTENSION))
 def test_each_extension_character_costs_two_septets(char):
     count = count_segments(char)
     assert (count.encoding, count.units) == ("GSM-7", 2)
+    assert count_segments(char * 80).segments == 1
+    assert count_segments(char * 81).segments == 2
+
+
+OUTSIDE_THE_STANDARD = [
+    ch
+    for ch in [chr(code) for code in range(0x800)] + list("‘’“”–…😀")
+    if ch not in gsm0338.BASIC and ch not in gsm0338.EXTENSION
+]
+
+
+def test_no_character_outside_the_standard_counts_as_gsm7():
+    counted_as_gsm7 = [
+        f"U+{ord(ch):04X}" for ch in OUTSIDE_THE_STANDARD if count_segments(ch).encoding != "UCS-2"
+    ]
+    assert counted_as_gsm7 == []
+
+
+def test_the_table_the_code_exports_is_the_standards():
+    assert sorted(GSM7_BASIC) == sorted(gsm0338.BASIC)
+    assert sorted(GSM7_EXTENSION) == sorted(gsm0338.EXTENSION)
+
+
+TRICKY_TEXTS = [
+    "",
+    "a" * 160,
+    "a" * 161,
+    "a" * 306,
+    "a" * 307,
+    "€" * 80,
+    "€" * 81,
+    "a" * 152 + "€" + "a" * 152,
+    "{[~]}|^\\ and a form feed \f",
+    "ł" + "a" * 69,
+    "ł" + "a" * 134,
+    "😀" + "a" * 69,
+    "ł" * 66 + "😀" + "ł" * 66,
+    "a\u00a0b",
+    "Line one\r\nLine two",
+    "Über: Ä Ö Ñ Ü à é è ΔΦΓΛΩΠΨΣΘΞ £$¥ @ ¿¡ § ¤ _ Ø ø Å å Æ æ ß É Ç ù ì ò",
+    "It’s “quoted” — with an ellipsis…",
+    "Ça va, façade",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS, ids=range(len(TRICKY_TEXTS)))
+def test_tricky_texts_count_as_the_standard_says(text):
+    count = count_segments(text)
+    assert (count.encoding, count.units, count.segments, count.capacity) == (
+        gsm0338.expected_count(text)
+    )
 
 
 def test_eighty_euro_signs_fill_one_segment_and_eighty_one_need_two():
@@ -157,8 +224,8 @@ def test_the_send_page_gives_the_browser_the_python_table(sender_client, our_did
     page = sender_client.get(reverse("messaging:send")).content.decode()
     table = _table_on(page)
     assert table == segment_table()
-    assert table["basic"] == GSM7_BASIC
-    assert table["extension"] == GSM7_EXTENSION
+    assert sorted(table["basic"]) == sorted(gsm0338.BASIC)
+    assert sorted(table["extension"]) == sorted(gsm0338.EXTENSION)
     assert table["limits"] == {"GSM-7": [160, 153], "UCS-2": [70, 67]}
 
 
