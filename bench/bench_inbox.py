@@ -134,7 +134,7 @@ def generate() -> None:
     from django.core.management.color import no_style
     from django.db import connection, transaction
 
-    from messaging.models import CallbackEvent, Conversation, Message
+    from messaging.models import CarrierEvent, Conversation, Message
 
     started = time.monotonic()
     rng = random.Random(1_000_000)
@@ -214,7 +214,7 @@ def generate() -> None:
         "status_changed_at",
     ]
     tables = ", ".join(
-        connection.ops.quote_name(m._meta.db_table) for m in (CallbackEvent, Conversation, Message)
+        connection.ops.quote_name(m._meta.db_table) for m in (CarrierEvent, Conversation, Message)
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -223,7 +223,7 @@ def generate() -> None:
             cursor.execute("SET LOCAL session_replication_role = replica")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             restore = _drop_indexes(cursor, Message._meta.db_table)
-            restore += _drop_indexes(cursor, CallbackEvent._meta.db_table)
+            restore += _drop_indexes(cursor, CarrierEvent._meta.db_table)
         _copy(Message, columns, messages())
         print(f"  {MESSAGES:,} messages copied in {time.monotonic() - started:.0f} s", flush=True)
         _copy(
@@ -244,7 +244,7 @@ def generate() -> None:
             ),
         )
         _copy(
-            CallbackEvent,
+            CarrierEvent,
             ["received_at", "body", "message_sid", "status", "outcome", "message_id"],
             (
                 (
@@ -276,11 +276,11 @@ def generate() -> None:
                 cursor.execute(sql)
             print(f"  indexes rebuilt at {time.monotonic() - started:.0f} s", flush=True)
             for sql in connection.ops.sequence_reset_sql(
-                no_style(), [Message, Conversation, CallbackEvent]
+                no_style(), [Message, Conversation, CarrierEvent]
             ):
                 cursor.execute(sql)
     with connection.cursor() as cursor:
-        for model in (Message, Conversation, CallbackEvent):
+        for model in (Message, Conversation, CarrierEvent):
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     print(f"  generated and analyzed in {time.monotonic() - started:.0f} s", flush=True)
 

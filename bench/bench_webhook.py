@@ -201,8 +201,8 @@ def _seed_here(path: str) -> None:
     _django_setup()
     from django.db import transaction
 
-    from messaging.conversations import conversation_record
     from messaging.models import Direction, Message, Status
+    from messaging.services.carrier_events import conversation_add_message
 
     rows = json.loads(Path(path).read_text())
     with transaction.atomic():
@@ -218,7 +218,7 @@ def _seed_here(path: str) -> None:
             for r in rows
         )
         for message in created:
-            conversation_record(message, new=True)
+            conversation_add_message(message)
 
 
 def _statements_here(samples: int = 40) -> None:
@@ -228,8 +228,8 @@ def _statements_here(samples: int = 40) -> None:
     from django.db import connection
     from django.test import Client
 
-    from messaging.conversations import conversation_record
     from messaging.models import Direction, Message, Status
+    from messaging.services.carrier_events import conversation_add_message
 
     rng = random.Random(7)
     work = make_workload(samples * 5, rng, [f"155599900{n:02d}" for n in range(40)])
@@ -246,7 +246,7 @@ def _statements_here(samples: int = 40) -> None:
             body=row["body"],
             status=Status.QUEUED,
         )
-        conversation_record(message, new=True)
+        conversation_add_message(message)
     by_sid = {(b["message_sid"], b["status"] == "sent"): b for b in parsed}
     sent = [by_sid[(row["sid"], True)] for row in seeds]
     final = [by_sid[(row["sid"], False)] for row in seeds]

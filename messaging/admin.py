@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 
 from messaging.models import (
     AutoReply,
-    CallbackEvent,
+    CarrierEvent,
     Conversation,
     Message,
     OptOut,
@@ -23,14 +23,14 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over a large table
 
 
-@admin.register(CallbackEvent)
-class CallbackEventAdmin(admin.ModelAdmin):
+@admin.register(CarrierEvent)
+class CarrierEventAdmin(admin.ModelAdmin):
     """What the carrier sent, as it sent it: read-only."""
 
     list_display = ["id", "received_at", "message_sid", "status", "outcome", "rejected"]
     list_filter = ["rejected"]
     search_fields = ["message_sid"]
-    readonly_fields = [f.name for f in CallbackEvent._meta.fields]
+    readonly_fields = [f.name for f in CarrierEvent._meta.fields]
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

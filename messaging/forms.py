@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from messaging.models import AutoReply
-from messaging.opt_out import opt_out_reason, opted_out
+from messaging.services.opt_out import opt_out_refusal
 from messaging.widgets import ComposerTextarea
 from phone_numbers.models import Did
 from portal.phones import normalize_number
@@ -59,9 +59,9 @@ class SendForm(forms.Form):
         cleaned = super().clean()
         to, from_did = self.recipient(), cleaned.get("from_did")
         if to and from_did:
-            record = opted_out(customer=to, our_number=from_did)
-            if record is not None:
-                raise ValidationError(f"Not sent: {opt_out_reason(record)}")
+            refusal = opt_out_refusal(customer=to, our_number=from_did)
+            if refusal is not None:
+                raise ValidationError(f"Not sent: {refusal}")
         return cleaned
 
 

@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from messaging.conversations import conversation_mark_read
 from messaging.forms import ReplyForm
 from messaging.live import new_cursor, parse_cursor, parse_id
 from messaging.models import Conversation, Direction, Message
@@ -27,7 +26,8 @@ from messaging.selectors import (
     opt_outs_visible_to,
 )
 from messaging.sender_dids import SenderDids, sender_dids
-from messaging.services import message_send
+from messaging.services.carrier_events import conversation_mark_read
+from messaging.services.outbound import message_send
 from portal.roles import VIEW_INBOX, role_required
 
 PAGE_SIZE = 25

@@ -1,4 +1,4 @@
-"""Messages we sent and received, and every callback the carrier POSTed about them."""
+"""Messages we sent and received, and every body the carrier POSTed about them."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ class Message(models.Model):
         return self.status in TERMINAL
 
 
-class CallbackEvent(models.Model):
+class CarrierEvent(models.Model):
     """One POST from the carrier, kept exactly as it arrived: nothing it sends is thrown away.
 
     An accepted body was valid UTF-8 JSON, so `body` holds it exactly. A rejected one may be any
@@ -128,6 +128,8 @@ class CallbackEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The table keeps the model's first name: renaming it would gain nothing.
+        db_table = "messaging_callbackevent"
 
     def __str__(self) -> str:
         return f"{self.message_sid or '?'} {self.status or '?'}: {self.outcome}"

@@ -30,8 +30,8 @@ from django.utils.dateparse import parse_datetime
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32  # carrier bodies nest 2 deep; json's own limit (RecursionError) is far higher
-MAX_SID = 64  # Message.message_sid / CallbackEvent.message_sid
-MAX_STATUS = 40  # CallbackEvent.status
+MAX_SID = 64  # Message.message_sid / CarrierEvent.message_sid
+MAX_STATUS = 40  # CarrierEvent.status
 # Message.price is DecimalField(max_digits=10, decimal_places=5): five digits before the point.
 PRICE_PLACES = Decimal("0.00001")
 PRICE_LIMIT = Decimal(10) ** 5

@@ -7,12 +7,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from messaging.carrier_health import carrier_unavailable
 from messaging.forms import SendForm
 from messaging.models import Direction, Message
 from messaging.selectors import messages_visible_to
 from messaging.sender_dids import sender_dids
-from messaging.services import message_send
+from messaging.services.carrier_health import carrier_unavailable
+from messaging.services.outbound import message_send
 from portal.roles import SEND_MESSAGE, role_required
 
 RECENT_LIMIT = 20

@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging.callbacks import callback_receive, callback_reject
+from messaging.services.carrier_events import carrier_event_receive, carrier_event_reject
 from messaging.validation import MAX_BODY_BYTES, Rejected, parse_object, sms_callback
 
 
@@ -42,10 +42,12 @@ def carrierx_webhook(request: HttpRequest, secret: str) -> HttpResponse:
         payload = parse_object(raw)
         callback = sms_callback(payload)
     except Rejected as rejection:
-        callback_reject(raw=raw, payload=payload, rejection=rejection, truncated=truncated)
+        carrier_event_reject(raw=raw, payload=payload, rejection=rejection, truncated=truncated)
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
     # Valid UTF-8: parse_object decoded it.
-    event, rejection = callback_receive(raw=raw.decode("utf-8"), payload=payload, callback=callback)
+    event, rejection = carrier_event_receive(
+        raw=raw.decode("utf-8"), payload=payload, callback=callback
+    )
     if rejection is not None:
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
     return JsonResponse({"ok": True, "event": event.pk, "outcome": event.outcome})

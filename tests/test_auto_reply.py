@@ -6,8 +6,8 @@ from __future__ import annotations
 import requests
 from django.urls import reverse
 
-from messaging.auto_reply import render_reply
 from messaging.models import AutoReply, Direction, Message
+from messaging.services.auto_reply import render_reply
 from phone_numbers.models import Did
 from phone_numbers.services import numbers_sync
 from sandbox.models import SandboxMessage

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from messaging.services import message_send
+from messaging.services.outbound import message_send
 from phone_numbers.models import Did, DidGroup, Partner
 from phone_numbers.selectors import effective_callback, portal_webhook_url
 from phone_numbers.sync import numbers_sync

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.conversations import conversation_record
 from messaging.models import Conversation, Direction, Message, SenderProfile, Status
+from messaging.services.carrier_events import conversation_add_message
 from phone_numbers.models import Did
 from tests.conftest import make_user
 
@@ -32,7 +32,7 @@ def text(body: str, *, did: str, customer: str, inbound: bool = True) -> Message
         direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
         status=Status.RECEIVED if inbound else Status.DELIVERED,
     )
-    conversation_record(message, new=True)
+    conversation_add_message(message)
     return message
 
 

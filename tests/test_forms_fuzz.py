@@ -15,8 +15,8 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaging.conversations import conversation_record
 from messaging.models import Direction, Message, Status
+from messaging.services.carrier_events import conversation_add_message
 from phone_numbers.models import Did, DidGroup
 from phone_numbers.sync import numbers_sync
 from tests.conftest import make_user
@@ -72,7 +72,7 @@ def world(db) -> SimpleNamespace:
         body="hello",
         status=Status.RECEIVED,
     )
-    conversation_record(message, new=True)
+    conversation_add_message(message)
     return SimpleNamespace(did=did, group=group, message=message)
 
 

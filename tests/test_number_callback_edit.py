@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from messaging.services import message_send
+from messaging.services.outbound import message_send
 from phone_numbers.models import CallbackChange, Did, DidGroup, Partner
 from phone_numbers.sync import numbers_sync
 from portal import carrierx

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from messaging.auto_reply import auto_reply_skip_reason
 from messaging.models import AutoReply, Message, OptOut
-from messaging.opt_out import keyword
+from messaging.services.auto_reply import auto_reply_skip_reason
+from messaging.services.opt_out import keyword
 from phone_numbers.models import Did
 from tests.conftest import load_fixture, make_user
 
@@ -122,8 +122,8 @@ def test_auto_reply_stays_silent_for_an_opted_out_customer(webhook_url):
 
 
 def test_a_send_queued_before_the_stop_arrived_is_not_sent(webhook_url):
-    from messaging.sending import send_message_task
-    from messaging.services import message_send
+    from messaging.services.outbound import message_send
+    from messaging.tasks import send_message_task
 
     queued = message_send(from_number=OUR_DID, to=CUSTOMER, body="Weekly deals")
     text_us(webhook_url, "STOP", sid="a")

@@ -198,7 +198,7 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
     assert answers(portal.login) == 200
     assert portal.process.poll() is None
     # A task enqueued afterwards is done by the new worker.
-    enqueue = "from messaging.sending import reconcile_stuck_task as t; "
+    enqueue = "from messaging.tasks import reconcile_stuck_task as t; "
     enqueue += "print('task', t.enqueue(False).id)"
     shell = manage("shell", "-c", enqueue, env=clean_env(database)).stdout
     task_id = re.search(r"^task (\S+)$", shell, re.M).group(1)
@@ -206,7 +206,7 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
 
 
 SEND_SLOWLY = """
-from messaging.services import message_send
+from messaging.services.outbound import message_send
 from sandbox.faults import faults_update
 
 faults_update({"latency_seconds": 2})
@@ -241,9 +241,9 @@ def test_a_send_whose_worker_is_killed_mid_post_is_adopted_from_the_carrier_not_
         assert query(database, at_carrier) == [(sid,)]  # texted once, and that copy adopted
         assert status not in ("sending", "unknown") and not resent
         sends = "SELECT status FROM django_tasks_database_dbtaskresult WHERE task_path = ?"
-        assert query(database, sends, "messaging.sending.send_message_task") == [("FAILED",)]
+        assert query(database, sends, "messaging.tasks.send_message_task") == [("FAILED",)]
         assert re.search(
-            rf"abandoned task messaging.sending.send_message_task \S+ \(worker runportal-\w+\): "
+            rf"abandoned task messaging.tasks.send_message_task \S+ \(worker runportal-\w+\): "
             rf"failed; message {message} is unknown; reconciling in \d+ s",
             portal.output(),
         )

@@ -18,7 +18,7 @@ from hypothesis import given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from messaging.models import CallbackEvent
+from messaging.models import CarrierEvent
 from sandbox.callback_targets import callback_target
 from sandbox.models import SandboxCallbackAttempt, SandboxDid
 from sandbox.seed import seed as sandbox_seed
@@ -237,7 +237,7 @@ def test_the_portals_own_webhook_still_receives_callbacks_on_loopback(sandbox, s
     [attempt] = SandboxCallbackAttempt.objects.all()
     assert attempt.url.startswith(settings.PUBLIC_URL + "/webhooks/carrierx/")
     assert (attempt.response_status, attempt.error) == (200, "")
-    assert CallbackEvent.objects.filter(message_sid=sms["message_sid"]).exists()
+    assert CarrierEvent.objects.filter(message_sid=sms["message_sid"]).exists()
 
 
 # --- The decision itself, for what this closed network cannot reach --------------------------

@@ -17,8 +17,8 @@ from django.db.models import Count
 from django_tasks_db.models import DBTaskResult
 
 from messaging.models import Direction, Message
-from messaging.recording import user_data_for
-from messaging.services import message_send
+from messaging.services.carrier_events import user_data_for
+from messaging.services.outbound import message_send
 from portal.carrierx import CarrierXError, get_client
 from sandbox.faults import faults_update
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxFaults, SandboxMessage
@@ -56,9 +56,7 @@ OUTCOMES = (
 
 def task_outcomes(name: str) -> Counter:
     """What the runs of a task said they did ("sent as", "adopted", …), counted."""
-    results = DBTaskResult.objects.filter(
-        task_path=f"messaging.sending.{name}", status="SUCCESSFUL"
-    )
+    results = DBTaskResult.objects.filter(task_path=f"messaging.tasks.{name}", status="SUCCESSFUL")
     return Counter(
         next((start for start in OUTCOMES if str(value).startswith(start)), str(value))
         for value in results.values_list("return_value", flat=True)

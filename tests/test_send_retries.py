@@ -14,9 +14,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from messaging.models import Message
-from messaging.recording import user_data_for
-from messaging.sending import reconcile_stuck_task, retry_delay
-from messaging.services import message_send
+from messaging.services.carrier_events import user_data_for
+from messaging.services.outbound import message_send, retry_delay
+from messaging.tasks import reconcile_stuck_task
 from sandbox.faults import faults_reset, faults_update
 from sandbox.models import SandboxMessage
 from tests.conftest import run_tasks
@@ -24,7 +24,7 @@ from tests.conftest import run_tasks
 OUR_DID = "15162065575"
 HANDSET = "15162065574"
 READ_TIMEOUT = 0.3
-SEND_TASK = "messaging.sending.send_message_task"
+SEND_TASK = "messaging.tasks.send_message_task"
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_a_send_whose_answer_was_lost_adopts_the_carriers_sid_without_a_second_p
     assert message.message_sid == copy.message_sid
     assert copy.user_data == user_data_for(message)
     assert message.status in {"queued", "sent", "delivered"}
-    reconciled = DBTaskResult.objects.get(task_path="messaging.sending.reconcile_message_task")
+    reconciled = DBTaskResult.objects.get(task_path="messaging.tasks.reconcile_message_task")
     assert reconciled.return_value == f"adopted {copy.message_sid}"
 
 
@@ -217,7 +217,7 @@ def test_reconciliation_rate_limited_by_the_carrier_asks_again_after_its_retry_a
     after = timezone.now()
 
     [again] = DBTaskResult.objects.filter(
-        task_path="messaging.sending.reconcile_message_task", status="READY"
+        task_path="messaging.tasks.reconcile_message_task", status="READY"
     )
     assert again.args_kwargs["args"] == [message.pk, 2]
     assert before + timedelta(seconds=7) <= again.run_after <= after + timedelta(seconds=7)
@@ -291,7 +291,7 @@ def test_the_periodic_check_schedules_its_next_run(sandbox, settings):
     run_tasks()
 
     [following] = DBTaskResult.objects.filter(
-        task_path="messaging.sending.reconcile_stuck_task", status="READY"
+        task_path="messaging.tasks.reconcile_stuck_task", status="READY"
     )
     assert following.run_after >= before + timedelta(minutes=15)
     assert following.args_kwargs["args"] == [True]
@@ -317,7 +317,7 @@ def test_the_reconcile_messages_command_queues_the_periodic_check_only_once():
         call_command("reconcile_messages", schedule=True, stdout=StringIO())
 
     [queued] = DBTaskResult.objects.filter(status="READY")
-    assert queued.task_path == "messaging.sending.reconcile_stuck_task"
+    assert queued.task_path == "messaging.tasks.reconcile_stuck_task"
     assert queued.args_kwargs["args"] == [True]  # it re-queues itself after each run
 
 

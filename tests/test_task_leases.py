@@ -19,11 +19,15 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.auto_reply import auto_reply_task
 from messaging.models import Direction, Message, Status
-from messaging.sending import reconcile_message_task, reconcile_stuck_task, send_message_task
-from messaging.services import message_send
-from messaging.task_leases import WorkerLost, abandoned_tasks_recover
+from messaging.services.outbound import message_send
+from messaging.services.task_leases import WorkerLost, abandoned_tasks_recover
+from messaging.tasks import (
+    auto_reply_task,
+    reconcile_message_task,
+    reconcile_stuck_task,
+    send_message_task,
+)
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
 from tests.conftest import task_worker
@@ -80,7 +84,7 @@ def test_a_send_running_past_the_lease_fails_and_its_message_goes_to_reconciliat
     assert "failed" in line and "reconciling" in line
     task = row(task)
     assert task.status == "FAILED"
-    assert task.exception_class_path == "messaging.task_leases.WorkerLost"
+    assert task.exception_class_path == "messaging.services.task_leases.WorkerLost"
     assert "worker gone stopped while running this task" in task.traceback
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN

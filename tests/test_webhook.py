@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from messaging.models import CallbackEvent, Message
-from messaging.recording import user_data_for
+from messaging.models import CarrierEvent, Message
+from messaging.services.carrier_events import user_data_for
 from tests.conftest import load_fixture
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_an_inbound_legacy_callback_makes_a_received_message_from_the_customer(
 def test_every_accepted_body_is_kept_raw_with_its_outcome(csrf_client, webhook_url):
     raw = json.dumps(load_fixture("status_delivered"), indent=2)
     post(csrf_client, webhook_url, raw)
-    event = CallbackEvent.objects.get()
+    event = CarrierEvent.objects.get()
     assert event.body == raw
     assert event.status == "delivered"
     assert event.message == Message.objects.get()
@@ -73,8 +73,8 @@ def test_a_duplicate_callback_keeps_one_row_and_logs_both_events(csrf_client, we
     assert post(csrf_client, webhook_url, payload).status_code == 200
     assert post(csrf_client, webhook_url, payload).status_code == 200
     assert Message.objects.count() == 1
-    assert CallbackEvent.objects.count() == 2
-    assert CallbackEvent.objects.order_by("id").last().outcome == "duplicate (delivered)"
+    assert CarrierEvent.objects.count() == 2
+    assert CarrierEvent.objects.order_by("id").last().outcome == "duplicate (delivered)"
 
 
 def test_a_late_sent_after_delivered_never_moves_the_status_back(csrf_client, webhook_url):
@@ -82,7 +82,7 @@ def test_a_late_sent_after_delivered_never_moves_the_status_back(csrf_client, we
     response = post(csrf_client, webhook_url, with_status("status_delivered", "sent"))
     assert response.status_code == 200
     assert Message.objects.get().status == "delivered"
-    assert "stale" in CallbackEvent.objects.order_by("id").last().outcome
+    assert "stale" in CarrierEvent.objects.order_by("id").last().outcome
 
 
 def test_failed_and_delivered_are_both_terminal(csrf_client, webhook_url):
@@ -97,7 +97,7 @@ def test_unknown_fields_and_unknown_statuses_are_kept_and_change_nothing(csrf_cl
     response = post(csrf_client, webhook_url, odd)
     assert response.status_code == 200
     assert Message.objects.get().status == "sent"
-    event = CallbackEvent.objects.order_by("id").last()
+    event = CarrierEvent.objects.order_by("id").last()
     assert json.loads(event.body)["surprise"] == {"nested": [1, 2]}
     assert event.status == "carrier_hold"
     assert "unknown status" in event.outcome
@@ -122,7 +122,7 @@ def test_a_wrong_secret_answers_404_and_writes_nothing(csrf_client):
         csrf_client, "/webhooks/carrierx/not-the-secret/", load_fixture("status_delivered")
     )
     assert response.status_code == 404
-    assert not CallbackEvent.objects.exists()
+    assert not CarrierEvent.objects.exists()
     assert not Message.objects.exists()
 
 
@@ -131,7 +131,7 @@ def test_a_missing_secret_is_not_a_webhook(csrf_client):
         post(csrf_client, "/webhooks/carrierx/", load_fixture("status_delivered")).status_code
         == 404
     )
-    assert not CallbackEvent.objects.exists()
+    assert not CarrierEvent.objects.exists()
 
 
 def test_bad_json_answers_400_with_a_reason(csrf_client, webhook_url):
@@ -139,7 +139,7 @@ def test_bad_json_answers_400_with_a_reason(csrf_client, webhook_url):
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
     # Issue 10: a body that can never succeed is still kept, marked rejected.
-    event = CallbackEvent.objects.get()
+    event = CarrierEvent.objects.get()
     assert (event.rejected, event.raw_bytes()) == (True, b'{"message_sid": ')
     assert not Message.objects.exists()
 
@@ -152,7 +152,7 @@ def test_an_oversize_body_answers_413(csrf_client, webhook_url):
     payload = with_status("status_delivered", "sent", message="x" * 70_000)
     assert post(csrf_client, webhook_url, payload).status_code == 413
     # Issue 10: kept, marked rejected, its first 64 KB only.
-    event = CallbackEvent.objects.get()
+    event = CarrierEvent.objects.get()
     assert (event.rejected, event.truncated) == (True, True)
     assert event.raw_bytes() == json.dumps(payload).encode()[: 64 * 1024]
     assert not Message.objects.exists()
@@ -162,7 +162,7 @@ def test_a_body_that_is_not_declared_json_answers_415(csrf_client, webhook_url):
     response = csrf_client.post(webhook_url, {"message_sid": "x"})
     assert response.status_code == 415
     # Issue 10: kept as sent (a form body), marked rejected.
-    event = CallbackEvent.objects.get()
+    event = CarrierEvent.objects.get()
     assert event.rejected and b'name="message_sid"' in event.raw_bytes()
     assert not Message.objects.exists()
 
@@ -174,5 +174,5 @@ def test_get_answers_405(csrf_client, webhook_url):
 def test_a_body_without_message_sid_is_kept_and_acknowledged(csrf_client, webhook_url):
     response = post(csrf_client, webhook_url, {"status": "sent"})
     assert response.status_code == 200
-    assert CallbackEvent.objects.get().outcome.startswith("kept; no message_sid")
+    assert CarrierEvent.objects.get().outcome.startswith("kept; no message_sid")
     assert not Message.objects.exists()

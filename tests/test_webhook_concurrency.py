@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.db import connection
 
-from messaging.models import CallbackEvent, Message
+from messaging.models import CarrierEvent, Message
 from tests.conftest import load_fixture
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -70,7 +70,7 @@ def test_fifty_copies_of_one_callback_at_once_make_one_row_and_fifty_events(
     message = Message.objects.get(message_sid=sid)
     assert Message.objects.count() == 1
     assert message.status == "delivered"
-    events = CallbackEvent.objects.filter(message_sid=sid)
+    events = CarrierEvent.objects.filter(message_sid=sid)
     assert events.count() == THREADS
     assert set(events.values_list("message", flat=True)) == {message.pk}
     assert not events.filter(outcome__startswith="error")
@@ -87,7 +87,7 @@ def test_sent_and_delivered_racing_for_one_message_end_delivered_in_one_row(
     assert answers == [200] * THREADS
     message = Message.objects.get()
     assert message.status == "delivered"
-    events = CallbackEvent.objects.filter(message_sid=message.message_sid)
+    events = CarrierEvent.objects.filter(message_sid=message.message_sid)
     assert events.count() == THREADS
     assert not events.filter(outcome__startswith="error")
     assert events.filter(outcome__startswith="new outbound message").count() == 1

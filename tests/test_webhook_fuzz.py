@@ -19,7 +19,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaging.models import CallbackEvent
+from messaging.models import CarrierEvent
 from messaging.validation import MAX_BODY_BYTES
 from tests.conftest import FIXTURES
 from tests.webhook_checks import assert_pages_answer_and_export_holds_every_message, last_event
@@ -139,7 +139,7 @@ def test_no_fuzzed_body_gets_a_5xx_every_answered_body_is_kept_and_the_pages_sti
         answers[response.status_code] += 1
         assert response.status_code < 500, (response.status_code, body[:300])
         # By id, not COUNT(*): a count scans the whole table, thousands of times over.
-        kept = list(CallbackEvent.objects.filter(pk__gt=before.pk if before else 0))
+        kept = list(CarrierEvent.objects.filter(pk__gt=before.pk if before else 0))
         if wrong_secret:
             assert response.status_code == 404
             assert not kept

@@ -16,7 +16,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaging.models import STATUS_RANK, CallbackEvent, Message
+from messaging.models import STATUS_RANK, CarrierEvent, Message
 from tests.conftest import load_fixture
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def post_all(url: str, bodies: list[str]) -> None:
 
 def stored_bodies(sid: str) -> list[str]:
     return list(
-        CallbackEvent.objects.filter(message_sid=sid).order_by("id").values_list("body", flat=True)
+        CarrierEvent.objects.filter(message_sid=sid).order_by("id").values_list("body", flat=True)
     )
 
 
@@ -99,7 +99,7 @@ def test_any_order_of_repeated_callbacks_keeps_one_row_at_the_highest_status(
     assert message.status == lifecycle.terminal
     assert STATUS_RANK[message.status] == max(STATUS_RANK[s] for s in lifecycle.statuses)
     assert stored_bodies(sid) == bodies
-    assert not CallbackEvent.objects.filter(message_sid=sid, outcome__startswith="error")
+    assert not CarrierEvent.objects.filter(message_sid=sid, outcome__startswith="error")
 
 
 @PROPERTY_SETTINGS
@@ -128,4 +128,4 @@ def test_a_repeated_inbound_callback_among_another_messages_callbacks_makes_one_
     posted_out = [outbound_bodies[n] for kind, n in scenario.arrivals if kind == "out"]
     assert stored_bodies(outbound_sid) == posted_out
     sids = [*inbound_sids, outbound_sid]
-    assert not CallbackEvent.objects.filter(message_sid__in=sids, outcome__startswith="error")
+    assert not CarrierEvent.objects.filter(message_sid__in=sids, outcome__startswith="error")

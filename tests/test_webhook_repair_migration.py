@@ -10,16 +10,17 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.apps import apps
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-from messaging.models import CallbackEvent, Conversation, Message
+from messaging.models import CarrierEvent, Conversation, Message
 from tests.webhook_checks import assert_pages_answer_and_export_holds_every_message
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("messaging.migrations.0009_repair_stored_callbacks")
+migration_name = "0009_repair_stored_callbacks"
+migration = importlib.import_module(f"messaging.migrations.{migration_name}")
 OURS = "15162065575"
 
 
@@ -34,7 +35,7 @@ def stored(their: str, *, our: str = OURS, events: int = 0, **fields) -> Message
         **fields,
     )
     for n in range(events):
-        CallbackEvent.objects.create(
+        CarrierEvent.objects.create(
             body=f'{{"n": {n}}}', message=message, message_sid=message.message_sid, outcome="new"
         )
     return message
@@ -58,8 +59,10 @@ def raw_update(message: Message, column: str, value) -> None:
 
 
 def run_migration() -> None:
+    # The models as they stood at 0009 (CarrierEvent was still CallbackEvent; same tables).
     # Only the connection is used: a real schema editor cannot open inside the test transaction.
-    migration.repair(apps, SimpleNamespace(connection=connection))
+    state = MigrationLoader(connection).project_state(("messaging", migration_name))
+    migration.repair(state.apps, SimpleNamespace(connection=connection))
 
 
 def test_typed_numbers_are_normalised_and_one_customers_conversations_merged():
@@ -74,8 +77,8 @@ def test_typed_numbers_are_normalised_and_one_customers_conversations_merged():
     merged = Conversation.objects.get()
     assert (merged.customer_number, merged.unread_count) == ("15550109999", 3)
     assert merged.last_message == digits
-    assert CallbackEvent.objects.count() == 2
-    assert not CallbackEvent.objects.filter(rejected=True).exists()
+    assert CarrierEvent.objects.count() == 2
+    assert not CarrierEvent.objects.filter(rejected=True).exists()
     assert_pages_answer_and_export_holds_every_message()
 
 
@@ -93,7 +96,7 @@ def test_a_message_whose_number_is_no_number_is_quarantined_keeping_what_the_car
 
     assert list(Message.objects.all()) == [good]
     assert list(Conversation.objects.values_list("customer_number", flat=True)) == ["15162065574"]
-    quarantined = CallbackEvent.objects.filter(rejected=True)
+    quarantined = CarrierEvent.objects.filter(rejected=True)
     assert {e.message_sid for e in quarantined} == {
         bad_with_events.message_sid,
         bad_without.message_sid,
@@ -128,7 +131,7 @@ def test_a_price_the_column_cannot_hold_is_cleared_and_its_callback_kept():
 
     poisoned = Message.objects.get()
     assert (poisoned.price, poisoned.status_changed_at) == (None, None)
-    assert CallbackEvent.objects.get().message == poisoned
+    assert CarrierEvent.objects.get().message == poisoned
     assert_pages_answer_and_export_holds_every_message()
 
 

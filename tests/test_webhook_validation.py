@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from messaging.models import CallbackEvent, Conversation, Message
+from messaging.models import CarrierEvent, Conversation, Message
 from tests.conftest import load_fixture
 from tests.webhook_checks import assert_pages_answer_and_export_holds_every_message, last_event
 
@@ -183,7 +183,7 @@ def test_a_status_callback_for_a_message_we_hold_needs_no_numbers(carrier):
     sid = load_fixture("status_delivered")["message_sid"]
     response = carrier({"message_sid": sid, "status": "delivered", "to": "<svg>"})
     assert response.status_code == 200
-    assert CallbackEvent.objects.filter(rejected=False).count() == 2
+    assert CarrierEvent.objects.filter(rejected=False).count() == 2
 
 
 def test_the_partners_number_updates_without_a_message_sid_are_kept_and_acknowledged(carrier):

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from django.test import Client
 
-from messaging.models import CallbackEvent, Conversation, Message
+from messaging.models import CarrierEvent, Conversation, Message
 from tests.conftest import make_user
 
 CARRIER_DIGITS = re.compile(r"\d{3,15}")
@@ -20,8 +20,8 @@ def post_body(client: Client, url: str, body: bytes, content_type: str = "applic
     return client.post(url, data=body, content_type=content_type)
 
 
-def last_event() -> CallbackEvent:
-    return CallbackEvent.objects.order_by("-id").first()
+def last_event() -> CarrierEvent:
+    return CarrierEvent.objects.order_by("-id").first()
 
 
 def assert_pages_answer_and_export_holds_every_message() -> None:

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from messaging.models import CallbackEvent, Conversation, Direction, Message
+from messaging.models import CarrierEvent, Conversation, Direction, Message
 from phone_numbers.models import CallbackChange, Did, DidGroup
 from phone_numbers.services import numbers_sync
 from tests.browser.conftest import SCREENSHOTS, screenshot
@@ -113,7 +113,7 @@ def world(sandbox):
         segments=2,
         price="0.0150",
     )
-    CallbackEvent.objects.create(
+    CarrierEvent.objects.create(
         body='{"message_sid": "out-1", "status": "delivered", "message": "' + LONG_TEXT + '"}',
         message_sid="out-1",
         status="delivered",

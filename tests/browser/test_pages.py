@@ -13,7 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from messaging.models import Conversation, Direction, Message
-from messaging.services import message_send
+from messaging.services.outbound import message_send
 from phone_numbers.services import numbers_sync
 from sandbox.models import SandboxMessage
 from sandbox.seed import seeded_sid

@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django_tasks_db.models import DBTaskResult
 
-from messaging.sending import reconcile_stuck_task
+from messaging.tasks import reconcile_stuck_task
 
-TASK_PATH = reconcile_stuck_task.module_path  # "messaging.sending.reconcile_stuck_task"
+TASK_PATH = reconcile_stuck_task.module_path  # "messaging.tasks.reconcile_stuck_task"
 
 
 def reconcile_stuck_pending() -> bool:

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
+from django.urls import reverse
 from django.utils.crypto import get_random_string
 
-from messaging.task_leases import abandoned_tasks_recover
+from messaging.services.task_leases import abandoned_tasks_recover
 
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds; the wait doubles after each quick death
 STABLE_SECONDS = 60.0  # a worker that ran this long died by accident, not on start-up
@@ -48,6 +49,12 @@ class Command(BaseCommand):
         # inside a request served by the same process.
         web = spawn("runserver", f"127.0.0.1:{port}", "--noreload")
         self.say(f"Portal on http://127.0.0.1:{port}/ (web server pid {web.pid}).", ok=True)
+        if settings.CARRIERX_SANDBOX:
+            # Scripts and curl need the sandbox's token; say it here too, where the eye lands.
+            self.say(
+                f"Sandbox API {settings.CARRIERX_API_URL} (token {settings.CARRIERX_TOKEN}); "
+                f"handset http://127.0.0.1:{port}{reverse('sandbox:phone')}"
+            )
         worker, worker_id, started = self.start_worker()
         delay, restart_at = RESTART_FIRST, 0.0
         while not stopping:

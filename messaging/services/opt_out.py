@@ -1,4 +1,5 @@
-"""STOP and START: a customer's say over texts from each of our DIDs."""
+"""STOP and START: a customer's say over texts from each of our DIDs. `opt_out_refusal` is the
+rule every sending path asks."""
 
 from __future__ import annotations
 
@@ -36,14 +37,14 @@ def opt_out_record(inbound: Message) -> OptOut | None:
     return opt_out
 
 
-def opted_out(*, customer: str, our_number: str) -> OptOut | None:
-    """The customer's opt-out from this DID, if they are opted out now."""
-    return OptOut.objects.filter(
+def opt_out_refusal(*, customer: str, our_number: str) -> str | None:
+    """Why nothing may be sent from `our_number` to `customer` now, or None when it may: the one
+    rule the Send and reply forms, the send task and auto-reply all ask."""
+    record = OptOut.objects.filter(
         customer_number=customer, our_number=our_number, opted_out=True
     ).first()
-
-
-def opt_out_reason(record: OptOut) -> str:
+    if record is None:
+        return None
     return (
         f"{record} (texted {record.keyword} on {record.changed_at:%b %-d, %Y}). "
         "They can text START to opt back in."

@@ -28,21 +28,22 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from messaging import tasks
 from messaging.models import Message, Status
-from messaging.sending import reconcile_message_task, reconcile_stuck_task, send_message_task
 
 logger = logging.getLogger(__name__)
 
-SEND = send_message_task.module_path
+# Task paths as django-tasks records them (module and function of each `@task`), as strings: this
+# module is imported by messaging.tasks, and other apps' and the sandbox's are not imported at all.
+SEND = "messaging.tasks.send_message_task"
 # Periodic chains: each run queues the next at its end, so a run killed midway ends the chain.
-# (Paths as strings where the module is another app's or the sandbox's: nothing is imported.)
-PERIODIC = {reconcile_stuck_task.module_path, "phone_numbers.tasks.numbers_sync_periodic"}
+PERIODIC = {"messaging.tasks.reconcile_stuck_task", "phone_numbers.tasks.numbers_sync_periodic"}
 # Safe to run again, because each checks the state it would change before changing it.
 REQUEUE = {
     # Reads the carrier and adopts its SID; resends only by moving `unknown` to `sending`, once.
-    reconcile_message_task.module_path,
+    "messaging.tasks.reconcile_message_task",
     # The reply's unique key (`auto_reply_to`) stops a second reply.
-    "messaging.auto_reply.auto_reply_task",
+    "messaging.tasks.auto_reply_task",
     # Moves a message on only from the status it names; a repeated callback is a duplicate the
     # webhook stores and ignores.
     "sandbox.tasks.advance_message",
@@ -113,7 +114,7 @@ def _send_abandoned(result: DBTaskResult) -> str:
         return f"message {message_id} was already {message.status}"
     if message.send_attempts == 0:
         # The attempt is counted before the POST, so none was made: sending now is safe.
-        send_message_task.enqueue(message_id)
+        tasks.send_message_task.enqueue(message_id)
         return f"message {message_id} was never posted; sending it"
     Message.objects.filter(pk=message_id, status=Status.SENDING).update(
         status=Status.UNKNOWN,
@@ -127,5 +128,5 @@ def _send_abandoned(result: DBTaskResult) -> str:
         0.0, (answered_by - timezone.now()).total_seconds()
     )
     run_after = timezone.now() + timedelta(seconds=delay)
-    reconcile_message_task.using(run_after=run_after).enqueue(message_id, 1)
+    tasks.reconcile_message_task.using(run_after=run_after).enqueue(message_id, 1)
     return f"message {message_id} is unknown; reconciling in {delay:.0f} s"

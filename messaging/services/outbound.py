@@ -1,7 +1,9 @@
-"""Getting a message to the carrier exactly once.
+"""Getting a message to the carrier exactly once: send, retry, reconcile, adopt the carrier's SID.
 
 CarrierX documents no idempotency key, so a blind re-POST can text a customer twice. The rules:
 
+- The row is saved first (`message_send`), so nothing hides that we tried; the carrier is called
+  by the send task, so the page answers at once however slow the carrier is.
 - Retry (exponential backoff with jitter, honouring Retry-After, at most SEND_MAX_ATTEMPTS) only
   what cannot have reached the carrier: a refused or unresolvable connection, or a 429.
 - A 4xx other than 429 is the carrier's final word: the message failed, with its reason.
@@ -18,22 +20,46 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
-from messaging.carrier_health import carrier_health_record
-from messaging.carrier_state import apply_sms
-from messaging.conversations import conversation_record
-from messaging.models import Direction, Message, Status
-from messaging.opt_out import opt_out_reason, opted_out
-from messaging.recording import message_record_sid, user_data_for
+from messaging import tasks
+from messaging.models import CarrierEvent, Direction, Message, Status
+from messaging.services import carrier_events, task_leases
+from messaging.services.carrier_health import carrier_health_record
+from messaging.services.opt_out import opt_out_refusal
+from messaging.validation import MAX_SID, bounded_text, lenient
 from portal.carrierx import CarrierXError, get_client
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_ROUNDS = 5
 STUCK_BATCH = 200
+
+
+def message_send(
+    *,
+    from_number: str,
+    to: str,
+    body: str,
+    user: AbstractBaseUser | None = None,
+    auto_reply_to: Message | None = None,
+) -> Message:
+    """Queue one SMS: save our row, file it in its conversation, hand the call to the worker."""
+    with transaction.atomic():
+        message = Message.objects.create(
+            direction=Direction.OUTBOUND,
+            our_number=from_number,
+            their_number=to,
+            body=body,
+            status=Status.SENDING,
+            sent_by=user if user is not None and user.is_authenticated else None,
+            auto_reply_to=auto_reply_to,
+        )
+        carrier_events.conversation_add_message(message)
+        tasks.send_message_task.enqueue(message.pk)
+    return message
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -47,12 +73,8 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _later(seconds: float):
-    return timezone.now() + timedelta(seconds=seconds) if seconds > 0 else None
-
-
 def _enqueue(task_, *args, delay: float = 0) -> None:
-    run_after = _later(delay)
+    run_after = timezone.now() + timedelta(seconds=delay) if delay > 0 else None
     (task_.using(run_after=run_after) if run_after else task_).enqueue(*args)
 
 
@@ -63,11 +85,18 @@ def _settle(message: Message, *, status: str, error: str) -> None:
         pk=message.pk, status__in=[Status.SENDING, Status.UNKNOWN]
     ).update(status=status, error=error[:2000], updated_at=timezone.now())
     if updated:
-        conversation_record(message, new=False)
+        carrier_events.conversation_touch(message)
 
 
 def _note(message_id: int, error: str) -> None:
     Message.objects.filter(pk=message_id).update(error=error[:2000], updated_at=timezone.now())
+
+
+def _flag(message_id: int, reason: str) -> None:
+    Message.objects.filter(pk=message_id).update(
+        needs_attention=True, error=reason[:2000], updated_at=timezone.now()
+    )
+    logger.warning("message %s needs attention: %s", message_id, reason)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -89,27 +118,27 @@ def _claim_attempt(message_id: int) -> Message | None:
     return message
 
 
-@task()
-def send_message_task(message_id: int) -> str:
+def message_send_attempt(*, message_id: int) -> str:
+    """POST a queued message to the carrier once; what went wrong decides what happens next."""
     message = _claim_attempt(message_id)
     if message is None:
         return "nothing to send"
     # The customer may have texted STOP after this was queued.
-    record = opted_out(customer=message.their_number, our_number=message.our_number)
-    if record is not None:
-        _settle(message, status=Status.FAILED, error=f"Not sent: {opt_out_reason(record)}")
+    refusal = opt_out_refusal(customer=message.their_number, our_number=message.our_number)
+    if refusal is not None:
+        _settle(message, status=Status.FAILED, error=f"Not sent: {refusal}")
         return "opted out"
     try:
         sms = get_client().send_sms(
             from_=message.our_number,
             to=message.their_number,
             message=message.body,
-            user_data=user_data_for(message),
+            user_data=carrier_events.user_data_for(message),
         )
     except CarrierXError as err:
         return _send_failed(message, err)
     carrier_health_record(ok=True)
-    message_record_sid(message_id=message.pk, sms=sms)
+    message_adopt_sid(message_id=message.pk, sms=sms)
     return f"sent as {sms.get('message_sid')}"
 
 
@@ -124,14 +153,48 @@ def _send_failed(message: Message, err: CarrierXError) -> str:
         if attempt < settings.SEND_MAX_ATTEMPTS:
             delay = retry_delay(attempt, err.retry_after)
             _note(message.pk, f"Attempt {attempt} failed: {err}. Retrying in {delay:.0f} s.")
-            _enqueue(send_message_task, message.pk, delay=delay)
+            _enqueue(tasks.send_message_task, message.pk, delay=delay)
             return f"retry in {delay:.1f}s"
         _settle(message, status=Status.FAILED, error=f"{err}; gave up after {attempt} attempts")
         return "gave up"
     # It may have arrived: never POST again blindly; ask the carrier first.
     _settle(message, status=Status.UNKNOWN, error=f"{err}; checking with CarrierX")
-    _enqueue(reconcile_message_task, message.pk, 1, delay=settings.SEND_RECONCILE_DELAY_SECONDS)
+    _enqueue(
+        tasks.reconcile_message_task, message.pk, 1, delay=settings.SEND_RECONCILE_DELAY_SECONDS
+    )
     return "unknown; reconciling"
+
+
+@transaction.atomic
+def message_adopt_sid(*, message_id: int, sms: dict) -> Message:
+    """Store the carrier's answer to our send (or its copy found by reconciliation) on our row.
+
+    A status callback can beat the send's own answer. When it carried our `user_data` the webhook
+    already put the SID on our row; when it did not, it made a row of its own, which is folded in
+    here: its events move to our row and the furthest status wins.
+    """
+    message = Message.objects.select_for_update().get(pk=message_id)
+    sid = lenient(lambda v: bounded_text(v, limit=MAX_SID), sms.get("message_sid")) or ""
+    early = (
+        Message.objects.select_for_update().filter(message_sid=sid).exclude(pk=message.pk).first()
+        if sid
+        else None
+    )
+    if early is not None:
+        CarrierEvent.objects.filter(message=early).update(message=message)
+        early_state = {
+            "status": early.status,
+            "date_status_changed": early.status_changed_at.isoformat()
+            if early.status_changed_at
+            else None,
+        }
+        early.delete()
+        carrier_events.message_update_from_sms(message, early_state)
+    message.message_sid = sid or None
+    carrier_events.message_update_from_sms(message, sms)
+    message.save()
+    carrier_events.conversation_touch(message)
+    return message
 
 
 # --- reconciling ---------------------------------------------------------------------------------
@@ -141,7 +204,7 @@ def find_at_carrier(message: Message) -> list[dict]:
     """The carrier's copies of `message`: by our id in `user_data`, or — for a carrier that cannot
     filter on it — by sender, recipient and text since just before we first tried."""
     client = get_client()
-    ours = user_data_for(message)
+    ours = carrier_events.user_data_for(message)
     try:
         return list(client.list_sms(filter=f'user_data eq "{ours}"'))
     except CarrierXError as err:
@@ -159,8 +222,8 @@ def find_at_carrier(message: Message) -> list[dict]:
     ]
 
 
-@task()
-def reconcile_message_task(message_id: int, round_: int) -> str:
+def message_reconcile(*, message_id: int, round_: int) -> str:
+    """Settle an `unknown` message: adopt the carrier's copy, or send once more when it has none."""
     message = Message.objects.filter(pk=message_id).first()
     if message is None or message.status != Status.UNKNOWN or message.message_sid:
         return "already settled"
@@ -170,13 +233,13 @@ def reconcile_message_task(message_id: int, round_: int) -> str:
         carrier_health_record(ok=False, error=str(err))
         if round_ < RECONCILE_ROUNDS:
             delay = retry_delay(round_, err.retry_after)
-            _enqueue(reconcile_message_task, message_id, round_ + 1, delay=delay)
+            _enqueue(tasks.reconcile_message_task, message_id, round_ + 1, delay=delay)
             return f"carrier unavailable ({err}); will ask again"
         _flag(message_id, f"Could not reach CarrierX to check this message: {err}")
         return "flagged"
     carrier_health_record(ok=True)
     if copies:
-        adopted = message_record_sid(message_id=message_id, sms=copies[0])
+        adopted = message_adopt_sid(message_id=message_id, sms=copies[0])
         if len(copies) > 1:
             _flag(message_id, f"CarrierX holds {len(copies)} copies of this message.")
         return f"adopted {adopted.message_sid}"
@@ -188,26 +251,16 @@ def reconcile_message_task(message_id: int, round_: int) -> str:
         status=Status.SENDING, resent=True, error="Not at CarrierX; sending once more."
     )
     if updated:
-        _enqueue(send_message_task, message_id)
+        _enqueue(tasks.send_message_task, message_id)
     return "resending once"
 
 
-def _flag(message_id: int, reason: str) -> None:
-    Message.objects.filter(pk=message_id).update(
-        needs_attention=True, error=reason[:2000], updated_at=timezone.now()
-    )
-    logger.warning("message %s needs attention: %s", message_id, reason)
-
-
-@task()
-def reconcile_stuck_task(reschedule: bool = True) -> str:
+def messages_reconcile_stuck(*, reschedule: bool) -> str:
     """Bring outbound messages stuck short of a final status to the carrier's current status, or
     flag them. Runs every RECONCILE_STUCK_MINUTES when `reschedule` (the worker keeps it going)."""
     # First the tasks a dead worker left RUNNING: a send among them hands its message to
-    # reconciliation. (Imported here because task_leases builds on this module.)
-    from messaging.task_leases import abandoned_tasks_recover
-
-    abandoned_tasks_recover()
+    # reconciliation.
+    task_leases.abandoned_tasks_recover()
     minutes = settings.RECONCILE_STUCK_MINUTES
     cutoff = timezone.now() - timedelta(minutes=minutes)
     stuck = list(
@@ -219,23 +272,23 @@ def reconcile_stuck_task(reschedule: bool = True) -> str:
         ).order_by("id")[:STUCK_BATCH]
     )
     for message in stuck:
-        reconcile_stuck(message, cutoff=cutoff)
+        _reconcile_stuck(message, cutoff=cutoff)
     if reschedule:
-        _enqueue(reconcile_stuck_task, True, delay=minutes * 60)
+        _enqueue(tasks.reconcile_stuck_task, True, delay=minutes * 60)
     return f"checked {len(stuck)}"
 
 
-def reconcile_stuck(message: Message, *, cutoff) -> None:
+def _reconcile_stuck(message: Message, *, cutoff) -> None:
     if message.status == Status.SENDING and message.send_attempts == 0:
         # Never POSTed (its task was lost): safe to send now.
-        _enqueue(send_message_task, message.pk)
+        _enqueue(tasks.send_message_task, message.pk)
         return
     if not message.message_sid:
         # POSTed but never answered (say, the worker died mid-call): same as a timeout.
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
             status=Status.UNKNOWN, updated_at=timezone.now()
         )
-        _enqueue(reconcile_message_task, message.pk, 1)
+        _enqueue(tasks.reconcile_message_task, message.pk, 1)
         return
     try:
         sms = get_client().get_sms(message.message_sid)
@@ -245,10 +298,10 @@ def reconcile_stuck(message: Message, *, cutoff) -> None:
         return
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
-        changed, _ = apply_sms(locked, sms)
+        changed, _ = carrier_events.message_update_from_sms(locked, sms)
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
-            conversation_record(locked, new=False)
+            carrier_events.conversation_touch(locked)
     if not locked.is_final and locked.created_at < cutoff - timedelta(
         minutes=settings.RECONCILE_STUCK_MINUTES
     ):

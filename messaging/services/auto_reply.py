@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.db import IntegrityError
 from django.utils import timezone
-from django_tasks import task
 
 from messaging.models import AutoReply, Direction, Message
-from messaging.opt_out import opted_out
-from messaging.services import message_send
+from messaging.services import outbound
+from messaging.services.opt_out import opt_out_refusal
 from phone_numbers.models import Did
-
-logger = logging.getLogger(__name__)
 
 
 class _KeepUnknown(dict):
@@ -41,7 +37,7 @@ def auto_reply_skip_reason(inbound: Message, rule: AutoReply | None) -> str | No
         return "auto-reply is off for this DID"
     if Did.objects.filter(phonenumber=inbound.their_number).exists():
         return "the sender is one of our own DIDs"
-    if opted_out(customer=inbound.their_number, our_number=inbound.our_number):
+    if opt_out_refusal(customer=inbound.their_number, our_number=inbound.our_number):
         return "the customer opted out of this DID"
     if Message.objects.filter(auto_reply_to=inbound).exists():
         return "already answered"
@@ -53,8 +49,7 @@ def auto_reply_skip_reason(inbound: Message, rule: AutoReply | None) -> str | No
     return None
 
 
-@task()
-def auto_reply_task(message_id: int) -> str:
+def auto_reply_send(*, message_id: int) -> str:
     """Answer one inbound message, through the normal send path, from the DID it was sent to."""
     inbound = Message.objects.filter(pk=message_id, direction=Direction.INBOUND).first()
     if inbound is None:
@@ -64,7 +59,7 @@ def auto_reply_task(message_id: int) -> str:
     if reason:
         return f"skipped: {reason}"
     try:
-        reply = message_send(
+        reply = outbound.message_send(
             from_number=inbound.our_number,
             to=inbound.their_number,
             body=render_reply(rule.template, inbound),

@@ -1,0 +1,259 @@
+"""What the carrier sent us → our messages and conversations.
+
+The carrier documents no ordering and no retry policy, so every SMS body (a webhook callback, an
+answer to our send, a GET during reconciliation) is treated as an at-least-once, possibly
+out-of-order report about one message, keyed on its `message_sid`. Status only moves forward:
+`message_update_from_sms` is the one place that copies an SMS object onto a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from messaging import tasks, validation
+from messaging.models import (
+    AutoReply,
+    CarrierEvent,
+    Conversation,
+    Direction,
+    Message,
+    Status,
+    status_rank,
+)
+from messaging.services.opt_out import opt_out_record
+from messaging.validation import Callback, Rejected, event_labels, lenient, storable
+
+logger = logging.getLogger(__name__)
+
+USER_DATA_PREFIX = "portal-message-"
+
+
+# --- one SMS object → one message ----------------------------------------------------------------
+
+
+def _network_code(value: object) -> int | None:
+    return validation.count(value, maximum=validation.MAX_NETWORK_CODE)
+
+
+def message_update_from_sms(message: Message, sms: Mapping) -> tuple[list[str], str]:
+    """Copy what the carrier says onto `message` (not saved) and return (changed fields, outcome).
+
+    Status only moves forward. Segments, price and network codes are filled in whenever the
+    carrier reports them, even on a late event, since they never regress.
+
+    Every value goes through `messaging.validation` leniently: the webhook hands over values it
+    already checked (cleaning them again changes nothing), while the carrier's answers to our own
+    calls arrive unchecked, and one odd field there must neither fail a send nor reach a column
+    that cannot hold it.
+    """
+    changed = []
+    new_status = sms.get("status")
+    new_status = (
+        lenient(lambda v: validation.bounded_text(v, limit=validation.MAX_STATUS), new_status) or ""
+    )
+    if status_rank(new_status) < 0:
+        outcome = f"unknown status {new_status!r} kept, not applied" if new_status else "no status"
+    elif status_rank(new_status) > status_rank(message.status):
+        outcome = f"{message.status} → {new_status}"
+        message.status = new_status
+        changed.append("status")
+        when = lenient(validation.moment, sms.get("date_status_changed")) or timezone.now()
+        message.status_changed_at = when
+        changed.append("status_changed_at")
+    elif new_status == message.status:
+        outcome = f"duplicate ({new_status})"
+    else:
+        outcome = f"stale ({new_status} after {message.status}), ignored"
+
+    for field, value in (
+        ("segments", lenient(validation.count, sms.get("message_segments"))),
+        ("price", lenient(validation.price, sms.get("price"))),
+        ("mcc", lenient(_network_code, sms.get("mcc"))),
+        ("mnc", lenient(_network_code, sms.get("mnc"))),
+    ):
+        if value is not None and getattr(message, field) != value:
+            setattr(message, field, value)
+            changed.append(field)
+    return changed, outcome
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+def conversation_add_message(message: Message) -> None:
+    """File a newly created `message` in its customer's conversation (creating it), counting it
+    unread when inbound. Bumps `updated_at`, which is what open inboxes poll for."""
+    conversation, _ = Conversation.objects.get_or_create(
+        customer_number=message.their_number,
+        defaults={"last_activity_at": message.created_at},
+    )
+    changes: dict = {"updated_at": timezone.now()}
+    # Callbacks can arrive out of order: only a newer message becomes the last one.
+    if conversation.last_message_id is None or message.pk > conversation.last_message_id:
+        changes["last_message"] = message
+        changes["last_activity_at"] = max(conversation.last_activity_at, message.created_at)
+        if message.direction == Direction.INBOUND:
+            changes["last_inbound_did"] = message.our_number
+    if message.direction == Direction.INBOUND:
+        changes["unread_count"] = F("unread_count") + 1
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+
+
+def conversation_touch(message: Message) -> None:
+    """A message of the conversation changed (its status, say): mark the conversation changed so
+    open inboxes repaint it. It exists: the message made it."""
+    Conversation.objects.filter(customer_number=message.their_number).update(
+        updated_at=timezone.now()
+    )
+
+
+def conversation_mark_read(customer_number: str) -> None:
+    Conversation.objects.filter(customer_number=customer_number, unread_count__gt=0).update(
+        unread_count=0, updated_at=timezone.now()
+    )
+
+
+# --- our id in `user_data`: matching an early callback to our row ---------------------------------
+
+
+def user_data_for(message: Message) -> str:
+    """Our own id, sent along as `user_data`: the carrier echoes it, so callbacks and later
+    reads can be tied to our row even before we know the carrier's SID."""
+    return f"{USER_DATA_PREFIX}{message.pk}"
+
+
+def message_id_from_user_data(user_data) -> int | None:
+    if isinstance(user_data, str) and user_data.startswith(USER_DATA_PREFIX):
+        tail = user_data.removeprefix(USER_DATA_PREFIX)
+        # ASCII digits only (`isdigit` alone takes `²`, which int() refuses) and few enough to
+        # be a primary key: a longer one would overflow the query.
+        if tail.isascii() and tail.isdigit() and len(tail) <= 18:
+            return int(tail)
+    return None
+
+
+def _adopt_by_user_data(sid: str, sms: dict) -> Message | None:
+    """A status callback that beat our own send's answer: our id in `user_data` names the row."""
+    message_id = message_id_from_user_data(sms.get("user_data"))
+    if message_id is None:
+        return None
+    message = (
+        Message.objects.select_for_update()
+        .filter(pk=message_id, direction=Direction.OUTBOUND, message_sid__isnull=True)
+        .first()
+    )
+    if message is not None:
+        message.message_sid = sid
+        message.save(update_fields=["message_sid", "updated_at"])
+    return message
+
+
+# --- the webhook's bodies ------------------------------------------------------------------------
+
+
+def carrier_event_receive(
+    *, raw: str, payload: dict, callback: Callback | None
+) -> tuple[CarrierEvent, Rejected | None]:
+    """Apply the checked body to its message and keep the body, in one transaction (one commit:
+    the webhook's cost is mostly commits). If applying fails, the body is still kept, in a commit
+    of its own, and the error goes on so the carrier is told to retry. A body about a message we
+    do not hold that cannot make one is kept as rejected, and the rejection returned."""
+    if callback is None:
+        sid, status = event_labels(payload)
+        event = CarrierEvent(body=raw, message_sid=sid, status=status)
+        event.outcome = "kept; no message_sid, nothing to apply"
+        event.save()
+        return event, None
+    sms = callback.sms
+    sid = sms["message_sid"]
+    event = CarrierEvent(body=raw, message_sid=sid, status=sms["status"])
+    try:
+        with transaction.atomic():
+            message, outcome, created = _apply(sid, callback)
+            event.message = message
+            event.outcome = "; ".join([outcome, *callback.dropped])[:200]
+            event.save()
+            if created and message.direction == Direction.INBOUND:
+                _inbound_arrived(message)
+    except Rejected as rejection:
+        # Raised before anything was written: the transaction held only row locks.
+        event.rejected = True
+        event.outcome = f"rejected {rejection.status}: {rejection.reason}"[:200]
+        event.save()
+        return event, rejection
+    except Exception:
+        event.pk, event.message, event.outcome = None, None, "error while applying; kept"
+        event.save()
+        raise
+    return event, None
+
+
+def carrier_event_reject(
+    *, raw: bytes, payload: object, rejection: Rejected, truncated: bool
+) -> CarrierEvent:
+    """Keep a body that can never succeed: its exact bytes, a storable copy to read, and why."""
+    sid, status = event_labels(payload)
+    return CarrierEvent.objects.create(
+        body=storable(raw.decode("utf-8", errors="replace")),
+        raw=raw,
+        message_sid=sid,
+        status=status,
+        outcome=f"rejected {rejection.status}: {rejection.reason}"[:200],
+        rejected=True,
+        truncated=truncated,
+    )
+
+
+def _inbound_arrived(message: Message) -> None:
+    opt_out_record(message)
+    if AutoReply.objects.filter(did__phonenumber=message.our_number, enabled=True).exists():
+        # Queued with this transaction; answered by the worker, so the webhook answers at once.
+        tasks.auto_reply_task.enqueue(message.pk)
+
+
+def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
+    sms = callback.sms
+    message = Message.objects.select_for_update().filter(message_sid=sid).first()
+    if message is None:
+        message = _adopt_by_user_data(sid, sms)
+    if message is None:
+        if callback.creation_problem:
+            raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
+        message, created = _create(sid, sms)
+        if created:
+            conversation_add_message(message)
+            return message, f"new {message.direction} message ({message.status})", True
+    changed, outcome = message_update_from_sms(message, sms)
+    if changed:
+        message.save(update_fields=[*changed, "updated_at"])
+        conversation_touch(message)
+    return message, outcome, False
+
+
+def _create(sid: str, sms: dict) -> tuple[Message, bool]:
+    inbound = sms.get("direction") == Direction.INBOUND
+    message = Message(
+        message_sid=sid,
+        direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+        our_number=sms["to"] if inbound else sms["from"],
+        their_number=sms["from"] if inbound else sms["to"],
+        body=str(sms.get("message") or ""),
+        # Below every known status; the update moves it to what was reported before the insert.
+        status=Status.RECEIVED if inbound else Status.SENDING,
+    )
+    message_update_from_sms(message, sms)
+    try:
+        # A savepoint, so a concurrent insert of the same SID leaves our transaction usable.
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        winner = Message.objects.select_for_update().filter(message_sid=sid).first()
+        if winner is None:  # not the race on message_sid: a real error, for the caller
+            raise
+        return winner, False
+    return message, True

@@ -1,0 +1,31 @@
+"""Background entry points, run by the task worker (`manage.py db_worker`): each calls one service.
+
+django-tasks records a task by its import path (`messaging.tasks.send_message_task`); the task
+lease reaper (services/task_leases.py) names them so.
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from messaging.services import auto_reply, outbound
+
+
+@task()
+def send_message_task(message_id: int) -> str:
+    return outbound.message_send_attempt(message_id=message_id)
+
+
+@task()
+def reconcile_message_task(message_id: int, round_: int) -> str:
+    return outbound.message_reconcile(message_id=message_id, round_=round_)
+
+
+@task()
+def reconcile_stuck_task(reschedule: bool = True) -> str:
+    return outbound.messages_reconcile_stuck(reschedule=reschedule)
+
+
+@task()
+def auto_reply_task(message_id: int) -> str:
+    return auto_reply.auto_reply_send(message_id=message_id)
