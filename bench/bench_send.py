@@ -2,8 +2,8 @@
 while the sandbox carrier takes 2 s per send, with a real task worker sending beside it.
 
 Goal (issue 6): p95 ≤ 300 ms from the Send click to the page's answer with sandbox latency 2 s.
-The view only saves the row and enqueues `send_message_task` (messaging/services.py), so the page
-must answer fast even while the worker is stuck 2 s on every carrier call.
+The view only saves the row and enqueues `send_message_task` (messaging/services/outbound.py), so
+the page must answer fast even while the worker is stuck 2 s on every carrier call.
 
 Per database (PostgreSQL, SQLite): migrate, start gunicorn (sandbox mode on), seed the sandbox
 with PUBLIC_URL and CARRIERX_API_URL pointing at it, PATCH `/sandbox/control` to

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from messaging.selectors import unread_conversation_count
+from messaging.selectors.conversations import unread_conversation_count
 from portal.permissions import VIEW_INBOX
 
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
-from messaging.models import AutoReply
+from messaging.models import AutoReply, Direction, Status
 from messaging.services.opt_out import opt_out_refusal
 from messaging.widgets import ComposerTextarea
 from phone_numbers.models import Did
@@ -111,3 +115,64 @@ class AutoReplyForm(forms.ModelForm):
             "min_interval_minutes": "minutes",
         }
         widgets = {"template": forms.TextInput()}
+
+
+# Days outside these overflow when the site's midnight is turned into UTC, or one day is added.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 12, 30)
+DAY_RANGE = [MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)]
+
+
+class MessageFilterForm(forms.Form):
+    our_did = forms.ChoiceField(label="Our DID", required=False)
+    customer = forms.CharField(
+        label="Customer number",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "search", "inputmode": "tel"}),
+    )
+    direction = forms.ChoiceField(
+        required=False, choices=[("", "Both directions"), *Direction.choices]
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
+    date_from = forms.DateField(
+        label="From date",
+        required=False,
+        validators=DAY_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = forms.DateField(
+        label="To date",
+        required=False,
+        validators=DAY_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    text = forms.CharField(
+        label="Text",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+    def __init__(self, *args, did_limit: frozenset[str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A person limited to some DIDs is offered only those; any other is an invalid choice.
+        dids = Did.objects.all()
+        if did_limit is not None:
+            dids = dids.filter(phonenumber__in=did_limit)
+        self.fields["our_did"].choices = [
+            ("", "All our DIDs"),
+            *((did.phonenumber, did.label) for did in dids),
+        ]
+
+    def clean_customer(self) -> str:
+        typed = self.cleaned_data["customer"]
+        if typed and not re.search(r"\d", typed):
+            raise ValidationError("Type the digits of the customer's number, or a part of them.")
+        return typed
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned

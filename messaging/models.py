@@ -193,6 +193,8 @@ class CarrierHealth(models.Model):
     """One row: how our recent calls to the carrier went, so the Messaging page can say when the
     carrier is unavailable instead of queueing silently."""
 
+    ROW = 1
+
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)

@@ -2,18 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging import auto_reply_views, inbox_views, search_views, views
+from messaging.views import auto_reply, inbox, messages, send
 
 app_name = "messaging"
 urlpatterns = [
-    path("", views.send_page, name="send"),
-    path("recent/", views.recent_messages, name="recent"),
-    path("inbox/", inbox_views.inbox, name="inbox"),
-    path("inbox/<str:customer>/", inbox_views.conversation, name="conversation"),
-    path("inbox/<str:customer>/reply/", inbox_views.reply, name="reply"),
-    path("messages/", search_views.message_list, name="messages"),
-    path("messages/export.csv", search_views.messages_export, name="messages_export"),
-    path("messages/<int:pk>/", inbox_views.message_detail, name="message"),
-    path("auto-reply/", auto_reply_views.auto_replies, name="auto_replies"),
-    path("auto-reply/<str:did_sid>/", auto_reply_views.auto_reply_save, name="auto_reply_save"),
+    path("", send.send_page, name="send"),
+    path("recent/", send.recent_messages, name="recent"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/<str:customer>/", inbox.conversation, name="conversation"),
+    path("inbox/<str:customer>/reply/", inbox.reply, name="reply"),
+    path("messages/", messages.message_list, name="messages"),
+    path("messages/export.csv", messages.messages_export, name="messages_export"),
+    path("messages/<int:pk>/", messages.message_detail, name="message"),
+    path("auto-reply/", auto_reply.auto_replies, name="auto_replies"),
+    path("auto-reply/<str:did_sid>/", auto_reply.auto_reply_save, name="auto_reply_save"),
 ]

@@ -2,6 +2,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.webhook import carrierx_webhook
+from messaging.views.webhook import carrierx_webhook
 
 urlpatterns = [path("carrierx/<str:secret>/", carrierx_webhook, name="webhook")]

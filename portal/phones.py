@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 
 def normalize_number(text: str, region: str | None = None) -> str:
@@ -33,3 +36,18 @@ def format_number(digits: str) -> str:
     except phonenumbers.NumberParseException:
         return digits
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def number_matches(field: str, typed: str) -> Q:
+    """Rows whose number `field` is the number typed any way (`+1 (516) 206-5575`, `5162065575`,
+    `206-55`): a whole international number matches exactly (and uses the index); anything else
+    matches as a part of a number, or as the whole number it may be in national form (`07700
+    900123` in the UK)."""
+    digits = re.sub(r"\D", "", typed)
+    try:
+        whole = normalize_number(typed)
+    except ValidationError:
+        return Q(**{f"{field}__contains": digits})
+    if typed.startswith("+") or digits == whole:
+        return Q(**{field: whole})
+    return Q(**{field: whole}) | Q(**{f"{field}__contains": digits})

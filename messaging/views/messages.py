@@ -1,4 +1,5 @@
-"""The Messages list: every message, filtered, a page at a time; and its CSV export."""
+"""The Messages list: every message, filtered, a page at a time; its CSV export; one message
+with everything the carrier sent about it."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from messaging.live import parse_id
-from messaging.search import MessageFilterForm, messages_matching
-from messaging.selectors import did_limit, messages_visible_to
-from portal.roles import VIEW_INBOX, role_required
+from messaging.forms import MessageFilterForm
+from messaging.selectors.messages import message_events, messages_matching
+from messaging.selectors.paging import keyset_page, parse_id
+from messaging.selectors.visibility import did_limit, message_visible_or_404
+from portal.permissions import VIEW_INBOX
+from portal.roles import role_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 2000
@@ -53,13 +62,8 @@ def message_list(request: HttpRequest) -> HttpResponse:
     more = False
     # Invalid filters show their errors and no rows, never a wrongly filtered list.
     if form.is_valid():
-        matching = messages_visible_to(request.user, messages_matching(form.cleaned_data))
-        if (before_id := parse_id(before)) is not None:
-            matching = matching.filter(id__lt=before_id)
-        # Keyset pagination on id: no OFFSET, and no COUNT over the table.
-        rows = list(matching[: PAGE_SIZE + 1])
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
+        matching = messages_matching(request.user, form.cleaned_data)
+        rows, more = keyset_page(matching, size=PAGE_SIZE, before=before)
     return render(
         request,
         "messaging/messages.html",
@@ -114,7 +118,7 @@ def messages_export(request: HttpRequest) -> HttpResponse:
     # Tuples, not model instances, read from the database a chunk at a time (a server-side
     # cursor on PostgreSQL): memory stays flat however many rows match.
     rows = (
-        messages_visible_to(request.user, messages_matching(form.cleaned_data))
+        messages_matching(request.user, form.cleaned_data)
         .values_list(*(field for _, field in EXPORT_COLUMNS))
         .iterator(chunk_size=EXPORT_CHUNK_ROWS)
     )
@@ -124,3 +128,14 @@ def messages_export(request: HttpRequest) -> HttpResponse:
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@require_GET
+@login_required
+@inbox_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if parse_id(str(pk)) is None:
+        raise Http404("No such message.")
+    message = message_visible_or_404(request.user, pk)
+    context = {"message": message, "events": message_events(message)}
+    return render(request, "messaging/message_detail.html", context)

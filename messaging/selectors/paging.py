@@ -1,4 +1,4 @@
-"""Cursors for live (htmx-polled) pages.
+"""Cursors: the live (htmx-polled) pages' "changed since", and keyset paging for every list.
 
 A poll asks for what changed since a cursor. Rows are stamped in Python before their transaction
 commits, so a slow commit can land a little behind a cursor already handed out; the cursor is
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -49,3 +50,16 @@ def parse_id(value: str | None) -> int | None:
         return None
     number = int(value)
     return number if number <= MAX_ID else None
+
+
+def keyset_page(rows: QuerySet, *, size: int, before: str | None = None) -> tuple[list, bool]:
+    """One page of `rows` (ordered newest first) and whether more follow: no OFFSET, no COUNT.
+
+    `before` is the id the previous page ended at (rows below it follow); a compound key is
+    applied by the caller first, as the inbox's (last activity, id) is. One row more than the
+    page is read to know whether there is another.
+    """
+    if (last_id := parse_id(before)) is not None:
+        rows = rows.filter(id__lt=last_id)
+    fetched = list(rows[: size + 1])
+    return fetched[:size], len(fetched) > size

@@ -1,7 +1,7 @@
 """Who may read what: the one rule that limits every page showing messages to a person's DIDs.
 
 An admin may limit a person to some of our DIDs (their sender profile); no DID assigned means
-every DID. Sending (`messaging/sender_dids.py`) and reading both ask `did_limit()`, so what a
+every DID. Sending (`sender_dids`) and reading both ask `did_limit()`, so what a
 person may send from and what they may read never disagree. A conversation is per customer across
 our DIDs: a limited person sees the conversations that have a message on one of their DIDs, and
 inside them only those messages.
@@ -9,11 +9,16 @@ inside them only those messages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from messaging.models import Conversation, Direction, Message, OptOut, SenderProfile
+from phone_numbers.models import Did
+
+CUSTOMER_MAX_LENGTH = Conversation._meta.get_field("customer_number").max_length
 
 _CACHE = "_messaging_did_limit"
 
@@ -74,6 +79,10 @@ def conversations_visible_to(
 
 
 def conversation_visible_or_404(user, customer: str) -> Conversation:
+    # A URL part that no stored number can equal (too long, a NUL PostgreSQL refuses) is a 404
+    # without asking the database.
+    if len(customer) > CUSTOMER_MAX_LENGTH or "\x00" in customer:
+        raise Http404("No such conversation.")
     conversation = (
         conversations_visible_to(user)
         .select_related("last_message")
@@ -130,12 +139,26 @@ def may_mark_read(user, conversation: Conversation) -> bool:
     return all(did in limit for did in _unread_messages(conversation))
 
 
-def unread_conversation_count(user) -> int:
-    """The nav's unread badge. A limited person counts the unread conversations whose customer
-    last wrote to one of their DIDs: cheap (the unread rows are indexed) and close enough for a
-    badge, while the inbox rows show the exact count."""
-    unread = Conversation.objects.filter(unread_count__gt=0)
-    limit = did_limit(user)
+@dataclass(frozen=True)
+class SenderDids:
+    dids: list[Did]
+    default: str | None  # the user's default DID, when it is one they may use
+
+    @property
+    def numbers(self) -> set[str]:
+        return {d.phonenumber for d in self.dids}
+
+
+def sender_dids(user) -> SenderDids:
+    """Our SMS DIDs `user` may send from — all of them unless an admin limited the user — and
+    their default. Read from the local DID cache only: the carrier is never called during a page
+    load (the background re-read fills the cache; phone_numbers/tasks.py)."""
+    profile = SenderProfile.objects.filter(user=user).select_related("default_did").first()
+    dids = Did.objects.sms_capable()
+    # The same limit every page that shows messages applies.
+    limit = did_limit(user) if profile is not None else None
     if limit is not None:
-        unread = unread.filter(last_inbound_did__in=limit)
-    return unread.count()
+        dids = dids.filter(phonenumber__in=limit)
+    dids = list(dids)
+    default = profile.default_did if profile is not None else None
+    return SenderDids(dids=dids, default=default.phonenumber if default in dids else None)

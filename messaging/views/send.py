@@ -1,3 +1,5 @@
+"""The Messaging page: the Send form and the live list of recent sends."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -8,26 +10,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from messaging.forms import SendForm
-from messaging.models import Direction, Message
-from messaging.selectors import messages_visible_to
-from messaging.sender_dids import sender_dids
-from messaging.services.carrier_health import carrier_unavailable
+from messaging.selectors.messages import carrier_unavailable, recent_sends
+from messaging.selectors.visibility import sender_dids
 from messaging.services.outbound import message_send
-from portal.roles import SEND_MESSAGE, role_required
-
-RECENT_LIMIT = 20
-
-
-def _recent_messages(request: HttpRequest):
-    outbound = Message.objects.filter(direction=Direction.OUTBOUND)
-    return messages_visible_to(request.user, outbound).select_related("sent_by")[:RECENT_LIMIT]
+from portal.permissions import SEND_MESSAGE
+from portal.roles import role_required
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 @role_required(SEND_MESSAGE)
 def send_page(request: HttpRequest) -> HttpResponse:
-    senders = sender_dids(request)
+    senders = sender_dids(request.user)
     dids = senders.dids
     # Staff usually send several texts from one number: keep the last From DID selected.
     preselected = request.session.get("from_did") or senders.default
@@ -49,7 +43,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
         "messaging/send.html",
         {
             "form": form,
-            "recent": _recent_messages(request),
+            "recent": recent_sends(request.user),
             "has_dids": bool(dids),
             "carrier_down": carrier_unavailable(),
         },
@@ -61,7 +55,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @role_required(SEND_MESSAGE)
 def recent_messages(request: HttpRequest) -> HttpResponse:
-    recent = _recent_messages(request)
+    recent = recent_sends(request.user)
     response = render(
         request,
         "messaging/send.html#recent",

@@ -18,7 +18,8 @@ from messaging.forms import AutoReplyForm
 from messaging.models import AutoReply
 from phone_numbers.models import Did
 from portal.lookups import sid_or_404
-from portal.roles import CHANGE_CALLBACKS, role_required
+from portal.permissions import CHANGE_CALLBACKS
+from portal.roles import role_required
 
 TEMPLATE = "messaging/auto_replies.html"
 

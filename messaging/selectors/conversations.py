@@ -1,0 +1,105 @@
+"""The inbox's reads: conversations by customer, one customer's thread, what changed since a
+poll, and the nav's unread badge, each narrowed to what the person may read."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from messaging.models import Conversation, Message
+from messaging.selectors.paging import keyset_page, parse_cursor, parse_id
+from messaging.selectors.visibility import (
+    SenderDids,
+    conversations_for_display,
+    conversations_visible_to,
+    did_limit,
+    messages_visible_to,
+)
+from portal.phones import number_matches
+
+PAGE_SIZE = 25
+THREAD_SIZE = 50
+PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
+
+
+def _search(user, conversations: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
+    if PHONE_LIKE.match(q):
+        return conversations.filter(number_matches("customer_number", q))
+    # Only text the person may read can make a conversation match.
+    matching = messages_visible_to(user, Message.objects.filter(body__icontains=q))
+    return conversations.filter(customer_number__in=matching.values("their_number"))
+
+
+def _older_than(conversations: QuerySet[Conversation], before: str | None):
+    """Keyset on (last_activity_at, id): the conversations after the cursor `stamp|id`."""
+    if not before or "|" not in before:
+        return conversations
+    stamp, _, pk = before.rpartition("|")
+    when = parse_cursor(stamp)
+    last_id = parse_id(pk)
+    if when is None or last_id is None:
+        return conversations
+    # The redundant `<=` lets the database seek in the index instead of filtering every newer row.
+    return conversations.filter(last_activity_at__lte=when).filter(
+        Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=last_id)
+    )
+
+
+def inbox_conversations(user, *, q: str = "") -> QuerySet[Conversation]:
+    conversations = conversations_visible_to(user)
+    return _search(user, conversations, q) if q else conversations
+
+
+def inbox_page(
+    user, conversations: QuerySet[Conversation], before: str | None
+) -> tuple[list[Conversation], str]:
+    """A page of conversations, most recent activity first, and the cursor of the next ("")."""
+    ordered = _older_than(conversations, before).select_related("last_message")
+    page, more = keyset_page(ordered.order_by("-last_activity_at", "-id"), size=PAGE_SIZE)
+    # The keyset cursor comes from the stored rows, before they are narrowed for display.
+    next_before = f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else ""
+    return conversations_for_display(user, page), next_before
+
+
+def _thread(user, customer: str) -> QuerySet[Message]:
+    return messages_visible_to(user, Message.objects.filter(their_number=customer))
+
+
+def thread_page(user, customer: str, before: str = "") -> tuple[list[Message], bool]:
+    """The newest messages with a customer the person may read (or those older than `before`),
+    oldest first, and whether older ones remain."""
+    rows, more = keyset_page(
+        _thread(user, customer).select_related("sent_by").order_by("-id"),
+        size=THREAD_SIZE,
+        before=before,
+    )
+    return list(reversed(rows)), more
+
+
+def thread_changes(user, customer: str, since: datetime) -> list[Message]:
+    """The thread's messages changed after `since`, oldest first."""
+    changed = _thread(user, customer).filter(updated_at__gt=since)
+    return list(changed.select_related("sent_by").order_by("id"))
+
+
+def reply_from_default(conversation: Conversation, senders: SenderDids) -> str | None:
+    """Reply from the DID the customer last wrote to; else the one we last wrote from; else the
+    user's own default — always one this user may send from."""
+    last = conversation.last_message
+    for candidate in (conversation.last_inbound_did, last.our_number if last else None):
+        if candidate in senders.numbers:
+            return candidate
+    return senders.default
+
+
+def unread_conversation_count(user) -> int:
+    """The nav's unread badge. A limited person counts the unread conversations whose customer
+    last wrote to one of their DIDs: cheap (the unread rows are indexed) and close enough for a
+    badge, while the inbox rows show the exact count."""
+    unread = Conversation.objects.filter(unread_count__gt=0)
+    limit = did_limit(user)
+    if limit is not None:
+        unread = unread.filter(last_inbound_did__in=limit)
+    return unread.count()

@@ -1,0 +1,159 @@
+"""The inbox: conversations by customer, a thread per customer with replies, and live updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from messaging.forms import ReplyForm
+from messaging.models import Conversation, Direction
+from messaging.selectors.conversations import (
+    inbox_conversations,
+    inbox_page,
+    reply_from_default,
+    thread_changes,
+    thread_page,
+)
+from messaging.selectors.paging import new_cursor, parse_cursor, parse_id
+from messaging.selectors.visibility import (
+    conversation_visible_or_404,
+    may_mark_read,
+    opt_outs_visible_to,
+    sender_dids,
+)
+from messaging.services.carrier_events import conversation_mark_read
+from messaging.services.outbound import message_send
+from portal.permissions import VIEW_INBOX
+from portal.roles import role_required
+
+SEARCH_MAX_LENGTH = 200
+
+inbox_required = role_required(VIEW_INBOX)
+
+
+@require_GET
+@login_required
+@inbox_required
+@vary_on_headers("HX-Request")
+def inbox(request: HttpRequest) -> HttpResponse:
+    # A NUL cannot be compared with a PostgreSQL text column, and SQLite refuses LIKE patterns
+    # over 50 KB: neither can be part of a real search.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+    before = request.GET.get("before")
+    since = parse_cursor(request.GET.get("since"))
+    conversations = inbox_conversations(request.user, q=q)
+    if since is not None and not conversations.filter(updated_at__gt=since).exists():
+        # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
+        return HttpResponse(status=204)
+    page, next_before = inbox_page(request.user, conversations, before)
+    context = {
+        "conversations": page,
+        "q": q,
+        "live": not before,  # only the first page follows new activity
+        "cursor": new_cursor(),
+        "next_before": next_before,
+    }
+    template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+@inbox_required
+def conversation(request: HttpRequest, customer: str) -> HttpResponse:
+    convo = conversation_visible_or_404(request.user, customer)
+    since = parse_cursor(request.GET.get("since"))
+    if since is not None:
+        return _thread_changes(request, convo, since)
+
+    before = request.GET.get("before", "")
+    rows, more = thread_page(request.user, customer, before)
+    if may_mark_read(request.user, convo):
+        conversation_mark_read(customer)
+    senders = sender_dids(request.user)
+    form = ReplyForm(
+        dids=senders.dids,
+        customer=customer,
+        initial={"from_did": reply_from_default(convo, senders)},
+    )
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": convo,
+            "opt_outs": opt_outs_visible_to(request.user, customer),
+            "thread": rows,
+            "older_before": rows[0].pk if more and rows else "",
+            "live": not before,
+            "cursor": new_cursor(),
+            "last_id": rows[-1].pk if rows else 0,
+            "form": form,
+        },
+    )
+
+
+def _thread_changes(request, convo: Conversation, since: datetime) -> HttpResponse:
+    changed = thread_changes(request.user, convo.customer_number, since)
+    if not changed:
+        return HttpResponse(status=204)
+    last_id = parse_id(request.GET.get("last", "")) or 0
+    inbound = any(m.direction == Direction.INBOUND for m in changed)
+    if inbound and may_mark_read(request.user, convo):
+        conversation_mark_read(convo.customer_number)  # staff are looking at it right now
+    return render(
+        request,
+        "messaging/conversation.html#thread-changes",
+        {
+            "conversation": convo,
+            "updated": [m for m in changed if m.pk <= last_id],
+            "appended": [m for m in changed if m.pk > last_id],
+            "cursor": new_cursor(),
+            "last_id": max([last_id, *(m.pk for m in changed)]),
+            "live": True,
+        },
+    )
+
+
+@require_POST
+@login_required
+@inbox_required
+@vary_on_headers("HX-Request")
+def reply(request: HttpRequest, customer: str) -> HttpResponse:
+    convo = conversation_visible_or_404(request.user, customer)
+    dids = sender_dids(request.user).dids
+    form = ReplyForm(request.POST, dids=dids, customer=customer)
+    if form.is_valid():
+        sent = message_send(
+            from_number=form.cleaned_data["from_did"],
+            to=customer,
+            body=form.cleaned_data["message"],
+            user=request.user,
+        )
+        if not request.htmx:
+            messages.success(request, "Reply queued; its status follows in the thread.")
+            return redirect("messaging:conversation", customer=customer)
+        # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
+        form = ReplyForm(dids=dids, customer=customer, initial={"from_did": sent.our_number})
+    if request.htmx:
+        # 200 even with errors: htmx swaps only successful answers, and the errors must show.
+        return render(
+            request, "messaging/conversation.html#composer", {"conversation": convo, "form": form}
+        )
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": convo,
+            "opt_outs": opt_outs_visible_to(request.user, customer),
+            "thread": thread_page(request.user, customer)[0],
+            "form": form,
+            "live": False,
+        },
+        status=422,
+    )
