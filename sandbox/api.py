@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.models import SandboxPartner
 
@@ -57,6 +58,15 @@ def error_response(status: int, message: str, errors: list[tuple[str | None, str
         ],
     }
     return JsonResponse(body, status=status)
+
+
+@csrf_exempt
+def unknown_route(request: HttpRequest) -> JsonResponse:
+    """Any other path under the API: the carrier's JSON error body with 404, never Django's HTML
+    page (which, in debug, lists every URL pattern of the portal)."""
+    return error_response(
+        404, "Not Found", [(None, f"no such route: {request.method} {request.path}")]
+    )
 
 
 def json_response(data: dict) -> JsonResponse:

@@ -4,10 +4,12 @@ may use it (sandbox.api.staff_or_token)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -67,6 +69,42 @@ def known_handsets(partner: SandboxPartner) -> list[str]:
     return [DEFAULT_HANDSET, *sorted(others - {DEFAULT_HANDSET})]
 
 
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def thread_cursor(messages: list[SandboxMessage]) -> dict[str, int]:
+    """Where the page's thread stands: the newest message it shows and the latest change."""
+    return {
+        "after": max((message.pk for message in messages), default=0),
+        "changed": max((_micros(message.date_changed) for message in messages), default=0),
+    }
+
+
+def _cursor_value(source: QueryDict, name: str) -> int:
+    value = source.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() else 0
+
+
+def thread_update(request: HttpRequest, partner: SandboxPartner | None, handset: str) -> dict:
+    """What a poll adds to the page: the messages newer than its cursor (appended to the live
+    region, so only they are announced) and the new status of the ones it already shows."""
+    after = _cursor_value(request.GET, "after")
+    changed = _cursor_value(request.GET, "changed")
+    messages = thread(partner, handset) if partner else []
+    return {
+        "new_messages": [message for message in messages if message.pk > after],
+        "changed_messages": [
+            message
+            for message in messages
+            if message.pk <= after and _micros(message.date_changed) > changed
+        ],
+        # The page said "no messages yet" while its cursor was at the start.
+        "first_messages": after == 0 and any(message.pk > after for message in messages),
+        "cursor": thread_cursor(messages),
+    }
+
+
 @staff_or_token(page=True)
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
@@ -75,10 +113,16 @@ def phone(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     typed_handset = source.get("handset", "").strip()
     handset = digits_only(typed_handset) or DEFAULT_HANDSET
+    if request.htmx and request.method == "GET" and "after" in request.GET:
+        context = {"handset": handset, "did": source.get("did", "")}
+        context |= thread_update(request, partner, handset)
+        return render(request, "sandbox/phone.html#thread-update", context)
     dids = [did for did in partner.dids.all() if did.can(SandboxDid.RECEIVE_SMS)] if partner else []
     did = source.get("did") or (dids[0].phonenumber if dids else "")
     context = {
         "partner": partner,
+        "api_url": settings.CARRIERX_API_URL,
+        "token": settings.CARRIERX_TOKEN,
         "dids": dids,
         "handset": handset,
         "handset_input": handset,
@@ -110,8 +154,10 @@ def phone(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('sandbox:phone')}?{query}")
 
     context["thread"] = thread(partner, handset) if partner else []
+    context["cursor"] = thread_cursor(context["thread"])
     template = "sandbox/phone.html"
     if request.htmx:
-        # A send swaps the form and thread (the form keeps its errors); polling swaps the thread.
+        # A send swaps the form and thread (the form keeps its errors); a poll without a cursor
+        # (an older page) swaps the thread.
         template += "#handset" if request.method == "POST" else "#thread"
     return render(request, template, context)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from sandbox import api_views, control_views, handset_views
+from sandbox import api, api_views, control_views, handset_views
 from sandbox.faults import faulty
 
 app_name = "sandbox"
@@ -23,6 +23,8 @@ urlpatterns = [
     ),
     path("core/v2/partners", faulty(api_views.partners), name="partners"),
     path("core/v2/partners/<str:partner_sid>", faulty(api_views.partner), name="partner"),
+    # Any other API path answers the carrier's JSON 404 (not Django's HTML one).
+    re_path(r"^core/", api.unknown_route, name="unknown_route"),
     # Sandbox-only tools: the other end of the conversation, and the carrier's bad days.
     path("simulate/inbound", handset_views.simulate_inbound, name="simulate_inbound"),
     path("phone/", handset_views.phone, name="phone"),
