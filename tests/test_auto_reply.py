@@ -72,6 +72,15 @@ def test_an_inbound_text_reaches_the_inbox_and_the_auto_reply_reaches_the_handse
     assert "The SMS status is: received" in handset.text
 
 
+def replies_at_the_carrier(handset=HANDSET) -> list[str]:
+    """What the carrier was asked to text the handset from our DID."""
+    return list(
+        SandboxMessage.objects.filter(from_number=OUR_DID, to_number=handset).values_list(
+            "message", flat=True
+        )
+    )
+
+
 def test_a_duplicate_inbound_callback_is_answered_once(sandbox, live_server):
     auto_reply_on()
     sms = text_our_did(live_server, "hello")
@@ -81,6 +90,7 @@ def test_a_duplicate_inbound_callback_is_answered_once(sandbox, live_server):
     assert requests.post(webhook, json=sms, timeout=10).status_code == 200
     run_tasks()
     assert Message.objects.filter(auto_reply_to__isnull=False).count() == 1
+    assert replies_at_the_carrier() == ["The SMS status is: received"]
 
 
 def test_a_customer_is_answered_at_most_once_per_interval(sandbox, live_server):
@@ -91,21 +101,36 @@ def test_a_customer_is_answered_at_most_once_per_interval(sandbox, live_server):
     run_tasks()
     assert Message.objects.filter(direction=Direction.INBOUND).count() == 2
     assert Message.objects.filter(auto_reply_to__isnull=False).count() == 1
+    assert replies_at_the_carrier() == ["The SMS status is: received"]
 
 
 def test_auto_reply_stays_silent_when_off(sandbox, live_server):
-    auto_reply_on(enabled=False)
+    rule = auto_reply_on(enabled=False)
     text_our_did(live_server, "anyone there?")
     run_tasks()
-    assert Message.objects.filter(direction=Direction.INBOUND).count() == 1
+    assert Message.objects.get(direction=Direction.INBOUND).body == "anyone there?"
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+    assert replies_at_the_carrier() == []
+    # The same text with the rule on is answered: the silence above was the switch.
+    rule.enabled = True
+    rule.save(update_fields=["enabled"])
+    text_our_did(live_server, "anyone there now?")
+    run_tasks()
+    assert replies_at_the_carrier() == ["The SMS status is: received"]
 
 
 def test_auto_reply_never_answers_one_of_our_own_dids(sandbox, live_server):
     auto_reply_on()
     text_our_did(live_server, "internal test", handset="15162065575")
     run_tasks()
+    internal = Message.objects.get(direction=Direction.INBOUND)
+    assert (internal.their_number, internal.body) == ("15162065575", "internal test")
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+    assert replies_at_the_carrier("15162065575") == []
+    # A customer's text to the same DID is answered: the silence above was about who texted.
+    text_our_did(live_server, "customer test")
+    run_tasks()
+    assert replies_at_the_carrier() == ["The SMS status is: received"]
 
 
 def test_the_reply_template_fills_known_fields_and_keeps_the_rest():

@@ -76,8 +76,15 @@ def effective_cell(page: str, number: str) -> tuple[str, str]:
     return cell.group(1), cell.group(2)
 
 
-def next_callback_url() -> str:
-    """Send an SMS from the Support DID and return where the sandbox POSTed its status callbacks."""
+def arrived_only_at(sink, path: str, message_sid: str) -> None:
+    """The sink received the message's status callbacks at `path`, and at no other path."""
+    where = {got for got, body in sink.received if body.get("message_sid") == message_sid}
+    assert where == {path}, sink.received
+
+
+def next_callback_url(sink) -> str:
+    """Send an SMS from the Support DID and return where the sandbox POSTed its status callbacks,
+    having checked they arrived there."""
     message = message_send(from_number=SUPPORT_1, to=HANDSET, body="x")
     run_tasks()
     message.refresh_from_db()
@@ -88,7 +95,9 @@ def next_callback_url() -> str:
         .distinct()
     )
     assert len(urls) == 1, urls
-    return urls.pop()
+    url = urls.pop()
+    arrived_only_at(sink, url.removeprefix(sink.url), message.message_sid)
+    return url
 
 
 def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
@@ -111,21 +120,21 @@ def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "DID"
     assert did_url in effective_cell(page, SUPPORT_1)[1]
-    assert next_callback_url() == did_url
+    assert next_callback_url(callback_sink) == did_url
 
     admin_client_.post(edit_did, {"action": "clear", "confirm": "yes"})
 
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "Group"
     assert group_url in effective_cell(page, SUPPORT_1)[1]
-    assert next_callback_url() == group_url
+    assert next_callback_url(callback_sink) == group_url
 
     admin_client_.post(edit_group, {"action": "clear", "confirm": "yes"})
 
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "Partner"
     assert partner_url in effective_cell(page, SUPPORT_1)[1]
-    assert next_callback_url() == partner_url
+    assert next_callback_url(callback_sink) == partner_url
     detail = admin_client_.get(did.get_absolute_url()).content.decode()
     assert 'data-source="Partner"' in detail
     assert "lost to us" in detail  # the sink is not this portal
@@ -138,9 +147,13 @@ def test_clearing_the_did_url_makes_the_group_then_the_partner_take_effect(
     page = admin_client_.get("/numbers/").content.decode()
     assert effective_cell(page, SUPPORT_1)[0] == "none"
     before = SandboxCallbackAttempt.objects.count()
-    message_send(from_number=SUPPORT_1, to=HANDSET, body="x")
+    received = len(callback_sink.received)
+    last = message_send(from_number=SUPPORT_1, to=HANDSET, body="x")
     run_tasks()
+    last.refresh_from_db()
+    assert last.message_sid, last.error  # sent; only its callbacks go nowhere
     assert SandboxCallbackAttempt.objects.count() == before  # nobody to call
+    assert len(callback_sink.received) == received
     assert "CarrierX calls no one" in admin_client_.get(did.get_absolute_url()).content.decode()
 
 
@@ -162,6 +175,8 @@ def test_moving_a_did_into_a_group_makes_the_groups_url_take_effect(
 
     did.refresh_from_db()
     assert effective_callback(did) == (callback_sink.url + "/group", "Group", False)
-    message_send(from_number=did.phonenumber, to=HANDSET, body="x")
+    message = message_send(from_number=did.phonenumber, to=HANDSET, body="x")
     run_tasks()
+    message.refresh_from_db()
     assert SandboxCallbackAttempt.objects.order_by("pk").last().url == callback_sink.url + "/group"
+    arrived_only_at(callback_sink, "/group", message.message_sid)
