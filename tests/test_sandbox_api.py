@@ -518,10 +518,12 @@ def test_the_partners_field_naming_can_be_switched(api, partner):
 
 
 def test_a_patch_that_is_not_json_is_a_415(api, partner):
+    before = SandboxDid.objects.get(phonenumber=MAIN_LINE).callback_url
     response = api(
         "patch", "did", did_sid(MAIN_LINE), body="callback_url=x", content_type="text/plain"
     )
     assert response.status_code == 415
+    assert SandboxDid.objects.get(phonenumber=MAIN_LINE).callback_url == before
 
 
 # --- The portal's own client over real HTTP -------------------------------------------------------

@@ -112,7 +112,10 @@ def test_a_simulated_sms_that_cannot_arrive_is_refused_with_the_reason(
 
 
 def test_a_malformed_simulation_is_a_400(csrf_client, partner):
-    assert simulate(csrf_client, "{nope").status_code == 400
+    response = simulate(csrf_client, "{nope")
+    assert response.status_code == 400
+    assert response.json()["errors"]
+    assert not SandboxMessage.objects.exists()
 
 
 def test_simulating_before_seeding_says_to_seed(csrf_client, db):

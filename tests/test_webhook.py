@@ -146,6 +146,9 @@ def test_bad_json_answers_400_with_a_reason(csrf_client, webhook_url):
 
 def test_json_that_is_not_an_object_answers_400(csrf_client, webhook_url):
     assert post(csrf_client, webhook_url, "[1, 2]").status_code == 400
+    event = CarrierEvent.objects.get()
+    assert (event.rejected, event.raw_bytes()) == (True, b"[1, 2]")
+    assert not Message.objects.exists()
 
 
 def test_an_oversize_body_answers_413(csrf_client, webhook_url):
@@ -169,6 +172,10 @@ def test_a_body_that_is_not_declared_json_answers_415(csrf_client, webhook_url):
 
 def test_get_answers_405(csrf_client, webhook_url):
     assert csrf_client.get(webhook_url).status_code == 405
+    assert not CarrierEvent.objects.exists()
+    assert not Message.objects.exists()
+    # The same URL takes a POST: the 405 is about the method, not a missing route.
+    assert post(csrf_client, webhook_url, load_fixture("status_delivered")).status_code == 200
 
 
 def test_a_body_without_message_sid_is_kept_and_acknowledged(csrf_client, webhook_url):
