@@ -12,6 +12,7 @@ from messaging.models import (
     OptOut,
     SenderProfile,
 )
+from portal.admin import ReadOnlyAdminMixin
 
 
 @admin.register(Message)
@@ -24,20 +25,16 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(CarrierEvent)
-class CarrierEventAdmin(admin.ModelAdmin):
-    """What the carrier sent, as it sent it: read-only."""
+class CarrierEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the carrier sent, as it sent it: read-only (an administrator may delete one)."""
+
+    deletable = True
 
     list_display = ["id", "received_at", "message_sid", "status", "outcome", "rejected"]
     list_filter = ["rejected"]
     search_fields = ["message_sid"]
     readonly_fields = [f.name for f in CarrierEvent._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Conversation)

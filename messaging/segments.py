@@ -9,7 +9,6 @@ boundaries.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -27,9 +26,6 @@ from sms_segments import (
     segment_table,
 )
 
-if TYPE_CHECKING:
-    from phone_numbers.models import Did
-
 __all__ = [
     "GSM7",
     "GSM7_BASIC",
@@ -46,10 +42,10 @@ __all__ = [
 ]
 
 
-def price_per_segment(did: Did | None = None) -> Decimal | None:
-    """What one segment sent from `did` costs, or None when we do not know.
+def price_per_segment() -> Decimal | None:
+    """What one segment costs, or None when we do not know.
 
-    CarrierX's DID object carries no per-message price, so for now every DID costs the
+    CarrierX's DID object carries no per-message price, so every DID costs the
     `SMS_PRICE_PER_SEGMENT` setting (empty: unknown, and the composer shows no cost).
     """
     raw = str(getattr(settings, "SMS_PRICE_PER_SEGMENT", "") or "").strip()

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from phone_numbers.models import CallbackChange
+from portal.admin import ReadOnlyAdminMixin
 
 
 @admin.register(CallbackChange)
-class CallbackChangeAdmin(admin.ModelAdmin):
+class CallbackChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit is a record of what happened: it can be read and searched, never edited."""
 
     list_display = [
@@ -23,12 +23,3 @@ class CallbackChangeAdmin(admin.ModelAdmin):
     list_filter = ["object_kind", "field", "created_at"]
     search_fields = ["object_sid", "label", "username", "old_value", "new_value", "carrier_answer"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -6,9 +6,25 @@ from django.http import HttpRequest
 from portal.models import RoleChange
 
 
+class ReadOnlyAdminMixin:
+    """For a record of what happened (an audit, what the carrier sent): it can be read and
+    searched in the admin, never added or edited, and deleted only where `deletable` says so."""
+
+    deletable = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
 @admin.register(RoleChange)
-class RoleChangeAdmin(admin.ModelAdmin):
-    """Read-only: an audit trail nobody can edit or delete from the admin."""
+class RoleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """An audit trail nobody can edit or delete from the admin."""
 
     list_display = ["at", "username", "action", "group", "actor_username"]
     list_filter = ["action", "group"]
@@ -16,12 +32,3 @@ class RoleChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     fields = ["at", "user", "username", "action", "group", "actor", "actor_username"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: RoleChange | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: RoleChange | None = None) -> bool:
-        return False

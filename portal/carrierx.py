@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 USER_AGENT = "carrierx-messaging-portal/1.0"
 LIST_PAGE_SIZE = 100
@@ -216,17 +217,16 @@ class CarrierXClient:
 
 
 def _never_reached(err: requests.ConnectionError) -> bool:
-    text = repr(err)
-    return any(
-        marker in text
-        for marker in (
-            "NewConnectionError",
-            "Connection refused",
-            "NameResolutionError",
-            "Name or service not known",
-            "ConnectTimeout",
-        )
-    )
+    """Whether the connection was never made, so the request cannot have arrived: a connect
+    timeout, or urllib3's failure to connect (refused, unreachable, a name that does not resolve:
+    NewConnectionError and its NameResolutionError are ConnectTimeoutErrors) behind its retry
+    wrapper. Anything else (a reset or a close mid-answer) may have followed a delivered request."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    reason = err.args[0] if err.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ConnectTimeoutError)
 
 
 _session = requests.Session()

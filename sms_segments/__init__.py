@@ -42,7 +42,6 @@ class SegmentCount:
     encoding: str
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
     segments: int
-    per_segment: int  # 160 or 70 while it fits in one segment, then 153 or 67
     remaining: int  # units that still fit before another segment starts
     ucs2_culprit: str | None  # the first character outside GSM-7, which forced UCS-2
 
@@ -73,7 +72,7 @@ def count_segments(text: str) -> SegmentCount:
     units = sum(weights)
     if units <= single:
         segments = 1 if units else 0
-        return SegmentCount(encoding, units, segments, single, single - units, culprit)
+        return SegmentCount(encoding, units, segments, single - units, culprit)
     # Pack the parts the way phones split them: an escape pair or a surrogate pair is never
     # cut in two, so it moves whole into the next part.
     segments, used = 1, 0
@@ -81,7 +80,7 @@ def count_segments(text: str) -> SegmentCount:
         if used + weight > part:
             segments, used = segments + 1, 0
         used += weight
-    return SegmentCount(encoding, units, segments, part, part - used, culprit)
+    return SegmentCount(encoding, units, segments, part - used, culprit)
 
 
 def culprit_label(ch: str) -> str:
