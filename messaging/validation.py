@@ -1,18 +1,14 @@
-"""The carrier's bodies → typed, bounded values: the webhook's one gate.
+"""The carrier's bodies → typed, bounded values: the webhook's one gate. Nothing the carrier (or
+anyone holding the webhook URL) sends reaches the database unchecked: numbers become the E.164
+digits CarrierX writes, identifiers bounded strings, money and counts values the columns hold on
+every backend, dates strict and storable, text free of what PostgreSQL or the drivers refuse.
 
-Nothing the carrier (or anyone holding the webhook URL) sends reaches the database unchecked:
-numbers become the E.164 digits CarrierX writes, identifiers bounded strings, money and counts
-values the columns can hold on every backend, dates strict and storable, text free of what
-PostgreSQL or the drivers refuse (NUL, lone surrogates).
-
-Per field, a bad value either makes the body unusable (`Rejected`: the webhook answers 4xx, so the
-carrier stops retrying what can never succeed) or is dropped with its reason recorded:
-
-- unusable body: no JSON object; a `message_sid`, `status`, `date_status_changed`, `price` or
-  `message_segments` of the wrong type or out of range; for a message we do not know yet, numbers
-  or a direction we cannot use (a row without them would break every page that lists it).
-- dropped: `mcc`/`mnc` (network codes, informational), a `message` or `user_data` that is not a
-  string, and numbers on a message we already hold (they are never changed after creation).
+A bad value either makes the body unusable (`Rejected`: the webhook answers 4xx, so the carrier
+stops retrying): no JSON object; a `message_sid`, `status`, `date_status_changed`, `price` or
+`message_segments` of the wrong type or out of range; for a message we do not know yet, numbers
+or a direction we cannot use (a row without them would break every page that lists it). Or it is
+dropped with its reason recorded: `mcc`/`mnc` (informational), a `message` or `user_data` that is
+not a string, numbers on a message we already hold (never changed after creation).
 """
 
 from __future__ import annotations
@@ -204,8 +200,7 @@ def parse_object(raw: bytes) -> dict:
     """The body as a JSON object, or Rejected (400): not UTF-8, not JSON, NaN/Infinity, too
     deep, or not an object."""
     try:
-        text = raw.decode("utf-8")
-        payload = _DECODER.decode(text)
+        payload = _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise Rejected(
             f"body is not valid JSON: not UTF-8 at byte {err.start}", status=400
@@ -298,10 +293,6 @@ def _text(value: object) -> str:
     return storable(value)
 
 
-def _user_data(value: object) -> str | None:
-    return _text(value)[:200] or None
-
-
 # Checked in this order; the first unusable one is the reason given.
 _ESSENTIAL: tuple[tuple[str, Callable[[object], object]], ...] = (
     ("message_sid", lambda v: bounded_text(v, limit=MAX_SID)),
@@ -314,5 +305,5 @@ _INFORMATIONAL: tuple[tuple[str, Callable[[object], object]], ...] = (
     ("mcc", lambda v: count(v, maximum=MAX_NETWORK_CODE)),
     ("mnc", lambda v: count(v, maximum=MAX_NETWORK_CODE)),
     ("message", _text),
-    ("user_data", _user_data),
+    ("user_data", lambda v: _text(v)[:200] or None),
 )
