@@ -1,4 +1,4 @@
-"""Background entry points, run by the task worker (`manage.py db_worker`): each calls one service.
+"""Background entry points, run by the task worker (`manage.py db_worker`): each calls a service.
 
 django-tasks records a task by its import path (`messaging.tasks.send_message_task`); the task
 lease reaper (services/task_leases.py) names them so.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from messaging.services import auto_reply, outbound
+from messaging.services import auto_reply, outbound, task_leases
 
 
 @task()
@@ -23,6 +23,9 @@ def reconcile_message_task(message_id: int, round_: int) -> str:
 
 @task()
 def reconcile_stuck_task(reschedule: bool = True) -> str:
+    # First the tasks a dead worker left RUNNING: a send among them hands its message to
+    # reconciliation, which the stuck check then finds.
+    task_leases.abandoned_tasks_recover()
     return outbound.messages_reconcile_stuck(reschedule=reschedule)
 
 

@@ -1,4 +1,5 @@
-"""Auto-reply per DID: the carrier tutorial's `sms_callback.py`, built in."""
+"""Auto-reply per DID: the carrier tutorial's `sms_callback.py`, built in. The Auto-reply page
+sets the rule (`auto_reply_set`); the worker answers each inbound text (`auto_reply_send`)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,18 @@ def auto_reply_send(*, message_id: int) -> str:
         # Another worker answered the same message at the same moment; the unique key held.
         return "skipped: already answered"
     return f"sent reply {reply.pk} ({reply.status})"
+
+
+def auto_reply_set(
+    *, did: Did, enabled: bool, template: str, min_interval_minutes: int
+) -> AutoReply:
+    """Turn the DID's auto-reply on or off and set its reply and pace (made on first use)."""
+    rule, _ = AutoReply.objects.update_or_create(
+        did=did,
+        defaults={
+            "enabled": enabled,
+            "template": template,
+            "min_interval_minutes": min_interval_minutes,
+        },
+    )
+    return rule

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from messaging import tasks
 from messaging.models import CarrierEvent, Direction, Message, Status
-from messaging.services import carrier_events, task_leases
+from messaging.services import carrier_events
 from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
@@ -258,9 +258,6 @@ def message_reconcile(*, message_id: int, round_: int) -> str:
 def messages_reconcile_stuck(*, reschedule: bool) -> str:
     """Bring outbound messages stuck short of a final status to the carrier's current status, or
     flag them. Runs every RECONCILE_STUCK_MINUTES when `reschedule` (the worker keeps it going)."""
-    # First the tasks a dead worker left RUNNING: a send among them hands its message to
-    # reconciliation.
-    task_leases.abandoned_tasks_recover()
     minutes = settings.RECONCILE_STUCK_MINUTES
     cutoff = timezone.now() - timedelta(minutes=minutes)
     stuck = list(

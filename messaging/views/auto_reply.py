@@ -16,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from messaging.forms import AutoReplyForm
 from messaging.models import AutoReply
+from messaging.services.auto_reply import auto_reply_set
 from phone_numbers.models import Did
 from portal.lookups import sid_or_404
 from portal.permissions import CHANGE_CALLBACKS
@@ -78,7 +79,7 @@ def auto_reply_save(request: HttpRequest, did_sid: str) -> HttpResponse:
     did = get_object_or_404(Did.objects.select_related("auto_reply"), did_sid=sid_or_404(did_sid))
     form = _form(did, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        rule = form.save()
+        rule = auto_reply_set(did=did, **form.cleaned_data)
         notice = f"Auto-reply on {did.formatted} is {'on' if rule.enabled else 'off'}."
         if request.htmx:
             row = {"did": did, "rule": rule, "focus": True}
