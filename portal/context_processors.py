@@ -87,4 +87,3 @@ def nav_for(request: HttpRequest) -> dict[str, list[dict]]:
         ]
 
     return {"work": items(DAILY_WORK), "configure": items(CONFIGURE)}
-
