@@ -348,8 +348,9 @@ def test_a_large_export_streams_from_one_lazy_query_in_bounded_memory(staff):
     assert csv_rows(first)[0][-1] == f"row {total - 1} {filler}"
     assert csv_rows(last)[-1][-1] == f"row 0 {filler}"
     # The bodies alone are 20 MB; reading them all at once peaks near 30 MB, a chunk at a time
-    # near 8 MB whatever the number of rows.
-    assert peak < 15_000_000
+    # near 8-10 MB (the backend's fetch size decides) whatever the number of rows. Less than the
+    # bodies alone holds on either backend and still tells streaming from reading the table.
+    assert peak < total * len(filler)
 
 
 def test_a_sender_may_neither_search_nor_export(client):
