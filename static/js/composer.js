@@ -84,11 +84,37 @@
     return parts.join(" · ");
   }
 
-  function update(textarea) {
+  // The counter is a polite live region, but nobody wants it read at every keystroke: while the
+  // user types it is marked busy (screen readers hold its changes back), and it is released when
+  // the text crosses into another segment or encoding, or when typing pauses.
+  const PAUSE_MS = 1500;
+  const lastCount = new WeakMap();
+  const pauses = new WeakMap();
+
+  function settle(counter, count, typing) {
+    const before = lastCount.get(counter);
+    lastCount.set(counter, count);
+    clearTimeout(pauses.get(counter));
+    const crossed =
+      before && (before.segments !== count.segments || before.encoding !== count.encoding);
+    if (!typing || crossed) {
+      counter.setAttribute("aria-busy", "false");
+      return;
+    }
+    counter.setAttribute("aria-busy", "true");
+    pauses.set(
+      counter,
+      setTimeout(() => counter.setAttribute("aria-busy", "false"), PAUSE_MS),
+    );
+  }
+
+  function update(textarea, typing = false) {
     const table = tableFor(textarea.dataset.composer);
     const counter = document.getElementById(textarea.dataset.composerCounter);
     if (!table || !counter) return;
-    const text = describe(countSegments(textarea.value, table), textarea.dataset.pricePerSegment);
+    const count = countSegments(textarea.value, table);
+    const text = describe(count, textarea.dataset.pricePerSegment);
+    settle(counter, count, typing);
     if (counter.textContent !== text) counter.textContent = text;
   }
 
@@ -114,7 +140,7 @@
     boxes.forEach((textarea) => {
       if (wired.has(textarea)) return;
       wired.add(textarea);
-      textarea.addEventListener("input", () => update(textarea));
+      textarea.addEventListener("input", () => update(textarea, true));
       followPrice(textarea);
       update(textarea);
     });
