@@ -25,11 +25,12 @@ def relative(moment: datetime, now: datetime) -> str | None:
     seconds = (now - moment).total_seconds()
     if seconds < -60 or seconds >= 86400:
         return None
+    # No-break spaces: "just now" never splits over two lines in a narrow When column.
     if seconds < 60:
-        return "just now"
+        return "just\u00a0now"
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    return f"{int(seconds // 3600)} h ago"
+        return f"{int(seconds // 60)}\u00a0min\u00a0ago"
+    return f"{int(seconds // 3600)}\u00a0h\u00a0ago"
 
 
 @register.filter
