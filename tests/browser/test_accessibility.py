@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import Page, expect
 
+from messaging.models import Direction, Message, OptOut
 from tests.browser import test_layout as layout
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 
@@ -68,4 +71,54 @@ def test_axe_finds_nothing_serious_on_any_page(axe_page, live_server, world, rol
             menu.click()  # the folded nav is part of the page too
             if findings := axe_findings(page):
                 found[f"{path} (menu open)"] = findings
+    assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
+
+
+def test_axe_finds_nothing_serious_in_what_actions_leave_on_screen(axe_page, live_server, world):
+    """States the page list does not reach by URL alone: a refused send, a saved preference, an
+    opted-out conversation, a failed message, an auto-reply form opened in place."""
+    page = axe_page
+    admin = layout.ROLES[0]
+    layout.sign_in_as(page, live_server, admin)
+    did = world["did"]
+    OptOut.objects.create(
+        customer_number=layout.CUSTOMER,
+        our_number=layout.OUR_DID,
+        keyword="STOP",
+        changed_at=timezone.now(),
+    )
+    failed = Message.objects.create(
+        message_sid="out-failed",
+        direction=Direction.OUTBOUND,
+        our_number=layout.OUR_DID,
+        their_number=layout.CUSTOMER,
+        body="Your code is 1234",
+        status="failed",
+        error="30006: landline or unreachable carrier",
+    )
+    found = {}
+    for viewport in (layout.PHONE, layout.DESKTOP):
+        page.set_viewport_size(viewport)
+        states = []
+        page.goto(reverse("messaging:send"))
+        page.get_by_label("To DID").fill("not a number")
+        page.get_by_label("Message").fill("Hello")
+        page.get_by_role("button", name="Send").click()
+        expect(page.get_by_label("To DID")).to_have_attribute("aria-invalid", "true")
+        states.append(("refused send", axe_findings(page)))
+        page.goto(reverse("preferences"))
+        page.get_by_label("Time zone").select_option("America/New_York")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".flash")).to_contain_text("Times now show in America/New York")
+        states.append(("saved preference", axe_findings(page)))
+        page.goto(reverse("messaging:conversation", args=[layout.CUSTOMER]))
+        expect(page.locator(".opted-out")).to_be_visible()
+        states.append(("opted-out conversation", axe_findings(page)))
+        page.goto(reverse("messaging:message", args=[failed.pk]))
+        states.append(("failed message", axe_findings(page)))
+        page.goto(reverse("messaging:auto_replies"))
+        page.get_by_role("link", name=f"Edit auto-reply on {did.formatted}").click()
+        expect(page.get_by_role("form", name=f"Auto-reply on {did.label}")).to_be_visible()
+        states.append(("auto-reply form open", axe_findings(page)))
+        found.update({f"{name} at {viewport['width']} px": f for name, f in states if f})
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
