@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from messaging.models import Direction, Message, OptOut
 from tests.browser import test_layout as layout
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -120,5 +121,28 @@ def test_axe_finds_nothing_serious_in_what_actions_leave_on_screen(axe_page, liv
         page.get_by_role("link", name=f"Edit auto-reply on {did.formatted}").click()
         expect(page.get_by_role("form", name=f"Auto-reply on {did.label}")).to_be_visible()
         states.append(("auto-reply form open", axe_findings(page)))
+        page.goto(f"{reverse('messaging:messages')}?date_from=yesterday")
+        expect(page.get_by_role("alert")).to_be_visible()
+        states.append(("refused filters", axe_findings(page)))
+        page.goto(did.get_absolute_url())
+        page.locator("#callback-panel").get_by_role("link", name="Edit").click()
+        expect(page.get_by_label("SMS Callback URL")).to_be_visible()
+        states.append(("callback form open", axe_findings(page)))
         found.update({f"{name} at {viewport['width']} px": f for name, f in states if f})
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
+
+
+def test_axe_finds_nothing_serious_on_a_refused_sign_in(axe_page, live_server):
+    page = axe_page
+    make_user("vera")
+    found = {}
+    for viewport in (layout.PHONE, layout.DESKTOP):
+        page.set_viewport_size(viewport)
+        page.goto(reverse("login"))
+        page.get_by_label("Username").fill("vera")
+        page.get_by_label("Password").fill("not her password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("main")).to_contain_text("Please enter a correct username")
+        if findings := axe_findings(page):
+            found[viewport["width"]] = findings
+    assert found == {}, found
