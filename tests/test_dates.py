@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.models import Conversation, Direction, Message
+from messaging.models import Conversation, Direction, Message, OptOut
+from phone_numbers.models import Did
 from portal.models import UserPreferences
 from tests.conftest import make_user
 
@@ -150,3 +151,20 @@ def test_an_unknown_time_zone_is_refused(staff):
 def test_the_preferences_page_is_linked_from_the_nav(staff):
     page = shown_on(staff, reverse("numbers:list"))
     assert f'<a href="{reverse("preferences")}">Preferences</a>' in page
+
+
+def test_an_opt_out_refusal_names_the_day_in_the_users_zone(staff):
+    Did.objects.create(did_sid="sid-320", phonenumber=OUR_DID, active_capabilities=7)
+    UserPreferences.objects.create(user=staff.user, time_zone="Asia/Tokyo")
+    # 20:30 UTC on Jan 15 is already Jan 16 in Tokyo.
+    OptOut.objects.create(
+        customer_number=CUSTOMER,
+        our_number=OUR_DID,
+        keyword="STOP",
+        changed_at=datetime(2026, 1, 15, 20, 30, tzinfo=UTC),
+    )
+    response = staff.post(
+        reverse("messaging:send"), {"from_did": OUR_DID, "to_did": CUSTOMER, "message": "Hi"}
+    )
+    assert response.status_code == 422
+    assert "texted STOP on Jan 16, 2026" in response.content.decode()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import string
 
+from django.utils import timezone
+
 from messaging.models import Message, OptOut
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
@@ -45,7 +47,8 @@ def opt_out_refusal(*, customer: str, our_number: str) -> str | None:
     ).first()
     if record is None:
         return None
+    day = timezone.localtime(record.changed_at)  # in the zone of whoever is told
     return (
-        f"{record} (texted {record.keyword} on {record.changed_at:%b %-d, %Y}). "
+        f"{record} (texted {record.keyword} on {day:%b %-d, %Y}). "
         "They can text START to opt back in."
     )
