@@ -41,6 +41,7 @@ def clean_env(database: Path, **extra: str) -> dict[str, str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
+        "PORTAL_IGNORE_DOTENV": "1",  # the checkout's .env is a developer's, not the test's
         "DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{database}",
         **extra,
@@ -194,7 +195,8 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
 
     assert alive(new_worker) and "db_worker" in cmdline(new_worker)
     assert "task worker exited with -9; restarting in 1 s" in portal.output()
-    assert restart_latency < 5
+    # The 1 s wait plus noticing the death and spawning: seconds, even on a loaded machine.
+    assert restart_latency < 10
     assert answers(portal.login) == 200
     assert portal.process.poll() is None
     # A task enqueued afterwards is done by the new worker.

@@ -260,6 +260,7 @@ def start_worker(log: Path, worker_id: str) -> subprocess.Popen:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
+        "PORTAL_IGNORE_DOTENV": "1",
         "DEBUG": "1",
         "SECRET_KEY": django_settings.SECRET_KEY,
         "DATABASE_URL": worker_database_url(),
