@@ -8,6 +8,7 @@ timeouts, and one exception type, `CarrierXError`, that carries the carrier's ow
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -154,6 +155,23 @@ class CarrierXClient:
             )
         return body
 
+    def list_page(self, path: str, *, params: dict | None = None, limit: int, offset: int) -> Page:
+        """One page of a list endpoint, for a screen that pages through it (offset/limit as the
+        carrier takes them). Endpoints such as available_dids do not count (`total` is null), so
+        whether there is more is the carrier's `has_more`, else a full page."""
+        page = self._request(
+            "GET", path, params={**(params or {}), "limit": limit, "offset": offset}
+        )
+        page = page if isinstance(page, dict) else {}
+        items = page.get("items") or []
+        more = page.get("has_more")
+        return Page(
+            items=items,
+            offset=offset,
+            limit=limit,
+            has_more=bool(more) if more is not None else len(items) >= limit,
+        )
+
     def iter_list(self, path: str, params: dict | None = None) -> Iterator[dict]:
         """Yield every item of a list endpoint, following `pagination.next` to the last page."""
         url: str | None = path
@@ -195,6 +213,63 @@ class CarrierXClient:
     def update_did(self, did_sid: str, changes: dict) -> dict:
         return self._request("PATCH", f"phonenumber/dids/{did_sid}", json=changes)
 
+    def rename_did(self, did_sid: str, name: str) -> dict:
+        return self.update_did(did_sid, {"name": name})
+
+    def available_dids(self, *, filter: str | None = None, limit: int, offset: int = 0) -> Page:
+        """One page of the carrier's inventory of rentable numbers (DID objects, `status`
+        "available"); `filter` as `available_filter()` builds it."""
+        params = {"filter": filter} if filter else None
+        return self.list_page(
+            "phonenumber/available_dids", params=params, limit=limit, offset=offset
+        )
+
+    def coverage(self, *, group_by: str = "state", filter: str | None = None) -> list[dict]:
+        """How many numbers the inventory holds per `group_by` value: `[{"key", "count"}, ...]`."""
+        params = {"group_by": group_by, **({"filter": filter} if filter else {})}
+        return list(self.iter_list("phonenumber/coverage", params))
+
+    def rent_did(self, *, phonenumber: str | None = None, callback_url: str | None = None) -> dict:
+        """Rent `phonenumber` (or, without one, the first number the carrier has): 200 + the DID
+        object, `status` "assigned". The body may be empty but must be a JSON object."""
+        body: dict = {}
+        if phonenumber:
+            body["phonenumber"] = phonenumber
+        if callback_url:
+            body["callback_url"] = callback_url
+        return self._request("POST", "phonenumber/dids", json=body)
+
+    def release_did(self, did_sid: str) -> None:
+        """Give the number back: 204; the carrier keeps it `aging` (not rentable for a while)."""
+        self._request("DELETE", f"phonenumber/dids/{did_sid}")
+
+    def get_messaging(self, did_sid: str) -> dict:
+        """The DID's Messaging Enablement object: `enabled`, `status` (in_progress, enabled,
+        disabled, failed), `type`, `campaign_sid`, ..."""
+        return self._request("GET", f"phonenumber/dids/{did_sid}/messaging")
+
+    def set_messaging(
+        self,
+        did_sid: str,
+        *,
+        enabled: bool,
+        type: str | None = None,
+        campaign_sid: str | None = None,
+        force: bool = False,
+    ) -> dict:
+        """Enable (or, with `enabled=False`, disable) SMS/MMS on the DID; the carrier answers
+        `status` "in_progress" and finishes later. `force` changes type or campaign in one step
+        instead of disable-then-enable."""
+        body: dict = {"enabled": enabled}
+        if type:
+            body["type"] = type
+        if campaign_sid:
+            body["campaign_sid"] = campaign_sid
+        params = {"force": "true"} if force else None
+        return self._request(
+            "POST", f"phonenumber/dids/{did_sid}/messaging", json=body, params=params
+        )
+
     def list_did_groups(self) -> Iterator[dict]:
         return self.iter_list("phonenumber/did_groups")
 
@@ -214,6 +289,42 @@ class CarrierXClient:
 
     def update_partner(self, partner_sid: str, changes: dict) -> dict:
         return self._request("PATCH", f"partners/{partner_sid}", json=changes)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    offset: int
+    limit: int
+    has_more: bool
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', "") + '"'
+
+
+def available_filter(
+    *,
+    country_code: str = "",
+    state: str = "",
+    npa: str = "",
+    capability_bits: tuple[int, ...] = (),
+    near: tuple[float, float] | None = None,
+) -> str:
+    """The carrier's `filter=` for the inventory: conditions joined with `and` (the only joiner it
+    has), each as CARRIERX-MORE.md §1.1 writes it: `state eq "NY"`, `npa eq 516`,
+    `capabilities bit 2` (that capability value present), `phonenumber nearby latlng:40.7,-74.0`."""
+    parts = []
+    if country_code:
+        parts.append(f"country_code eq {_quoted(country_code)}")
+    if state:
+        parts.append(f"state eq {_quoted(state)}")
+    if npa:
+        parts.append(f"npa eq {int(npa)}")
+    parts += [f"capabilities bit {bit}" for bit in capability_bits]
+    if near is not None:
+        parts.append(f"phonenumber nearby latlng:{near[0]:g},{near[1]:g}")
+    return " and ".join(parts)
 
 
 def _never_reached(err: requests.ConnectionError) -> bool:
