@@ -172,6 +172,10 @@ NUMBERS_SYNC_RETRY_SECONDS = env.float("NUMBERS_SYNC_RETRY_SECONDS", default=10.
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.1)
+# Seconds from a messaging enablement request to `enabled`/`failed`/`disabled`; days a released
+# number ages before it can be rented again (see sandbox/README.md).
+SANDBOX_ENABLEMENT_SECONDS = env.float("SANDBOX_ENABLEMENT_SECONDS", default=3.0)
+SANDBOX_AGING_DAYS = env.float("SANDBOX_AGING_DAYS", default=90)
 # Default fault shares until someone sets them at /sandbox/control, e.g. '{"rate_limit": 0.1}'.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
 # Hosts (`host` or `host:port`) the sandbox may POST callbacks to besides the portal's own webhook.

@@ -7,6 +7,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import numbers_views
 from sandbox.api import carrier_api, json_object, json_response, not_found
 from sandbox.listing import Field, integer, list_response_body, timestamp
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxMessage, SandboxPartner
@@ -36,8 +37,8 @@ DID_FIELDS = {
     "name": Field("name"),
     "did_group_sid": Field("did_group__did_group_sid"),
     "callback_url": Field("callback_url"),
-    "capabilities": Field("capabilities", integer),
-    "active_capabilities": Field("active_capabilities", integer),
+    "capabilities": Field("capabilities", integer, bits=True),
+    "active_capabilities": Field("active_capabilities", integer, bits=True),
     "string_key_1": Field("string_key_1"),
     "string_key_2": Field("string_key_2"),
     "state": Field("state"),
@@ -90,17 +91,21 @@ def _dids(request: HttpRequest) -> QuerySet[SandboxDid]:
 
 
 @csrf_exempt
-@carrier_api("GET")
+@carrier_api("GET", "POST")
 def dids(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return numbers_views.rent(request)
     return json_response(
         list_response_body(request, _dids(request), fields=DID_FIELDS, serialize=did_json)
     )
 
 
 @csrf_exempt
-@carrier_api("GET", "PATCH")
+@carrier_api("GET", "PATCH", "DELETE")
 def did(request: HttpRequest, did_sid: str) -> HttpResponse:
     number = _one(_dids(request), did_sid=did_sid)
+    if request.method == "DELETE":
+        return numbers_views.release(number)
     if request.method == "PATCH":
         number = did_update(did=number, changes=json_object(request))
     return json_response(did_json(number))

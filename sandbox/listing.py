@@ -3,6 +3,8 @@
 
 `filter=phonenumber like "%555%" and name eq 'Main line'` — clauses `<attr> <op> <value>` joined
 by ` and `; values may be quoted (needed when they hold spaces); an unquoted `null` means no value.
+`capabilities bit 2` (fields marked `bits`) keeps rows with that bit set. A route may also take
+clauses of its own (`special`, e.g. `phonenumber nearby latlng:40.7,-74.0`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -69,6 +71,12 @@ class Field:
 
     path: str
     convert: Callable[[str], object] = text
+    # An integer of capability bits: `bit N` is allowed.
+    bits: bool = False
+
+
+# A route's own clause: (attribute, operator) → what it does to the queryset with the raw value.
+Special = dict[tuple[str, str], Callable[[QuerySet, str | None], QuerySet]]
 
 
 def like_to_regex(pattern: str) -> str:
@@ -109,8 +117,27 @@ def _clauses(expression: str) -> list[tuple[str, str, str | None]]:
         pos = joiner.end()
 
 
-def apply_filter(queryset: QuerySet, expression: str, fields: dict[str, Field]) -> QuerySet:
-    for attr, op, raw in _clauses(expression):
+def _bit(queryset: QuerySet, attr: str, field: Field, raw: str | None, n: int) -> QuerySet:
+    try:
+        bit = int(raw or "")
+    except ValueError:
+        bit = 0
+    if bit <= 0 or bit > 2**30 or bit & (bit - 1):
+        raise ApiError(400, "invalid filter", [("filter", f"{attr} bit needs a power of two")])
+    alias = f"_bit_{n}"
+    return queryset.alias(**{alias: F(field.path).bitand(bit)}).filter(**{alias: bit})
+
+
+def apply_filter(
+    queryset: QuerySet,
+    expression: str,
+    fields: dict[str, Field],
+    special: Special | None = None,
+) -> QuerySet:
+    for n, (attr, op, raw) in enumerate(_clauses(expression)):
+        if special and (attr, op) in special:
+            queryset = special[(attr, op)](queryset, raw)
+            continue
         field = fields.get(attr)
         if field is None:
             raise ApiError(
@@ -118,6 +145,9 @@ def apply_filter(queryset: QuerySet, expression: str, fields: dict[str, Field]) 
                 "invalid filter",
                 [("filter", f"cannot filter on {attr!r}; use one of {', '.join(sorted(fields))}")],
             )
+        if op == "bit" and field.bits:
+            queryset = _bit(queryset, attr, field, raw, n)
+            continue
         if op not in OPERATORS:
             raise ApiError(
                 400,
@@ -164,7 +194,7 @@ def apply_order(queryset: QuerySet, expression: str, fields: dict[str, Field]) -
     return queryset.order_by(sign + fields[attr].path, sign + "pk")
 
 
-def _bounded_int(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+def bounded_int(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
     raw = request.GET.get(name, "")
     if raw == "":
         return default
@@ -177,7 +207,7 @@ def _bounded_int(request: HttpRequest, name: str, default: int, low: int, high: 
     return value
 
 
-def _page_url(request: HttpRequest, *, limit: int, offset: int) -> str:
+def page_url(request: HttpRequest, *, limit: int, offset: int) -> str:
     query = request.GET.copy()
     query["limit"] = str(limit)
     query["offset"] = str(offset)
@@ -190,31 +220,46 @@ def list_response_body(
     *,
     fields: dict[str, Field],
     serialize: Callable[[object], dict],
+    special: Special | None = None,
+    count_total: bool = True,
 ) -> dict:
-    """The carrier's list envelope for one page of `queryset`, after `filter` and `order`."""
-    limit = _bounded_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _bounded_int(request, "offset", 0, 0, 2**31 - 1)
+    """The carrier's list envelope for one page of `queryset`, after `filter` and `order`.
+
+    Without `order`, rows come in the order a `special` clause set (nearest first, say), else by
+    pk. `count_total=False` answers `total: null`, as the carrier does for endpoints it does not
+    count (available_dids); `has_more` then comes from reading one row past the page.
+    """
+    limit = bounded_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = bounded_int(request, "offset", 0, 0, 2**31 - 1)
     if len(request.GET.get("filter", "")) > MAX_FILTER_LENGTH:
         raise ApiError(
             400, "invalid filter", [("filter", f"must be at most {MAX_FILTER_LENGTH} characters")]
         )
     if request.GET.get("filter", "").strip():
-        queryset = apply_filter(queryset, request.GET["filter"], fields)
+        queryset = apply_filter(queryset, request.GET["filter"], fields, special)
     if request.GET.get("order", "").strip():
         queryset = apply_order(queryset, request.GET["order"], fields)
-    else:
+    elif not queryset.query.order_by:
         queryset = queryset.order_by("pk")
 
-    total = queryset.count()
-    items = [serialize(obj) for obj in queryset[offset : offset + limit]]
+    if count_total:
+        total = queryset.count()
+        rows = list(queryset[offset : offset + limit])
+        has_more = offset + len(rows) < total
+    else:
+        total = None
+        rows = list(queryset[offset : offset + limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    items = [serialize(obj) for obj in rows]
     pagination = {}
-    if offset + len(items) < total:
-        pagination["next"] = _page_url(request, limit=limit, offset=offset + limit)
+    if has_more:
+        pagination["next"] = page_url(request, limit=limit, offset=offset + limit)
     if offset > 0:
-        pagination["previous"] = _page_url(request, limit=limit, offset=max(0, offset - limit))
+        pagination["previous"] = page_url(request, limit=limit, offset=max(0, offset - limit))
     return {
         "count": len(items),
-        "has_more": offset + len(items) < total,
+        "has_more": has_more,
         "items": items,
         "limit": limit,
         "offset": offset,

@@ -57,15 +57,33 @@ class SandboxDidGroup(models.Model):
 
 
 class SandboxDid(models.Model):
+    """A number the sandbox carrier has: in its inventory (`available`, no partner), rented by the
+    partner (`assigned`), or released and `aging` (no partner, not rentable until the aging period
+    is over; see sandbox/numbers.py)."""
+
     # Capability bits, as CarrierX sums them in `capabilities` / `active_capabilities`.
     RECEIVE_SMS = 1
     SEND_SMS = 2
     VOICE = 4
     RECEIVE_MMS = 8
     SEND_MMS = 16
+    MESSAGING = RECEIVE_SMS | SEND_SMS | RECEIVE_MMS | SEND_MMS  # 27
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available"
+        ASSIGNED = "assigned"
+        AGING = "aging"
+
+    class Messaging(models.TextChoices):
+        DISABLED = "disabled"
+        IN_PROGRESS = "in_progress"
+        ENABLED = "enabled"
+        FAILED = "failed"
 
     did_sid = models.CharField(max_length=36, unique=True, default=new_sid)
-    partner = models.ForeignKey(SandboxPartner, on_delete=models.CASCADE, related_name="dids")
+    partner = models.ForeignKey(
+        SandboxPartner, on_delete=models.CASCADE, null=True, blank=True, related_name="dids"
+    )
     did_group = models.ForeignKey(
         SandboxDidGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="dids"
     )
@@ -81,7 +99,22 @@ class SandboxDid(models.Model):
     state = models.CharField(max_length=50, null=True, blank=True)  # noqa: DJ001
     locality = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     price = models.CharField(max_length=12, default="0.6")
-    status = models.CharField(max_length=20, default="assigned")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ASSIGNED)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    # The Messaging Enablement object (CARRIERX-MORE.md §3.2), one per DID.
+    messaging_enabled = models.BooleanField(default=False)
+    messaging_status = models.CharField(
+        max_length=12, choices=Messaging.choices, default=Messaging.DISABLED
+    )
+    messaging_type = models.CharField(max_length=3, null=True, blank=True)  # noqa: DJ001
+    campaign_sid = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    p2p_nnid = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    messaging_reason = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001
+    # Bumped by every enablement request and release, so a step scheduled for an older request
+    # does nothing when it runs.
+    messaging_revision = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["pk"]
@@ -161,9 +194,16 @@ class SandboxMessage(models.Model):
 class SandboxCallbackAttempt(models.Model):
     """One POST the sandbox made to a callback URL, kept so people and tests can see what fired."""
 
+    # The message it was about; None for the partner's number callbacks (`event`).
     message = models.ForeignKey(
-        SandboxMessage, on_delete=models.CASCADE, related_name="callback_attempts"
+        SandboxMessage,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="callback_attempts",
     )
+    # The partner callback key it went to: sms, phonenumber_messaging_update, phonenumber_order.
+    event = models.CharField(max_length=40, default="sms")
     url = models.CharField(max_length=2048)
     request_body = models.JSONField()
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)

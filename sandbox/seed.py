@@ -1,5 +1,7 @@
 """The sandbox's starting world: one partner, one DID group, twelve DIDs (more than one carrier
-page of 10, so clients must follow `pagination.next`). The numbers follow the carrier's
+page of 10, so clients must follow `pagination.next`), and the inventory of numbers to rent
+(sandbox/inventory.py). The seeded DIDs that text have messaging enabled (a2p), so they send and
+receive from the start. The numbers follow the carrier's
 send-and-receive tutorial, except 15162065574, the tutorial's customer handset, which is not ours.
 """
 
@@ -47,6 +49,8 @@ def seed(*, sms_callback_url: str | None) -> SandboxPartner:
     Idempotent: objects that exist are left as they are, so edits made through the API (a DID's
     callback URL, say) survive a re-seed; only `callbacks["sms"]` is brought up to date.
     """
+    from sandbox.inventory import inventory_seed
+
     partner, _ = SandboxPartner.objects.get_or_create(
         partner_sid=PARTNER_SID,
         defaults={
@@ -84,6 +88,21 @@ def seed(*, sms_callback_url: str | None) -> SandboxPartner:
                 "active_capabilities": capabilities,
                 "state": "NY",
                 "locality": "NEW YORK",
+                "latitude": 40.7128,
+                "longitude": -74.0060,
+                **_messaging(capabilities),
             },
         )
+    inventory_seed()
     return partner
+
+
+def _messaging(capabilities: int) -> dict:
+    """A seeded DID that can text starts enabled (a2p, no campaign): nothing to enable first."""
+    if not capabilities & SandboxDid.MESSAGING:
+        return {}
+    return {
+        "messaging_enabled": True,
+        "messaging_status": SandboxDid.Messaging.ENABLED,
+        "messaging_type": "a2p",
+    }

@@ -61,7 +61,10 @@ def did_json(did: SandboxDid) -> dict:
         "active_capabilities": did.active_capabilities,
         "attributes": did.attributes,
         "callback_url": did.callback_url,
-        "campaign_sid": None,
+        # The campaign in force: only while a2p messaging is enabled.
+        "campaign_sid": did.campaign_sid
+        if did.messaging_status == SandboxDid.Messaging.ENABLED and did.messaging_type == "a2p"
+        else None,
         "capabilities": did.capabilities,
         "classification_sid": DID_CLASSIFICATION_SID,
         "country_code": did.country_code,
@@ -74,7 +77,7 @@ def did_json(did: SandboxDid) -> dict:
         "lrn_sid": None,
         "name": did.name,
         "ocn": None,
-        "partner_sid": did.partner.partner_sid,
+        "partner_sid": did.partner.partner_sid if did.partner else None,
         "phonenumber": did.phonenumber,
         "porting_pin": None,
         "price": did.price,

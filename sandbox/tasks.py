@@ -88,10 +88,7 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
     The URL is the first non-empty of: our DID's `callback_url`, its DID Group's `callback_url`,
     the partner's `callbacks["sms"]` (our DID sent an outbound message, received an inbound one).
     It is resolved now, not when the message was created, so an edit applies to the next callback.
-    The URL must pass sandbox/callback_targets.py (the portal's own webhook, an allow-listed host,
-    or a public address); a refused one is recorded with the reason and never connected to.
-    A receiver that fails or cannot be reached is logged and recorded, never raised: it must not
-    stop the message's progression.
+    Delivery and its policy are `post_callback`'s.
     """
     did = (
         SandboxDid.objects.select_related("did_group")
@@ -108,7 +105,19 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
         logger.info("sandbox: no SMS callback URL for %s; none fired", message.our_number)
         return None
 
-    body = sms_json(message)
+    return post_callback(url, sms_json(message), message=message, event="sms")
+
+
+def post_callback(
+    url: object, body: dict, *, message: SandboxMessage | None = None, event: str = "sms"
+) -> SandboxCallbackAttempt:
+    """POST `body` to `url` if sandbox/callback_targets.py allows it, and record the try.
+
+    The URL must be the portal's own webhook, an allow-listed host, or a public address; a refused
+    one is recorded with the reason and never connected to. A receiver that fails or cannot be
+    reached is logged and recorded, never raised: it must not stop what the sandbox is doing.
+    """
+    status = body.get("status")
     # The partner's callbacks are free JSON: a number there is refused below like any bad URL.
     url = str(url)
     shown_url = without_credentials(url)
@@ -118,17 +127,22 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
     if target.refused:
         logger.warning(
             # %r: a refused URL may hold a line break, which must not start a forged log line.
-            "sandbox: %s callback to %r refused: %s",
-            message.status,
+            "sandbox: %s %s callback to %r refused: %s",
+            event,
+            status,
             shown_url,
             target.refused,
         )
         return SandboxCallbackAttempt.objects.create(
-            message=message, url=shown_url, request_body=body, error="refused: " + target.refused
+            message=message,
+            event=event,
+            url=shown_url,
+            request_body=body,
+            error="refused: " + target.refused,
         )
     # Recorded before the POST, so a crash mid-request still shows that the sandbox tried.
     attempt = SandboxCallbackAttempt.objects.create(
-        message=message, url=shown_url, request_body=body
+        message=message, event=event, url=shown_url, request_body=body
     )
     try:
         # A session of its own: no proxies or .netrc credentials from the environment, and its
@@ -149,14 +163,15 @@ def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:
     except requests.RequestException as err:
         attempt.error = str(err)
         attempt.save(update_fields=["error"])
-        logger.warning("sandbox: %s callback to %s failed: %s", message.status, shown_url, err)
+        logger.warning("sandbox: %s %s callback to %s failed: %s", event, status, shown_url, err)
         return attempt
     attempt.response_status = response.status_code
     attempt.save(update_fields=["response_status"])
     if response.status_code >= 300:
         logger.warning(
-            "sandbox: %s callback to %s answered HTTP %s%s",
-            message.status,
+            "sandbox: %s %s callback to %s answered HTTP %s%s",
+            event,
+            status,
             shown_url,
             response.status_code,
             " (redirects are not followed)" if response.is_redirect else "",

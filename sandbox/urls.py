@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sandbox import api, api_views, control_views, handset_views
+from sandbox import api, api_views, control_views, handset_views, numbers_views
 from sandbox.faults import faulty
 
 app_name = "sandbox"
@@ -15,6 +15,22 @@ urlpatterns = [
     ),
     path("core/v2/phonenumber/dids", faulty(api_views.dids), name="dids"),
     path("core/v2/phonenumber/dids/<str:did_sid>", faulty(api_views.did), name="did"),
+    path(
+        "core/v2/phonenumber/dids/<str:did_sid>/messaging",
+        faulty(numbers_views.messaging),
+        name="did_messaging",
+    ),
+    path(
+        "core/v2/phonenumber/available_dids",
+        faulty(numbers_views.available_dids),
+        name="available_dids",
+    ),
+    path(
+        "core/v2/phonenumber/available_dids/<str:did_sid>",
+        faulty(numbers_views.available_did),
+        name="available_did",
+    ),
+    path("core/v2/phonenumber/coverage", faulty(numbers_views.coverage), name="coverage"),
     path("core/v2/phonenumber/did_groups", faulty(api_views.did_groups), name="did_groups"),
     path(
         "core/v2/phonenumber/did_groups/<str:did_group_sid>",

@@ -156,6 +156,7 @@ def sandbox(live_server, settings):
     settings.PUBLIC_URL = live_server.url
     settings.SANDBOX_STEP_SECONDS = 0
     settings.SANDBOX_FAILURE_RATE = 0
+    settings.SANDBOX_ENABLEMENT_SECONDS = 0
     webhook = live_server.url + reverse("webhook", args=[settings.CARRIERX_WEBHOOK_SECRET])
     yield seed(sms_callback_url=webhook)
     # Kept-alive connections would hold live-server threads (and their database connections)

@@ -93,7 +93,8 @@ def test_an_unknown_sid_answers_the_carriers_no_item_error(api, partner, name):
 
 
 def test_a_method_the_route_does_not_serve_gets_a_405_in_the_carriers_shape(api, partner):
-    response = api("delete", "did", did_sid(MAIN_LINE))
+    # DELETE on a DID releases it (tests/test_sandbox_numbers_api.py); a DID group has none.
+    response = api("delete", "did_group", SUPPORT_SID)
     assert response.status_code == 405
     assert response["Allow"] == "GET, PATCH"
     assert response.json()["errors"][0]["message"] == "use GET, PATCH"

@@ -32,7 +32,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TOTAL_EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "700"))
 SEED = int(os.environ.get("SANDBOX_FUZZ_SEED", "20261129"))
 # Each test's share of the requests.
-SHARES = {"send": 0.25, "simulate": 0.15, "did": 0.15, "group": 0.1, "partner": 0.1, "lists": 0.25}
+SHARES = {
+    "send": 0.25,
+    "simulate": 0.15,
+    "did": 0.15,
+    "group": 0.1,
+    "partner": 0.1,
+    "lists": 0.25,
+    "rent": 0.05,
+    "messaging": 0.05,
+}
 
 
 def fuzz_settings(share: str):
@@ -222,7 +231,7 @@ def after_the_storm(world, settings, client):
     assert synced.status_code == 200
     assert "Could not sync" not in synced.content.decode()
     pages = ["/numbers/", "/numbers/groups/", "/numbers/settings/callbacks/", "/messaging/"]
-    pages += [f"/numbers/{did.did_sid}/" for did in SandboxDid.objects.all()]
+    pages += [f"/numbers/{d.did_sid}/" for d in SandboxDid.objects.filter(partner__isnull=False)]
     pages += [f"/numbers/groups/{g.did_group_sid}/" for g in SandboxDidGroup.objects.all()]
     pages += ["/sandbox/phone/"]
     for page in pages:
@@ -341,6 +350,8 @@ LIST_ATTRIBUTES = {
     "dids": ["phonenumber", "name", "did_group_sid", "capabilities", "callback_url"],
     "did_groups": ["name", "callback_url", "did_group_sid"],
     "partners": ["name", "partner_sid", "status"],
+    "available_dids": ["phonenumber", "state", "npa", "npa_nxx", "capabilities", "country_code"],
+    "coverage": ["state", "npa", "capabilities", "locality"],
 }
 FILTER_VALUES = st.one_of(
     st.sampled_from(["null", "'Main line'", '"%555%"', "5", "2021-04-21", "2021-04-21T17:42:55Z"]),
@@ -355,6 +366,9 @@ FILTER_VALUES = st.one_of(
         ]
     ),
     st.sampled_from(NASTY_TEXT),
+    st.sampled_from(
+        ["latlng:40.7,-74", "latlng:91,0", "latlng:nan,nan", "latlng:1e400,0", "latlng:", "4", "3"]
+    ),
     st.text(max_size=12),
     OVERSIZED,
 )
@@ -368,7 +382,7 @@ def list_queries(draw) -> tuple[str, bytes]:
         clauses = []
         for _ in range(draw(st.integers(min_value=1, max_value=3))):
             attr = draw(st.sampled_from([*LIST_ATTRIBUTES[name], "bogus", "", "1x"]))
-            op = draw(st.sampled_from([*OPERATORS, "LIKE", "in", ""]))
+            op = draw(st.sampled_from([*OPERATORS, "LIKE", "in", "", "bit", "nearby"]))
             value = draw(FILTER_VALUES)
             quote = draw(st.sampled_from(["", "'", '"']))
             clauses.append(f"{attr} {op} {quote}{value}{quote}")
@@ -392,6 +406,8 @@ def list_queries(draw) -> tuple[str, bytes]:
         params.append(
             (draw(st.sampled_from(["limit", "filter", "junk"])), draw(RETYPED).__repr__())
         )
+    if name == "coverage" and draw(st.integers(min_value=0, max_value=5)):
+        params.append(("group_by", draw(st.sampled_from(["state", "npa", "locality", "x", ""]))))
     query = "&".join(
         quote_from_bytes(key.encode())
         + "="
@@ -412,6 +428,54 @@ def test_no_list_query_is_a_server_error(world, settings, after_the_storm, sent)
     name, query = sent
     response = world["client"].get(f"{reverse(f'sandbox:{name}')}?{query}", **auth(settings))
     assert_carrier_answer(response)
+
+
+RENT_BASES = [
+    {},
+    {"phonenumber": "15162065575", "callback_url": None},
+    {"phonenumber": "12125550100"},
+    {"name": "New line", "attributes": {"team": "sales"}, "did_group_sid": None},
+]
+RENT_QUERIES = ["", "?include_external=true", "?include_external=maybe", "?filter=state%20eq%20TX"]
+
+
+@seed(SEED)
+@fuzz_settings("rent")
+@given(
+    sent=encoded(st.sampled_from(RENT_BASES).flatmap(lambda base: mutated(base, ("phonenumber",)))),
+    query=st.sampled_from(RENT_QUERIES),
+)
+def test_no_rent_body_is_a_server_error(world, settings, after_the_storm, sent, query):
+    raw, content_type = sent
+    path = reverse("sandbox:dids") + query
+    send_raw(world["client"], "POST", path, raw, content_type, settings)
+
+
+MESSAGING_BASES = [
+    {"enabled": True, "type": "a2p", "campaign_sid": "fef13cdd-2f65-4ed8-8272-de2a940d0cb5"},
+    {"enabled": False},
+    {"enabled": True, "type": "p2p", "p2p_nnid": "123456"},
+    {"enabled": True, "campaign_sid": "rejected-x"},
+]
+
+
+@seed(SEED)
+@fuzz_settings("messaging")
+@given(
+    sent=encoded(
+        st.sampled_from(MESSAGING_BASES).flatmap(
+            lambda base: mutated(base, ("enabled", "type", "campaign_sid", "p2p_nnid"))
+        )
+    ),
+    query=st.sampled_from(["", "?force=true", "?force=1"]),
+)
+def test_no_messaging_enablement_body_is_a_server_error(
+    world, settings, after_the_storm, sent, query
+):
+    raw, content_type = sent
+    sid = SandboxDid.objects.get(phonenumber="15162065576").did_sid
+    path = reverse("sandbox:did_messaging", args=[sid]) + query
+    send_raw(world["client"], "POST", path, raw, content_type, settings)
 
 
 # --- What the fuzz found, kept as plain tests ----------------------------------------------------

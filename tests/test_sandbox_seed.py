@@ -25,7 +25,7 @@ def test_the_seed_makes_one_partner_one_group_and_twelve_dids():
     }
     group = SandboxDidGroup.objects.get()
     assert (group.name, group.callback_url) == ("Support", None)
-    dids = SandboxDid.objects.all()
+    dids = partner.dids.all()
     assert dids.count() == 12
     assert (
         sum(did.can(SandboxDid.SEND_SMS) and did.can(SandboxDid.RECEIVE_SMS) for did in dids) == 10
@@ -35,6 +35,8 @@ def test_the_seed_makes_one_partner_one_group_and_twelve_dids():
     numbers = set(dids.values_list("phonenumber", flat=True))
     assert {"15162065575", "15162065318"} <= numbers
     assert "15162065574" not in numbers  # the tutorial's customer handset
+    # Besides them, the inventory of numbers to rent (sandbox/inventory.py).
+    assert SandboxDid.objects.filter(partner=None, status="available").count() == 300
 
 
 def test_seeding_again_changes_nothing_but_the_sms_callback():
