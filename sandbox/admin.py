@@ -30,12 +30,14 @@ class SandboxDidAdmin(admin.ModelAdmin):
     list_display = [
         "phonenumber",
         "name",
+        "status",
         "capabilities",
         "active_capabilities",
+        "messaging_status",
         "did_group",
         "callback_url",
     ]
-    list_filter = ["did_group", "active_capabilities"]
+    list_filter = ["status", "messaging_status", "state", "did_group", "active_capabilities"]
     search_fields = ["phonenumber", "name"]
     readonly_fields = ["did_sid"]
 
@@ -76,8 +78,8 @@ class SandboxMessageAdmin(admin.ModelAdmin):
 
 @admin.register(SandboxCallbackAttempt)
 class SandboxCallbackAttemptAdmin(admin.ModelAdmin):
-    list_display = ["created", "message", "url", "response_status", "error"]
-    list_filter = ["response_status"]
+    list_display = ["created", "event", "message", "url", "response_status", "error"]
+    list_filter = ["event", "response_status"]
     search_fields = ["url", "message__message_sid"]
     list_select_related = ["message"]
 

@@ -105,6 +105,17 @@ def _reset(did: SandboxDid) -> None:
     did.messaging_revision += 1
 
 
+def _claim(did: SandboxDid, partner: SandboxPartner) -> bool:
+    """Assign the number if it is still rentable: one conditional UPDATE, so of two concurrent
+    rents of one number exactly one wins, on every database."""
+    claimed = SandboxDid.objects.filter(rentable(), pk=did.pk).update(
+        partner=partner, status=SandboxDid.Status.ASSIGNED
+    )
+    if claimed:
+        did.partner_id = partner.pk
+    return bool(claimed)
+
+
 @transaction.atomic
 def did_rent(*, partner: SandboxPartner, body: dict, candidates: QuerySet) -> SandboxDid:
     """Rent `body["phonenumber"]`, or without it the first of `candidates` (the inventory after
@@ -130,13 +141,15 @@ def did_rent(*, partner: SandboxPartner, body: dict, candidates: QuerySet) -> Sa
                 [("phonenumber", f"{number} is not available: it is {state}")],
             )
     else:
-        did = (
-            candidates.order_by(*(candidates.query.order_by or ["pk"]))
-            .select_for_update(skip_locked=True)
-            .first()
-        )
+        ordered = candidates.order_by(*(candidates.query.order_by or ["pk"]))
+        did = ordered.select_for_update(skip_locked=True).first()
+        # Without row locks (SQLite), another rent may have claimed it first: take the next.
+        while did is not None and not _claim(did, partner):
+            did = ordered.first()
         if did is None:
             raise validation_error([(None, "no available phone number matches")])
+    if did.partner_id != partner.pk and not _claim(did, partner):
+        raise ApiError(409, "conflict", [("phonenumber", f"{did.phonenumber} was just rented")])
     _reset(did)
     did.partner = partner
     did.status = SandboxDid.Status.ASSIGNED

@@ -222,6 +222,9 @@ def test_renting_with_a_filter_rents_the_first_match(api):
     response = rent(api, {}, filter="state eq WA and capabilities bit 2")
     assert response.status_code == 200
     assert response.json()["state"] == "WA" and response.json()["capabilities"] & 2
+    nearest = available(api, "phonenumber nearby latlng:25.7617,-80.1918", limit=1)[0]
+    near_miami = rent(api, {}, filter="phonenumber nearby latlng:25.7617,-80.1918").json()
+    assert near_miami["phonenumber"] == nearest["phonenumber"]
 
 
 def test_renting_a_taken_number_is_a_409_and_changes_nothing(api):

@@ -4,13 +4,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
+from sandbox.models import SandboxDid
 from sandbox.seed import seed
 
 
 class Command(BaseCommand):
     help = (
         "In sandbox mode, create the sandbox's partner, DID group and DIDs (if missing) and point "
-        "the partner's SMS callback at this portal's webhook. Does nothing outside sandbox mode."
+        "the partner's SMS callback at this portal's webhook; fill the inventory of numbers to "
+        "rent. Does nothing outside sandbox mode."
     )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -26,6 +28,8 @@ class Command(BaseCommand):
                 f"and {partner.did_groups.count()} DID group(s)."
             )
         )
+        rentable = SandboxDid.objects.filter(partner=None, status=SandboxDid.Status.AVAILABLE)
+        self.stdout.write(f"Inventory: {rentable.count()} numbers to rent (sandbox/README.md).")
         self.stdout.write(f"SMS callback: {webhook}")
         # The token is random per install; scripts and curl need it, and this is where `make run`
         # shows it.
