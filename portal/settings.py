@@ -160,7 +160,7 @@ SEND_BACKOFF_MAX_SECONDS = env.float("SEND_BACKOFF_MAX_SECONDS", default=120.0)
 SEND_RECONCILE_DELAY_SECONDS = env.float("SEND_RECONCILE_DELAY_SECONDS", default=10.0)
 # Outbound messages short of a final status for this long are checked against the carrier.
 RECONCILE_STUCK_MINUTES = env.float("RECONCILE_STUCK_MINUTES", default=15.0)
-# A task RUNNING this long is taken to have lost its worker (messaging/task_leases.py).
+# A task RUNNING this long is taken to have lost its worker (messaging/services/task_leases.py).
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
 # Consecutive failed carrier calls before the Messaging page says the carrier is unavailable.
 CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
