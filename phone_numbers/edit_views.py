@@ -180,6 +180,7 @@ def did_callback_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
 @require_POST
 @login_required
 @role_required(CHANGE_CALLBACKS)
+@vary_on_headers("HX-Request")
 def did_group_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
     did = get_object_or_404(Did.objects.select_related("group"), did_sid=sid_or_404(did_sid))
     form = DidGroupForm(request.POST)

@@ -33,6 +33,7 @@ from phone_numbers.selectors import (
 from phone_numbers.sync import numbers_sync
 from portal.carrierx import CarrierXError
 from portal.lookups import sid_or_404
+from portal.phones import number_matches
 
 HISTORY_LIMIT = 50
 
@@ -60,7 +61,7 @@ def number_list(request: HttpRequest) -> HttpResponse:
     if number:
         # People type numbers any way ("+1 (516) 206-", "5162065575"); we store bare digits.
         digits = re.sub(r"\D", "", number)
-        dids = dids.filter(phonenumber__contains=digits) if digits else dids.none()
+        dids = dids.filter(number_matches("phonenumber", number)) if digits else dids.none()
     group = request.GET.get("group", "")
     if group == "none":
         dids = dids.filter(group__isnull=True)
