@@ -1,0 +1,85 @@
+"""The webhook's gate at its edges, where mutation testing (docs/mutation-testing.md) found the
+suite silent: the depth limit at exactly 32 levels, and how a refused body is filed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from messaging.models import Message
+from messaging.validation import MAX_DEPTH
+from tests.conftest import load_fixture
+from tests.webhook_checks import last_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def post(webhook_url):
+    client = Client(enforce_csrf_checks=True)
+
+    def send(payload: dict):
+        body = json.dumps(payload).encode()
+        return body, client.post(webhook_url, data=body, content_type="application/json")
+
+    return send
+
+
+def lists(levels: int) -> list:
+    """`levels` lists, each inside the next: `[[[]]]` for 3."""
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def inbound(**extra) -> dict:
+    return {**load_fixture("inbound_legacy"), **extra}
+
+
+def test_a_body_nesting_exactly_the_limit_is_stored(post):
+    # The body is level 1; a spare `[]` makes the brackets outnumber the limit, so depth is counted.
+    body, response = post(inbound(deep=lists(MAX_DEPTH - 1), spare=[]))
+
+    assert response.status_code == 200, response.content
+    assert Message.objects.get().body == "This is a test message delivered by CarrierX"
+    assert not last_event().rejected
+
+
+def test_a_body_nesting_one_level_past_the_limit_is_refused_and_kept(post):
+    body, response = post(inbound(deep=lists(MAX_DEPTH)))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == f"body nests deeper than {MAX_DEPTH} levels"
+    event = last_event()
+    assert event.rejected and event.raw_bytes() == body
+    assert not Message.objects.exists()
+
+
+def test_a_shallow_body_with_more_brackets_than_the_limit_is_stored(post):
+    body, response = post(inbound(flat=[[] for _ in range(MAX_DEPTH * 2)]))
+
+    assert response.status_code == 200, response.content
+    assert Message.objects.count() == 1
+
+
+def test_a_refused_body_is_filed_under_its_message_sid_and_status(post):
+    body, response = post(inbound(status="delivered", price="not money"))
+
+    assert response.status_code == 422
+    event = last_event()
+    assert event.rejected
+    assert event.message_sid == "e405fa47-48f5-4dc5-bbba-77231587188e"
+    assert event.status == "delivered"
+    assert event.outcome == "rejected 422: price 'not money' is not a decimal"
+
+
+def test_a_long_bad_value_is_quoted_to_its_first_24_characters_in_the_reason(post):
+    body, response = post(inbound(price="abcdefghijklmnopqrstuvwxyz"))
+
+    assert response.status_code == 422
+    reason = "price 'abcdefghijklmnopqrstuvwx'… is not a decimal"
+    assert response.json()["error"] == reason
+    assert last_event().outcome == f"rejected 422: {reason}"
