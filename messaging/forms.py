@@ -12,7 +12,7 @@ from messaging.models import AutoReply, Direction, Status
 from messaging.services.opt_out import opt_out_refusal
 from messaging.widgets import ComposerTextarea
 from phone_numbers.models import Did
-from portal.phones import normalize_number
+from portal.phones import format_number, normalize_number, vanity_digits
 
 MAX_MESSAGE_LENGTH = 1600
 
@@ -28,7 +28,8 @@ class SendForm(forms.Form):
     to_did = forms.CharField(
         label="To DID",
         max_length=40,
-        widget=forms.TextInput(attrs={"placeholder": "+1 (516) 206-5575", "inputmode": "tel"}),
+        # A neutral example: never one of our own DIDs, which may not be texted from the portal.
+        widget=forms.TextInput(attrs={"placeholder": "+1 212-555-0142", "inputmode": "tel"}),
         error_messages={"required": "Enter the number to text."},
     )
     message = forms.CharField(
@@ -44,11 +45,26 @@ class SendForm(forms.Form):
         dids = list(Did.objects.sms_capable() if dids is None else dids)
         self.fields["from_did"].choices = [(d.phonenumber, d.label) for d in dids]
 
+    # Set when a vanity number was converted and not yet confirmed: the digits it became.
+    vanity_pending: str | None = None
+
     def clean_to_did(self) -> str:
+        typed = self.cleaned_data["to_did"]
         try:
-            return normalize_number(self.cleaned_data["to_did"])
+            number = normalize_number(typed)
+            vanity = vanity_digits(typed)
         except ValidationError as err:
             raise ValidationError(err.messages[0]) from None
+        own_did_refusal(number)
+        if vanity is not None and self.data.get(CONFIRM_FIELD) != vanity:
+            # Letters are read off a keypad: show the digits once before anything is queued.
+            self.vanity_pending = vanity
+            raise ValidationError(
+                f"{typed.strip()} is {format_number(vanity)}. Check the digits and press Send "
+                "again to text that number.",
+                code="confirm",
+            )
+        return number
 
     def clean_message(self) -> str:
         text = self.cleaned_data["message"]
@@ -59,13 +75,16 @@ class SendForm(forms.Form):
     def recipient(self) -> str | None:
         return self.cleaned_data.get("to_did")
 
+    # Where a refusal to text this customer from this DID is shown: next to the number it concerns.
+    refusal_field = "to_did"
+
     def clean(self) -> dict:
         cleaned = super().clean()
         to, from_did = self.recipient(), cleaned.get("from_did")
         if to and from_did:
             refusal = opt_out_refusal(customer=to, our_number=from_did)
             if refusal is not None:
-                raise ValidationError(f"Not sent: {refusal}")
+                self.add_error(self.refusal_field, f"Not sent: {refusal}")
         return cleaned
 
 
@@ -73,10 +92,17 @@ class ReplyForm(SendForm):
     """A reply goes to the conversation's customer, so there is no To DID to type."""
 
     to_did = None
+    refusal_field = "from_did"  # the customer is fixed; the DID is what can change
 
-    def __init__(self, *args, customer: str, **kwargs) -> None:
+    def __init__(self, *args, customer: str, opted_out: list | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
+        if opted_out and not self.initial.get("from_did"):
+            # The usual DIDs are ones the customer opted out of: preselect none, and say why.
+            field = self.fields["from_did"]
+            field.choices = [("", "Pick a From DID"), *field.choices]
+            dids = ", ".join(format_number(o.our_number) for o in opted_out)
+            field.help_text = f"They opted out of {dids}; pick a DID they have not opted out of."
 
     def recipient(self) -> str | None:
         return self.customer
@@ -89,7 +115,25 @@ class ReplyForm(SendForm):
                 f"“{self.customer}” is not a phone number or short code: "
                 "no reply can be sent to this conversation."
             )
+        own_did_refusal(self.customer, reply=True)
         return super().clean()
+
+
+CONFIRM_FIELD = "confirm_to"
+
+
+def own_did_refusal(number: str, *, reply: bool = False) -> None:
+    """Refuse texting one of our own DIDs: the carrier would carry it between two of our numbers
+    and report it delivered, while no customer ever sees it."""
+    did = Did.objects.filter(phonenumber=number).first()
+    if did is None:
+        return
+    name = f" ({did.name})" if did.name and did.name != "N/A" else ""
+    what = "no reply can be sent to this conversation" if reply else "enter a customer's number"
+    raise ValidationError(
+        f"Not sent: {format_number(number)} is one of our own DIDs{name}; texts between "
+        f"our own numbers are not sent, so {what}."
+    )
 
 
 def is_carrier_number(text: str) -> bool:

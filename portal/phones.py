@@ -10,8 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 
-def normalize_number(text: str, region: str | None = None) -> str:
-    """`+1 (516) 206-5575` → `15162065575`, or ValidationError with a reason a person can act on."""
+def _not_a_number(text: str) -> ValidationError:
+    # One wording whether phonenumbers could not parse it at all ("abc") or parsed something
+    # that is no real number ("123"): to the person typing, both mean the same thing.
+    return ValidationError(
+        f"“{text}” is not a phone number. Type it with its country or area code, "
+        "like +1 212-555-0142."
+    )
+
+
+def _parse(text: str, region: str | None):
     text = (text or "").strip()
     if not text:
         raise ValidationError("Enter a phone number.")
@@ -21,10 +29,30 @@ def normalize_number(text: str, region: str | None = None) -> str:
     try:
         parsed = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(f"“{text}” is not a phone number.") from None
+        raise _not_a_number(text) from None
+    if parsed.extension:
+        # A text reaches a line, never an extension behind it: dropping it silently would text
+        # someone other than the person meant.
+        raise ValidationError(
+            f"“{text}” has an extension ({parsed.extension}); a text cannot reach an extension. "
+            "Enter the number without it."
+        )
     if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"“{text}” is not a valid phone number.")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        raise _not_a_number(text)
+    return text, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_number(text: str, region: str | None = None) -> str:
+    """`+1 (516) 206-5575` → `15162065575`, or ValidationError with a reason a person can act on."""
+    return _parse(text, region)[1].lstrip("+")
+
+
+def vanity_digits(text: str, region: str | None = None) -> str | None:
+    """The digits a vanity number (`1-800-FLOWERS`) stands for (`18003569377`), or None when the
+    number was typed as digits. Letters are read off a phone keypad, which people may not expect:
+    the form shows the digits before anything is sent."""
+    typed, e164 = _parse(text, region)
+    return e164.lstrip("+") if re.search(r"[A-Za-z]", typed) else None
 
 
 def format_number(digits: str) -> str:
