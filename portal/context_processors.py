@@ -72,7 +72,8 @@ def nav_for(request: HttpRequest) -> dict[str, list[dict]]:
     if user is None or not user.is_authenticated:
         return {"work": [], "configure": []}
     match = getattr(request, "resolver_match", None)
-    here = match.view_name if match else ""
+    # A page reachable from several places (a message) may say which nav item it belongs to now.
+    here = getattr(request, "nav_view", None) or (match.view_name if match else "")
 
     def items(group: list[NavItem]) -> list[dict]:
         return [

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from messaging.models import CarrierHealth, Direction, Message
+from messaging.models import CarrierHealth, Direction, Message, Status
 from messaging.selectors.visibility import messages_visible_to
 from portal.phones import number_matches
 
@@ -51,16 +51,86 @@ def recent_sends(user) -> QuerySet[Message]:
     return messages_visible_to(user, outbound).select_related("sent_by")[:RECENT_LIMIT]
 
 
+def _pretty(body: str) -> tuple[object, str]:
+    """A stored body, parsed, and pretty-printed as UTF-8 (👋, not `\\ud83d\\udc4b`)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None, body
+    pretty = json.dumps(parsed, indent=2, sort_keys=True, ensure_ascii=False)
+    try:
+        pretty.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate escape (`\\ud83d` alone) has no UTF-8 form: keep it escaped.
+        pretty = json.dumps(parsed, indent=2, sort_keys=True)
+    return parsed, pretty
+
+
 def message_events(message: Message) -> list[dict]:
     """What the carrier sent about `message`, oldest first, each body pretty-printed when JSON."""
     events = []
     for event in message.events.order_by("id"):
-        try:
-            pretty = json.dumps(json.loads(event.body), indent=2, sort_keys=True)
-        except ValueError:
-            pretty = event.body
-        events.append({"event": event, "json": pretty})
+        parsed, pretty = _pretty(event.body)
+        events.append({"event": event, "json": pretty, "parsed": parsed})
     return events
+
+
+# Fields in which carriers report why a message failed. CarrierX documents none for SMS objects
+# (its detail records carry `vendor_error_code`), so every likely name is looked for.
+ERROR_FIELDS = (
+    "error",
+    "error_message",
+    "error_code",
+    "errors",
+    "vendor_error_code",
+    "status_reason",
+    "reason",
+    "description",
+)
+SHOWN_VALUE_LIMIT = 300
+
+
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, escaped
+    return text if len(text) <= SHOWN_VALUE_LIMIT else text[: SHOWN_VALUE_LIMIT - 1] + "…"
+
+
+def failure_report(message: Message, events: list[dict]) -> dict | None:
+    """Why a failed message failed: the carrier's status and error fields as it sent them (the
+    newest report of each field wins), and the same in words. None unless the message failed."""
+    if message.status != Status.FAILED:
+        return None
+    fields: dict[str, str] = {}
+    for item in reversed(events):
+        body = item["parsed"]
+        if not isinstance(body, dict):
+            continue
+        for name in ERROR_FIELDS:
+            value = body.get(name)
+            if value not in (None, "", [], {}) and name not in fields:
+                fields[name] = _shown(value)
+    return {"fields": list(fields.items()), "words": _in_words(message, fields)}
+
+
+def _in_words(message: Message, fields: dict[str, str]) -> str:
+    said = fields.get("error_message") or fields.get("error") or fields.get("status_reason")
+    said = said or fields.get("reason") or fields.get("description") or fields.get("errors")
+    code = fields.get("vendor_error_code") or fields.get("error_code")
+    to = message.their_formatted
+    if said or code:
+        reason = f"“{said}”" if said else "no message"
+        with_code = f" (error code {code})" if code else ""
+        return (
+            f"CarrierX could not deliver this text to {to}: it reported {reason}{with_code}. "
+            "Check that the number can receive texts before sending it again."
+        )
+    if message.error:
+        return f"It was not sent to {to}: {message.error}"
+    return (
+        f"CarrierX reported that this text to {to} failed, without giving a reason. "
+        "Check that the number can receive texts before sending it again."
+    )
 
 
 def carrier_unavailable() -> CarrierHealth | None:

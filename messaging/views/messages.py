@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
@@ -16,15 +17,18 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from messaging.forms import MessageFilterForm
-from messaging.selectors.messages import message_events, messages_matching
+from messaging.models import Direction
+from messaging.selectors.messages import failure_report, message_events, messages_matching
 from messaging.selectors.paging import keyset_page, parse_id
 from messaging.selectors.visibility import did_limit, message_visible_or_404
-from portal.permissions import VIEW_INBOX
-from portal.roles import role_required
+from portal.permissions import SEND_MESSAGE, VIEW_INBOX
+from portal.roles import DENIED_REASONS, role_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 2000
@@ -130,12 +134,54 @@ def messages_export(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Where a message page was opened from (`?from=`): the nav item it highlights and its back link.
+CAME_FROM = {
+    "messages": ("messaging:messages", "Messages"),
+    "send": ("messaging:send", "Messaging"),
+}
+
+
+def _back(request: HttpRequest, message) -> tuple[str, str]:
+    """The back link's URL and words: where the user came from, with its filters when the
+    Referer (checked to be this site) is that page, else the message's conversation."""
+    view_name, label = CAME_FROM.get(request.GET.get("from", ""), ("", ""))
+    if not view_name:
+        if not request.user.has_perm(VIEW_INBOX):
+            view_name, label = CAME_FROM["send"]
+        else:
+            url = reverse("messaging:conversation", args=[message.their_number])
+            return url, f"Conversation with {message.their_formatted}"
+    url = reverse(view_name)
+    referer = request.headers.get("Referer", "")
+    same_site = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if same_site and urlsplit(referer).path == url:
+        url = referer
+    # The nav highlights the page the user came from (portal.context_processors reads this).
+    request.nav_view = view_name
+    return url, label
+
+
 @require_GET
 @login_required
-@inbox_required
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    # Inbox staff read any message; senders may open what they sent from Recently sent.
+    reads_inbox = request.user.has_perm(VIEW_INBOX)
+    if not reads_inbox and not request.user.has_perm(SEND_MESSAGE):
+        raise PermissionDenied(DENIED_REASONS[VIEW_INBOX])
     if parse_id(str(pk)) is None:
         raise Http404("No such message.")
     message = message_visible_or_404(request.user, pk)
-    context = {"message": message, "events": message_events(message)}
+    if not reads_inbox and message.direction != Direction.OUTBOUND:
+        raise PermissionDenied(DENIED_REASONS[VIEW_INBOX])
+    events = message_events(message)
+    back_url, back_label = _back(request, message)
+    context = {
+        "message": message,
+        "events": events,
+        "failure": failure_report(message, events),
+        "back_url": back_url,
+        "back_label": back_label,
+    }
     return render(request, "messaging/message_detail.html", context)

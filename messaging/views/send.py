@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,11 +9,28 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from messaging.forms import SendForm
+from messaging.models import Message
 from messaging.selectors.messages import carrier_unavailable, recent_sends
 from messaging.selectors.visibility import sender_dids
 from messaging.services.outbound import message_send
 from portal.permissions import SEND_MESSAGE
 from portal.roles import role_required
+
+# The message the "Sending to …" banner is about, until its status is final.
+JUST_SENT = "just_sent"
+
+
+def _just_sent(request: HttpRequest, recent) -> tuple[Message | None, bool]:
+    """The message the banner speaks of while its status can still change, and whether a banner
+    shown before is now done (final, or gone from the list): then it is forgotten."""
+    pk = request.session.get(JUST_SENT)
+    if pk is None:
+        return None, False
+    message = next((m for m in recent if m.pk == pk), None)
+    if message is None or message.is_final:
+        del request.session[JUST_SENT]
+        return None, True
+    return message, False
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,16 +50,16 @@ def send_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
         )
         request.session["from_did"] = message.our_number
-        messages.success(
-            request, f"Sending to {message.their_formatted}; its status follows below."
-        )
+        request.session[JUST_SENT] = message.pk
         return redirect("messaging:send")
+    recent = recent_sends(request.user)
     return render(
         request,
         "messaging/send.html",
         {
             "form": form,
-            "recent": recent_sends(request.user),
+            "recent": recent,
+            "just_sent": _just_sent(request, recent)[0],
             "has_dids": bool(dids),
             "carrier_down": carrier_unavailable(),
         },
@@ -56,10 +72,11 @@ def send_page(request: HttpRequest) -> HttpResponse:
 @role_required(SEND_MESSAGE)
 def recent_messages(request: HttpRequest) -> HttpResponse:
     recent = recent_sends(request.user)
+    _, banner_done = _just_sent(request, recent)
     response = render(
         request,
         "messaging/send.html#recent",
-        {"recent": recent, "carrier_down": carrier_unavailable()},
+        {"recent": recent, "carrier_down": carrier_unavailable(), "banner_done": banner_done},
     )
     if all(m.is_final for m in recent):
         # Nothing left to change on screen: tell htmx to stop polling until the next send.
