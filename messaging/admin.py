@@ -11,7 +11,9 @@ from messaging.models import (
     Message,
     OptOut,
     SenderProfile,
+    SendingDefaults,
 )
+from phone_numbers.models import Did
 from portal.admin import ReadOnlyAdminMixin
 
 
@@ -71,3 +73,23 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserWithSendingDidsAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, SenderProfileInline]
+
+
+@admin.register(SendingDefaults)
+class SendingDefaultsAdmin(admin.ModelAdmin):
+    """One row: the portal-wide default From DID, offered among the DIDs that can send."""
+
+    def has_add_permission(self, request) -> bool:
+        return not SendingDefaults.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = SendingDefaults.ROW
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "default_did":
+            kwargs["queryset"] = Did.objects.sms_capable()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

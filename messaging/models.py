@@ -244,3 +244,31 @@ class SenderProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Sending DIDs of {self.user}"
+
+
+class SendingDefaults(models.Model):
+    """One row, edited in admin: the From DID preselected for everyone whose own sender profile
+    names none (a person's own default still wins)."""
+
+    ROW = 1
+
+    default_did = models.ForeignKey(
+        "numbers.Did",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="default From DID",
+        help_text="Preselected on Messaging for people without a default DID of their own.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "sending defaults"
+
+    def __str__(self) -> str:
+        return "Sending defaults"
+
+    @classmethod
+    def default_number(cls) -> str | None:
+        row = cls.objects.filter(pk=cls.ROW).select_related("default_did").first()
+        return row.default_did.phonenumber if row and row.default_did else None

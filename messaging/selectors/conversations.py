@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, OptOut
 from messaging.selectors.paging import keyset_page, parse_cursor, parse_id
 from messaging.selectors.visibility import (
     SenderDids,
@@ -86,12 +86,22 @@ def thread_changes(user, customer: str, since: datetime) -> list[Message]:
 
 def reply_from_default(conversation: Conversation, senders: SenderDids) -> str | None:
     """Reply from the DID the customer last wrote to; else the one we last wrote from; else the
-    user's own default — always one this user may send from."""
+    user's (or the portal's) default — always one this user may send from, and never one the
+    customer opted out of (then None: the person picks, told why)."""
     last = conversation.last_message
-    for candidate in (conversation.last_inbound_did, last.our_number if last else None):
-        if candidate in senders.numbers:
+    blocked = set(
+        OptOut.objects.filter(
+            customer_number=conversation.customer_number, opted_out=True
+        ).values_list("our_number", flat=True)
+    )
+    for candidate in (
+        conversation.last_inbound_did,
+        last.our_number if last else None,
+        senders.default,
+    ):
+        if candidate in senders.numbers and candidate not in blocked:
             return candidate
-    return senders.default
+    return None
 
 
 def unread_conversation_count(user) -> int:

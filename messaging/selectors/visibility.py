@@ -15,7 +15,14 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
-from messaging.models import Conversation, Direction, Message, OptOut, SenderProfile
+from messaging.models import (
+    Conversation,
+    Direction,
+    Message,
+    OptOut,
+    SenderProfile,
+    SendingDefaults,
+)
 from phone_numbers.models import Did
 
 CUSTOMER_MAX_LENGTH = Conversation._meta.get_field("customer_number").max_length
@@ -160,5 +167,10 @@ def sender_dids(user) -> SenderDids:
     if limit is not None:
         dids = dids.filter(phonenumber__in=limit)
     dids = list(dids)
-    default = profile.default_did if profile is not None else None
-    return SenderDids(dids=dids, default=default.phonenumber if default in dids else None)
+    numbers = {d.phonenumber for d in dids}
+    # The person's own default wins; else the one an admin chose for the whole portal.
+    own = profile.default_did.phonenumber if profile and profile.default_did else None
+    for default in (own, SendingDefaults.default_number()):
+        if default in numbers:
+            return SenderDids(dids=dids, default=default)
+    return SenderDids(dids=dids, default=None)

@@ -77,9 +77,11 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     if may_mark_read(request.user, convo):
         conversation_mark_read(customer)
     senders = sender_dids(request.user)
+    opt_outs = opt_outs_visible_to(request.user, customer)
     form = ReplyForm(
         dids=senders.dids,
         customer=customer,
+        opted_out=opt_outs,
         initial={"from_did": reply_from_default(convo, senders)},
     )
     return render(
@@ -87,7 +89,7 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
-            "opt_outs": opt_outs_visible_to(request.user, customer),
+            "opt_outs": opt_outs,
             "thread": rows,
             "older_before": rows[0].pk if more and rows else "",
             "live": not before,
