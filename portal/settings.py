@@ -106,13 +106,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(hours=env.float("AXES_COOLOFF_TIME", default=0.5))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # What axes records, cut to its column: a longer typed name would be a 500 on PostgreSQL.
-AXES_USERNAME_CALLABLE = "portal.lookups.axes_username"
+# Lower-cased too: any case signs in (portal.auth_backends), so every spelling counts together.
+AXES_USERNAME_CALLABLE = "portal.auth_backends.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 if BEHIND_TLS_PROXY:
     AXES_CLIENT_IP_CALLABLE = "portal.proxy.client_ip"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "axes.backends.AxesStandaloneBackend",  # first, as django-axes asks
+    "portal.auth_backends.CaseInsensitiveModelBackend",
 ]
 
 # --- CarrierX -------------------------------------------------------------------------------------
