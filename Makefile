@@ -59,10 +59,12 @@ bench: install-dev
 # an hour on a small machine; it resumes where it stopped. Mutants are written under mutants/
 # (git-ignored). One module at a time: make mutants MUTANTS='messaging.validation.*'
 # mutmut copies a source file only when mutants/ lacks it, so the copies are removed first (the
-# results, in *.meta, stay: a function's result is kept until its code changes).
+# results, in *.meta, stay: a function's result is kept until its code changes), and so is the
+# migrated test database tests/mutmut_plugin.py copies for each mutant.
 MUTANT_CHILDREN ?= 2
 MUTANTS ?=
 mutants: install-dev
 	if [ -d mutants ]; then find mutants -name '*.py' -not -path 'mutants/tests/*' -delete; fi
+	rm -f mutants/.test-db-*
 	$(VENV)/bin/mutmut run --max-children $(MUTANT_CHILDREN) $(MUTANTS)
 	$(VENV)/bin/mutmut results
