@@ -34,7 +34,10 @@ def refused_reply(page, sandbox, worker, live_server, console_errors):
     block = page.get_by_role("status").filter(has_text="Opted out:")
     expect(block).to_contain_text("+1 516-206-5318")
     expect(block).to_contain_text("texted STOP")
-    expect(page.get_by_label("From DID")).to_have_value(INBOUND_LINE)
+    # The DID they opted out of is no longer preselected: none is, and the form says why.
+    expect(page.get_by_label("From DID")).to_have_value("")
+    expect(page.locator("#composer")).to_contain_text("They opted out of +1 516-206-5318")
+    page.get_by_label("From DID").select_option(INBOUND_LINE)
     page.get_by_label("Message").fill(OFFER)
     # The refusal is a form error, answered 422: Chromium logs the failed request (and htmx 2,
     # while it treats a 4xx as an error, logs it too).
