@@ -70,8 +70,9 @@ def test_a_failed_message_shows_the_carriers_error_fields_and_the_reason_in_word
         "CarrierX could not deliver this text to +1 212-555-0142: it reported "
         "“Destination handset unreachable” (error code 30003)."
     ) in page
-    assert "<code>error_message</code> <code>Destination handset unreachable</code>" in page
-    assert "<code>vendor_error_code</code> <code>30003</code>" in page
+    assert "<code>status: failed</code>" in page
+    assert "<code>error_message: Destination handset unreachable</code>" in page
+    assert "<code>vendor_error_code: 30003</code>" in page
     assert "<dt>Price</dt>" not in page  # charged 0: no price
 
 
