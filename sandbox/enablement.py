@@ -136,11 +136,10 @@ def messaging_update(*, did: SandboxDid, body: dict, force: bool) -> SandboxDid:
 
 
 def _schedule(did_sid: str, revision: int) -> None:
-    step = finish_enablement
-    delay = enablement_delay()
-    if delay > 0:
-        step = step.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
-    step.enqueue(did_sid, revision)
+    # Always a run_after, even for no delay: django-tasks-db orders due tasks by it and puts tasks
+    # without one last, where a client's own re-read, re-enqueued at once, could starve this step.
+    run_after = timezone.now() + dt.timedelta(seconds=max(0, enablement_delay()))
+    finish_enablement.using(run_after=run_after).enqueue(did_sid, revision)
 
 
 @task()
