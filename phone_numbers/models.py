@@ -54,12 +54,17 @@ class DidQuerySet(models.QuerySet):
     def sms_capable(self) -> DidQuerySet:
         """Numbers we can send from: the carrier says SMS-out is both possible and enabled."""
         return self.alias(sms_out=F("active_capabilities").bitand(CAP_SMS_OUT)).filter(
-            sms_out__gt=0
+            sms_out__gt=0, released_at__isnull=True
         )
 
     def texting(self) -> DidQuerySet:
         """Numbers that send or receive SMS: the ones whose callback must reach us."""
-        return self.alias(sms=F("active_capabilities").bitand(CAP_SMS)).filter(sms__gt=0)
+        return self.alias(sms=F("active_capabilities").bitand(CAP_SMS)).filter(
+            sms__gt=0, released_at__isnull=True
+        )
+
+    def rented(self) -> DidQuerySet:
+        return self.filter(released_at__isnull=True)
 
 
 class Did(models.Model):
@@ -75,6 +80,18 @@ class Did(models.Model):
     )
     raw = models.JSONField(default=dict, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Set when we released it: the row stays so its messages still name it (shown "released").
+    released_at = models.DateTimeField(null=True, blank=True)
+    # The carrier's Messaging Enablement object (GET /phonenumber/dids/{sid}/messaging), as last
+    # read or as the phonenumber_messaging_update callback told us. Empty status: never read.
+    messaging_enabled = models.BooleanField(default=False)
+    messaging_status = models.CharField(max_length=20, blank=True)
+    messaging_type = models.CharField(max_length=10, blank=True)
+    campaign_sid = models.CharField(max_length=64, blank=True)
+    # When the status last changed: "in_progress" for long means the enablement is stuck.
+    messaging_status_at = models.DateTimeField(null=True, blank=True)
+    # Why it failed, in the carrier's words when it gave any.
+    messaging_reason = models.TextField(blank=True)
 
     objects = DidQuerySet.as_manager()
 
@@ -107,6 +124,18 @@ class Did(models.Model):
     @property
     def can_receive_sms(self) -> bool:
         return bool(self.active_capabilities & CAP_SMS_IN)
+
+    @property
+    def locality(self) -> str:
+        return str((self.raw or {}).get("locality") or "")
+
+    @property
+    def state(self) -> str:
+        return str((self.raw or {}).get("state") or "")
+
+    @property
+    def released(self) -> bool:
+        return self.released_at is not None
 
     @property
     def texts(self) -> bool:
@@ -205,3 +234,51 @@ class CallbackChange(models.Model):
     @property
     def accepted(self) -> bool:
         return self.carrier_answer == self.ACCEPTED
+
+
+class NumberChange(models.Model):
+    """Every rent, release, SMS enablement and rename the portal asked the carrier for, whatever it
+    answered: who, when, what was asked, what the carrier said.
+
+    Written before the carrier is called (outcome "pending") and completed after, so a crash never
+    hides that we tried. By SID and number, not foreign key: the audit outlives the DID row.
+    """
+
+    class Action(models.TextChoices):
+        RENT = "rent", "Rent"
+        RELEASE = "release", "Release"
+        ENABLE = "enable", "Enable SMS"
+        DISABLE = "disable", "Disable SMS"
+        RENAME = "rename", "Rename"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "pending"
+        ACCEPTED = "accepted", "accepted"
+        REFUSED = "refused", "refused"
+        # No answer (a timeout) and re-reading the carrier could not settle it either.
+        UNKNOWN = "unknown", "unknown"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # Empty for a rent the carrier refused: no DID came of it.
+    did_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    phonenumber = models.CharField(max_length=20, blank=True, db_index=True)
+    # What we sent the carrier, as JSON text.
+    asked = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    # The carrier's answer: its status words, or its error message.
+    carrier_answer = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.phonenumber}: {self.outcome}"
+
+    @property
+    def formatted(self) -> str:
+        return format_number(self.phonenumber) if self.phonenumber else ""

@@ -69,7 +69,7 @@ def numbers_sync() -> SyncResult:
 
         for d in dids:
             did_store(d, groups_by_sid=groups_by_sid, synced_at=now)
-        removed, _ = Did.objects.exclude(did_sid__in=[d["did_sid"] for d in dids]).delete()
+        removed, _ = Did.objects.rented().exclude(did_sid__in=[d["did_sid"] for d in dids]).delete()
         finished = timezone.now()
         SyncRun.objects.create(
             finished_at=finished, dids=len(dids), groups=len(groups), removed=removed

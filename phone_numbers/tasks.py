@@ -85,3 +85,43 @@ def numbers_sync_schedule() -> str:
         "Queued the first read of numbers, DID groups and the partner from CarrierX; the task "
         f"worker re-reads them every {settings.NUMBERS_SYNC_MINUTES:g} minutes."
     )
+
+
+def _poll_seconds() -> float:
+    return float(getattr(settings, "NUMBERS_ENABLEMENT_POLL_SECONDS", 5))
+
+
+@task()
+def enablement_follow(did_sid: str) -> str:
+    """Re-read a number's SMS enablement until it settles (the callback may never come); each run
+    queues the next while the carrier still says `in_progress`, up to the 15 minutes after which
+    the list calls it stuck (the Sync button or a new callback starts it again)."""
+    from phone_numbers.enablement import IN_PROGRESS, STUCK_AFTER, messaging_refresh
+    from phone_numbers.models import Did
+
+    did = Did.objects.filter(did_sid=did_sid, released_at__isnull=True).first()
+    if did is None:
+        return "no such number"
+    try:
+        messaging_refresh(did)
+    except CarrierXError as err:
+        status = f"could not read CarrierX: {err}"
+    else:
+        status = did.messaging_status or "unknown"
+    since = did.messaging_status_at or timezone.now()
+    if did.messaging_status == IN_PROGRESS and timezone.now() - since < STUCK_AFTER:
+        enablement_follow.using(
+            run_after=timezone.now() + timedelta(seconds=_poll_seconds())
+        ).enqueue(did_sid)
+    return status
+
+
+def enablement_follow_soon(did_sid: str) -> None:
+    """Queue a re-read of the number's enablement, unless one is already waiting for it."""
+    waiting = DBTaskResult.objects.filter(
+        task_path=enablement_follow.module_path, status="READY", args_kwargs__args__0=did_sid
+    ).exists()
+    if not waiting:
+        enablement_follow.using(
+            run_after=timezone.now() + timedelta(seconds=_poll_seconds())
+        ).enqueue(did_sid)

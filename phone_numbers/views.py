@@ -19,8 +19,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from phone_numbers.capabilities import in_words
+from phone_numbers.enablement import health_problems
 from phone_numbers.forms import DidGroupForm
-from phone_numbers.models import Did, DidGroup
+from phone_numbers.models import CAP_SMS, Did, DidGroup, NumberChange
 from phone_numbers.selectors import (
     callback_history,
     did_partner,
@@ -53,10 +55,26 @@ def back_to(request: HttpRequest, default: str) -> HttpResponse:
 # --- Phone Numbers list ------------------------------------------------------------------------
 
 
+# The list's "Show" filter: a name → which numbers it keeps (after the callbacks are resolved).
+SHOW_FILTERS = {
+    "sms-off": (
+        "SMS not enabled",
+        lambda did, effective: (
+            bool(did.capabilities & CAP_SMS) and not did.active_capabilities & CAP_SMS
+        ),
+    ),
+    "failed": ("Enablement failed", lambda did, effective: did.messaging_status == "failed"),
+    "astray": (
+        "Callback not this portal",
+        lambda did, effective: did.texts and not effective.reaches_portal,
+    ),
+}
+
+
 @require_GET
 @login_required
 def number_list(request: HttpRequest) -> HttpResponse:
-    dids = Did.objects.select_related("group")
+    dids = Did.objects.rented().select_related("group")
     number = request.GET.get("number", "").strip()
     if number:
         # People type numbers any way ("+1 (516) 206-", "5162065575"); we store bare digits.
@@ -71,7 +89,20 @@ def number_list(request: HttpRequest) -> HttpResponse:
         dids = dids.filter(group__did_group_sid=group)
 
     partners = partners_by_sid()
-    rows = [{"did": did, "effective": effective_callback(did, partners=partners)} for did in dids]
+    rows = [
+        {
+            "did": did,
+            "effective": effective_callback(did, partners=partners),
+            "health": health_problems(did),
+        }
+        for did in dids
+    ]
+    show = request.GET.get("show", "")
+    if show in SHOW_FILTERS:
+        keep = SHOW_FILTERS[show][1]
+        rows = [row for row in rows if keep(row["did"], row["effective"])]
+    else:
+        show = ""
     return render(
         request,
         "numbers/list.html",
@@ -84,6 +115,8 @@ def number_list(request: HttpRequest) -> HttpResponse:
             "groups": DidGroup.objects.all(),
             "number": number,
             "group": group,
+            "show": show,
+            "show_filters": [(key, label) for key, (label, _) in SHOW_FILTERS.items()],
             "last_sync": numbers_last_sync(),
         },
     )
@@ -122,11 +155,24 @@ def did_panel(did_sid: str) -> dict:
     }
 
 
+def number_page(did_sid: str) -> dict:
+    """Everything a number's page shows: its sections, the callback panel and its history."""
+    context = did_panel(did_sid)
+    did = context["did"]
+    return {
+        **context,
+        "capabilities_words": in_words(did.capabilities),
+        "active_words": in_words(did.active_capabilities),
+        "health": health_problems(did),
+        "number_history": NumberChange.objects.filter(did_sid=did.did_sid)[:HISTORY_LIMIT],
+    }
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def number_detail(request: HttpRequest, did_sid: str) -> HttpResponse:
-    return render(request, panel_template(request, "numbers/detail.html"), did_panel(did_sid))
+    return render(request, panel_template(request, "numbers/detail.html"), number_page(did_sid))
 
 
 # --- DID Groups --------------------------------------------------------------------------------
