@@ -89,8 +89,9 @@ def test_the_list_shows_every_message_newest_first_each_linking_to_its_page(staf
     response = staff.get(LIST)
     assert shown(response) == ["second", "first"]
     page = response.content.decode()
-    assert f'href="{reverse("messaging:message", args=[second.pk])}"' in page
-    assert f'href="{reverse("messaging:message", args=[first.pk])}"' in page
+    # ?from=messages: the message's page goes back here and highlights Messages.
+    assert f'href="{reverse("messaging:message", args=[second.pk])}?from=messages"' in page
+    assert f'href="{reverse("messaging:message", args=[first.pk])}?from=messages"' in page
     assert "+1 516-206-5318" in page and "+1 516-206-5319" in page
 
 
