@@ -74,6 +74,7 @@ def test_a_refused_body_is_filed_under_its_message_sid_and_status(post):
     assert event.message_sid == "e405fa47-48f5-4dc5-bbba-77231587188e"
     assert event.status == "delivered"
     assert event.outcome == "rejected 422: price 'not money' is not a decimal"
+    assert event.body == body.decode()
 
 
 def test_a_long_bad_value_is_quoted_to_its_first_24_characters_in_the_reason(post):
@@ -83,3 +84,38 @@ def test_a_long_bad_value_is_quoted_to_its_first_24_characters_in_the_reason(pos
     reason = "price 'abcdefghijklmnopqrstuvwx'… is not a decimal"
     assert response.json()["error"] == reason
     assert last_event().outcome == f"rejected 422: {reason}"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [[1, 2], {"message_sid": 123, "status": ["delivered"]}],
+    ids=["not an object", "labels not strings"],
+)
+def test_a_refused_body_without_a_clean_sid_or_status_is_filed_under_none(post, payload):
+    body, response = post(payload)
+
+    assert response.status_code in (400, 422)
+    event = last_event()
+    assert event.rejected and event.raw_bytes() == body
+    assert (event.message_sid, event.status) == ("", "")
+
+
+def test_nan_is_refused_with_the_constant_named(webhook_url):
+    body = b'{"message_sid": "m-1", "price": NaN}'
+    response = Client().post(webhook_url, data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "body is not valid JSON: NaN is not a number"
+    assert last_event().raw_bytes() == body
+
+
+def test_a_refusal_longer_than_its_column_is_kept_whole_in_the_answer_and_cut_in_the_event(post):
+    sid = "s" * 64
+    odd = "abcdefghijklmnopqrstuvwxyz"
+    body, response = post({"message_sid": sid, "from": odd, "to": odd, "direction": odd})
+
+    assert response.status_code == 422
+    reason = response.json()["error"]
+    assert reason.startswith(f"no message '{sid}' to apply it to, and from ")
+    assert len(f"rejected 422: {reason}") > 200
+    assert last_event().outcome == f"rejected 422: {reason}"[:200]
