@@ -143,6 +143,8 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
         (reverse("numbers:groups"), 200),
         (reverse("numbers:group_detail", args=[group.did_group_sid]), 200),
         (reverse("numbers:partner_callbacks"), 200),
+        (reverse("numbers:rent"), 200),
+        (reverse("numbers:rent") + "?country_code=USA&state=NY&sms=on", 200),
         (reverse("messaging:auto_replies"), 200),
         ("/no-such-page/", 404),
         (reverse("messaging:send"), 200 if role.sends else 403),
@@ -160,9 +162,11 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
             (reverse("numbers:group_callback", args=[group.did_group_sid]), 200),
             (reverse("numbers:partner_callback"), 200),
             (reverse("messaging:auto_reply_save", args=[did.did_sid]), 200),
+            (reverse("numbers:release", args=[did.did_sid]), 200),
         ]
     else:
         pages.append((reverse("messaging:auto_reply_save", args=[did.did_sid]), 403))
+        pages.append((reverse("numbers:release", args=[did.did_sid]), 403))
     if role.staff:
         pages.append((reverse("sandbox:phone"), 200))
     return pages
