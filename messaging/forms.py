@@ -125,7 +125,8 @@ CONFIRM_FIELD = "confirm_to"
 def own_did_refusal(number: str, *, reply: bool = False) -> None:
     """Refuse texting one of our own DIDs: the carrier would carry it between two of our numbers
     and report it delivered, while no customer ever sees it."""
-    did = Did.objects.filter(phonenumber=number).first()
+    # A number we released is someone else's now: texting it is texting a customer.
+    did = Did.objects.rented().filter(phonenumber=number).first()
     if did is None:
         return
     name = f" ({did.name})" if did.name and did.name != "N/A" else ""

@@ -64,6 +64,12 @@ def test_one_of_our_own_dids_is_refused_as_to_did(sender):
     assert not Message.objects.exists()
 
 
+def test_a_number_we_released_is_no_longer_refused_as_our_own(sender):
+    Did.objects.filter(phonenumber=INBOUND_LINE).update(released_at=timezone.now())
+    assert send(sender, "+1 516-206-5318").status_code == 302
+    assert Message.objects.get().their_number == INBOUND_LINE
+
+
 def test_a_reply_to_a_conversation_with_one_of_our_own_dids_is_refused(sender):
     Conversation.objects.create(customer_number=INBOUND_LINE, last_activity_at=timezone.now())
     url = reverse("messaging:reply", args=[INBOUND_LINE])
