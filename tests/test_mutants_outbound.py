@@ -12,9 +12,9 @@ from django.core.signals import request_started
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.models import Message
-from messaging.services.outbound import message_send
-from messaging.tasks import reconcile_stuck_task
+from messaging.models import CarrierHealth, Direction, Message, Status
+from messaging.services.outbound import RECONCILE_ROUNDS, message_reconcile, message_send
+from messaging.tasks import reconcile_message_task, reconcile_stuck_task
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
 from tests.conftest import run_tasks
@@ -128,3 +128,33 @@ def test_the_fallback_search_adopts_only_the_copy_with_our_text(sandbox, live_se
     ours = SandboxMessage.objects.get(message="Your code is 4321")
     assert message.message_sid == ours.message_sid
     assert not message.needs_attention, message.error
+
+
+@pytest.mark.django_db(transaction=True)  # the task worker runs outside the test transaction
+def test_a_reconcile_task_for_a_message_since_deleted_records_that_it_is_settled():
+    reconcile_message_task.enqueue(424242, 1)
+    run_tasks()
+
+    result = DBTaskResult.objects.get(task_path="messaging.tasks.reconcile_message_task")
+    assert (result.status, result.return_value) == ("SUCCESSFUL", "already settled")
+
+
+@pytest.mark.django_db
+def test_the_last_reconcile_round_with_the_carrier_down_flags_the_message_and_records_why():
+    message = Message.objects.create(
+        direction=Direction.OUTBOUND,
+        our_number=OUR_DID,
+        their_number=HANDSET,
+        body="Your code is 1234",
+        status=Status.UNKNOWN,
+    )
+
+    assert message_reconcile(message_id=message.pk, round_=RECONCILE_ROUNDS) == "flagged"
+
+    message.refresh_from_db()
+    health = CarrierHealth.objects.get()
+    assert health.consecutive_failures == 1
+    assert health.last_error  # the client's reason, shown on the carrier-unavailable banner
+    assert message.needs_attention
+    assert message.error == f"Could not reach CarrierX to check this message: {health.last_error}"
+    assert not DBTaskResult.objects.exists()  # no further round asked for
