@@ -149,9 +149,14 @@ def number_order_receive(body: dict) -> str:
     """The carrier's `phonenumber_order` callback (a DID object): add the rented number."""
     from phone_numbers.sync import did_store
 
-    if body.get("status") != "assigned" or not body.get("phonenumber"):
+    if body.get("status") != "assigned":
         return "number order not assigned; nothing stored"
-    did = did_store(body)
+    known = Did.objects.filter(phonenumber=body["phonenumber"]).first()
+    if known is not None and known.did_sid != body["did_sid"]:
+        return "number order for a number we hold under another SID; the next sync settles it"
+    limits = {"name": 200, "callback_url": 2048, "partner_sid": 64, "did_group_sid": 64}
+    bounded = {**body, **{k: (body.get(k) or "")[:n] for k, n in limits.items()}}
+    did = did_store(bounded)
     return f"number order: {did.phonenumber} rented"
 
 

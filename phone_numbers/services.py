@@ -193,6 +193,9 @@ def partner_set_sms_callback(
         change.old_value = current.get("sms") or ""
         # An explicit null clears it under either semantics; leaving the key out would not.
         callbacks = {**current, "sms": url or None}
+        if url and url == portal_webhook_url():
+            # Pointed at this portal: number updates come here too, on the same URL.
+            callbacks.update(phonenumber_messaging_update=url, phonenumber_order=url)
         return client.update_partner(partner.partner_sid, {"callbacks": callbacks})
 
     def store(answer: dict) -> Partner:

@@ -27,6 +27,7 @@ from messaging.models import (
 )
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient, storable
+from phone_numbers.carrier_events import number_event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +167,11 @@ def carrier_event_receive(
     if callback is None:
         sid, status = event_labels(payload)
         event = CarrierEvent(body=raw, message_sid=sid, status=status)
-        event.outcome = "kept; no message_sid, nothing to apply"
-        event.save()
+        with transaction.atomic():
+            # Not an SMS object: maybe the partner's phonenumber_messaging_update or order.
+            applied = number_event_receive(payload)
+            event.outcome = applied or "kept; no message_sid, nothing to apply"
+            event.save()
         return event, None
     sms = callback.sms
     sid = sms["message_sid"]
