@@ -119,3 +119,20 @@ def callback_history(
     if partner is not None:
         query |= Q(object_kind=CallbackChange.Kind.PARTNER, object_sid=partner.partner_sid)
     return CallbackChange.objects.filter(query).select_related("user")
+
+
+def send_refusal(our_number: str) -> str | None:
+    """Why a text cannot go out from our number, said before the carrier is asked; None when our
+    copy knows nothing against it (the carrier still has the last word)."""
+    did = Did.objects.filter(phonenumber=our_number).first()
+    if did is None:
+        return None
+    if did.released:
+        return f"Not sent: {did.formatted} was released, so it can no longer send."
+    if not did.can_send_sms:
+        state = f" (enablement {did.messaging_status})" if did.messaging_status else ""
+        return (
+            f"Not sent: SMS is not enabled on {did.formatted}{state}. A Number admin can enable it "
+            "under Phone Numbers → the number → SMS Enablement."
+        )
+    return None

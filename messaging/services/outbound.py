@@ -30,6 +30,7 @@ from messaging.services import carrier_events
 from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
+from phone_numbers.selectors import send_refusal
 from portal.carrierx import CarrierXError, get_client
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,10 @@ def message_send_attempt(*, message_id: int) -> str:
     if refusal is not None:
         _settle(message, status=Status.FAILED, error=f"Not sent: {refusal}")
         return "opted out"
+    refusal = send_refusal(message.our_number)
+    if refusal is not None:
+        _settle(message, status=Status.FAILED, error=refusal)
+        return "not enabled"
     try:
         sms = get_client().send_sms(
             from_=message.our_number,
