@@ -91,6 +91,7 @@ def test_release_ends_at_the_carrier_and_leaves_the_pickers_but_keeps_conversati
     thread = client.get(reverse("messaging:conversation", args=[CUSTOMER]))
     assert thread.status_code == 200
     assert "Is my order on its way?" in thread.content.decode()
+    assert '<span class="badge released">released</span>' in thread.content.decode()
     assert "Released" in client.get(world.get_absolute_url()).content.decode()
     change = NumberChange.objects.get()
     assert (change.action, change.outcome, change.username) == ("release", "accepted", "ada")

@@ -32,3 +32,19 @@ def callback_url(context: template.Context, url: str | None) -> str:
             '<code class="url">{}</code> <span class="badge badge-portal">this portal</span>', shown
         )
     return format_html('<code class="url">{}</code>', shown)
+
+
+@register.simple_tag(takes_context=True)
+def released_mark(context: template.Context, number: str) -> str:
+    """A "released" badge after one of our numbers that we released (its messages stay readable).
+    The released numbers are read once per template render."""
+    from phone_numbers.models import Did
+
+    cache = context.render_context
+    if "released_numbers" not in cache:
+        cache["released_numbers"] = set(
+            Did.objects.filter(released_at__isnull=False).values_list("phonenumber", flat=True)
+        )
+    if number in cache["released_numbers"]:
+        return mark_safe(' <span class="badge released">released</span>')
+    return ""
