@@ -119,3 +119,39 @@ def test_a_refusal_longer_than_its_column_is_kept_whole_in_the_answer_and_cut_in
     assert reason.startswith(f"no message '{sid}' to apply it to, and from ")
     assert len(f"rejected 422: {reason}") > 200
     assert last_event().outcome == f"rejected 422: {reason}"[:200]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("price", "a" * 24, "price 'aaaaaaaaaaaaaaaaaaaaaaaa' is not a decimal"),
+        ("price", "a" * 25, "price 'aaaaaaaaaaaaaaaaaaaaaaaa'… is not a decimal"),
+        ("price", True, "price must be a decimal, not true"),
+        ("price", [1], "price must be a decimal, not a JSON list"),
+        ("price", {"usd": 1}, "price must be a decimal, not a JSON dict"),
+        ("message_segments", 2**63 - 1, f"message_segments {2**63 - 1} is out of range"),
+        ("message_segments", 2**63, "message_segments a number is out of range"),
+    ],
+    ids=["24 characters", "25 characters", "boolean", "list", "object", "63 bits", "64 bits"],
+)
+def test_a_refusal_quotes_the_value_it_refused_bounded_by_its_type(post, field, value, reason):
+    body, response = post(inbound(**{field: value}))
+
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("digits", "shown"),
+    [
+        ("1234567890123456789012.5", "1234567890123456789012.5"),  # 24 characters: too long
+        ("123456789012345678901.5", "123456789012345678901.5"),  # 23: quoted
+    ],
+)
+def test_a_price_out_of_range_is_quoted_only_when_short(webhook_url, digits, shown):
+    body = b'{"message_sid": "m-1", "status": "sent", "price": ' + digits.encode() + b"}"
+    response = Client().post(webhook_url, data=body, content_type="application/json")
+
+    assert response.status_code == 422
+    quoted = shown if len(shown) < 24 else "a number"
+    assert response.json()["error"] == f"price {quoted} is out of range (under 100000)"

@@ -1,0 +1,74 @@
+"""Carrier events where mutation testing (docs/mutation-testing.md) found the suite silent: which
+inbound texts queue an auto-reply, and the status a message first seen in a callback starts at."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django_tasks_db.models import DBTaskResult
+
+from messaging.models import AutoReply, Message
+from phone_numbers.models import CAP_SMS_IN, CAP_SMS_OUT, Did
+from tests.conftest import load_fixture
+
+pytestmark = pytest.mark.django_db
+
+OUR_DID = "15162065318"  # where inbound_legacy.json is sent
+
+
+def did(number: str, n: int) -> Did:
+    return Did.objects.create(
+        did_sid=f"did-{n}",
+        phonenumber=number,
+        capabilities=CAP_SMS_IN | CAP_SMS_OUT,
+        active_capabilities=CAP_SMS_IN | CAP_SMS_OUT,
+    )
+
+
+def post(webhook_url: str, payload: dict):
+    return Client().post(webhook_url, data=json.dumps(payload), content_type="application/json")
+
+
+def auto_replies_queued() -> int:
+    return DBTaskResult.objects.filter(task_path="messaging.tasks.auto_reply_task").count()
+
+
+@pytest.mark.parametrize("rule", ["on another DID", "turned off"])
+def test_an_inbound_text_queues_no_auto_reply_without_an_enabled_rule_on_its_did(webhook_url, rule):
+    ours, other = did(OUR_DID, 1), did("15162065575", 2)
+    if rule == "on another DID":
+        AutoReply.objects.create(did=other, enabled=True)
+    else:
+        AutoReply.objects.create(did=ours, enabled=False)
+
+    assert post(webhook_url, load_fixture("inbound_legacy")).status_code == 200
+
+    assert Message.objects.get().our_number == OUR_DID
+    assert auto_replies_queued() == 0
+
+
+def test_an_inbound_text_queues_one_auto_reply_when_its_did_has_an_enabled_rule(webhook_url):
+    AutoReply.objects.create(did=did(OUR_DID, 1), enabled=True)
+
+    assert post(webhook_url, load_fixture("inbound_legacy")).status_code == 200
+
+    assert auto_replies_queued() == 1
+
+
+@pytest.mark.parametrize(
+    ("direction", "starts_at"), [("inbound", "received"), ("outbound", "sending")]
+)
+def test_a_message_first_seen_with_a_status_we_do_not_know_starts_at_the_lowest_status(
+    webhook_url, direction, starts_at
+):
+    payload = {
+        **load_fixture("inbound_legacy"),
+        "direction": direction,
+        "status": "carrier_hold",
+    }
+
+    assert post(webhook_url, payload).status_code == 200
+
+    assert Message.objects.get().status == starts_at
