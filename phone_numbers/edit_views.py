@@ -272,7 +272,12 @@ def partner_callback_edit(request: HttpRequest) -> HttpResponse:
         template="numbers/partner_callbacks.html",
         panel=partner_panel,
         current=partner.sms_callback_url,
-        save=lambda url: partner_set_sms_callback(partner=partner, url=url, user=request.user),
+        save=lambda url: partner_set_sms_callback(
+            partner=partner,
+            url=url,
+            user=request.user,
+            with_number_callbacks=request.POST.get("action") == "point",
+        ),
         done_url=reverse("numbers:partner_callbacks"),
         clearing=lambda: _partner_clearing(partner),
     )

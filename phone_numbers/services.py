@@ -168,13 +168,19 @@ def group_set_callback(*, group: DidGroup, url: str, user: AbstractBaseUser | No
 
 
 def partner_set_sms_callback(
-    *, partner: Partner, url: str, user: AbstractBaseUser | None
+    *,
+    partner: Partner,
+    url: str,
+    user: AbstractBaseUser | None,
+    with_number_callbacks: bool = False,
 ) -> Partner:
     """Set (or clear) the partner's `callbacks.sms`, the URL of last resort for every DID.
 
     The carrier's docs leave open whether a PATCH of `callbacks` merges or replaces the map, so we
     read the current map from the carrier and send all of it back with only `sms` changed: the
-    other callback kinds (orders, conferences, ...) survive either way.
+    other callback kinds (orders, conferences, ...) survive either way. `with_number_callbacks`
+    (the partner page's *Point at this portal*) sets `phonenumber_messaging_update` and
+    `phonenumber_order` to the same URL.
     """
     change = _audit_start(
         user=user,
@@ -193,8 +199,8 @@ def partner_set_sms_callback(
         change.old_value = current.get("sms") or ""
         # An explicit null clears it under either semantics; leaving the key out would not.
         callbacks = {**current, "sms": url or None}
-        if url and url == portal_webhook_url():
-            # Pointed at this portal: number updates come here too, on the same URL.
+        if with_number_callbacks and url:
+            # "Point at this portal": the number updates come here too, on the same URL.
             callbacks.update(phonenumber_messaging_update=url, phonenumber_order=url)
         return client.update_partner(partner.partner_sid, {"callbacks": callbacks})
 
