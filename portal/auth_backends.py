@@ -21,7 +21,10 @@ class CaseInsensitiveModelBackend(ModelBackend):
             username = kwargs.get(model.USERNAME_FIELD)
         if username is None or password is None:
             return None
-        user = self._find(model, username)
+        longest = model._meta.get_field(model.USERNAME_FIELD).max_length or 150
+        # No stored name is longer than its column, and an over-long one would make SQLite's
+        # LIKE (behind __iexact) refuse the pattern: such a name matches nobody.
+        user = self._find(model, username) if len(str(username)) <= longest else None
         if user is None:
             # Hash anyway, so an unknown name takes as long as a wrong password (as Django does).
             model().set_password(password)

@@ -77,3 +77,12 @@ def test_every_spelling_of_a_name_counts_toward_one_lock():
     page = sign_in(client, "admin", "pw-admin").content.decode()
     assert "Sign-in locked" in page
     assert "axes_reset_username admin" in page
+
+
+def test_a_name_longer_than_any_username_is_a_failed_sign_in_not_a_crash():
+    make_user("sam")
+    client = Client(raise_request_exception=False)
+    response = sign_in(client, "s" * 60_000, "pw-sam")
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in words(response)
+    assert "_auth_user_id" not in client.session
