@@ -1,5 +1,6 @@
 """Carrier events where mutation testing (docs/mutation-testing.md) found the suite silent: which
-inbound texts queue an auto-reply, and the status a message first seen in a callback starts at."""
+inbound texts queue an auto-reply, the status a message first seen in a callback starts at, and
+marking one conversation read."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.models import AutoReply, Message
+from messaging.models import AutoReply, Conversation, Message
 from phone_numbers.models import CAP_SMS_IN, CAP_SMS_OUT, Did
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +75,22 @@ def test_a_message_first_seen_with_a_status_we_do_not_know_starts_at_the_lowest_
     assert post(webhook_url, payload).status_code == 200
 
     assert Message.objects.get().status == starts_at
+
+
+def test_opening_one_conversation_marks_only_it_read_and_other_inboxes_see_the_change(
+    client, webhook_url
+):
+    did(OUR_DID, 1)
+    for sid, customer in (("a", "15162065319"), ("b", "15162065320")):
+        payload = {**load_fixture("inbound_legacy"), "message_sid": sid, "from_did": customer}
+        assert post(webhook_url, payload).status_code == 200
+    client.force_login(make_user("ines", "Inbox staff"))
+    since = timezone.now().isoformat()
+
+    assert client.get(reverse("messaging:conversation", args=["15162065319"])).status_code == 200
+
+    unread = dict(Conversation.objects.values_list("customer_number", "unread_count"))
+    assert unread == {"15162065319": 0, "15162065320": 1}
+    # Another staff member's inbox, polling since before, is told the badge changed.
+    poll = client.get(reverse("messaging:inbox"), {"since": since}, HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200
