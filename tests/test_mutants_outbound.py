@@ -158,3 +158,36 @@ def test_the_last_reconcile_round_with_the_carrier_down_flags_the_message_and_re
     assert message.needs_attention
     assert message.error == f"Could not reach CarrierX to check this message: {health.last_error}"
     assert not DBTaskResult.objects.exists()  # no further round asked for
+
+
+def test_the_periodic_check_flags_a_send_still_short_of_final_and_leaves_the_rest_alone(sandbox):
+    stuck = message_send(from_number=OUR_DID, to=HANDSET, body="Your code is 1234")
+    run_tasks()
+    SandboxMessage.objects.update(status="sent")  # the carrier never gets further either
+    long_ago = timezone.now() - timedelta(hours=1)
+
+    def unknown_to_the_carrier(**fields) -> Message:
+        return Message.objects.create(
+            direction=Direction.OUTBOUND,
+            our_number=OUR_DID,
+            their_number=HANDSET,
+            body="x",
+            message_sid=f"not-at-the-carrier-{Message.objects.count()}",
+            **fields,
+        )
+
+    final = unknown_to_the_carrier(status=Status.DELIVERED)
+    flagged = unknown_to_the_carrier(status=Status.SENT, needs_attention=True, error="Earlier.")
+    fresh = unknown_to_the_carrier(status=Status.SENT)
+    Message.objects.exclude(pk=fresh.pk).update(created_at=long_ago, updated_at=long_ago)
+    Message.objects.filter(pk=stuck.pk).update(status=Status.SENT)
+
+    reconcile_stuck_task.enqueue(False)
+    run_tasks()
+
+    stuck.refresh_from_db()
+    assert stuck.needs_attention
+    assert stuck.error == "Still sent at CarrierX after a long time."
+    # Asking the carrier about any of these would flag it "no longer knows this message".
+    left = {m.pk: (m.needs_attention, m.error) for m in Message.objects.exclude(pk=stuck.pk)}
+    assert left == {final.pk: (False, ""), flagged.pk: (True, "Earlier."), fresh.pk: (False, "")}
