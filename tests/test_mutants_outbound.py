@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.core.signals import request_started
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -17,24 +16,14 @@ from messaging.services.outbound import RECONCILE_ROUNDS, message_reconcile, mes
 from messaging.tasks import reconcile_message_task, reconcile_stuck_task
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
+from tests import test_send_retries
 from tests.conftest import run_tasks
 
 OUR_DID = "15162065575"
 HANDSET = "15162065574"
 
-
-@pytest.fixture
-def sandbox_posts(sandbox):
-    """Every `POST /sms/messages` that reached the sandbox."""
-    posts: list[str] = []
-
-    def record(sender, environ, **kwargs) -> None:
-        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/sms/messages"):
-            posts.append(environ["PATH_INFO"])
-
-    request_started.connect(record, weak=False)
-    yield posts
-    request_started.disconnect(record)
+# The same fixture as the retry tests': every `POST /sms/messages` that reached the sandbox.
+sandbox_posts = test_send_retries.sandbox_posts
 
 
 def posted_but_never_answered() -> Message:
