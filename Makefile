@@ -55,8 +55,8 @@ bench: install-dev
 	@for script in bench/bench_*.py; do [ -e "$$script" ] || continue; echo "== $$script"; $(PY) $$script || exit 1; done
 
 # Mutation testing of the lifecycle, opt-out, segments, numbers sync and webhook validation
-# ([tool.mutmut] in pyproject.toml; docs/mutation-testing.md). Not part of `make test`: about half
-# an hour on a small machine; it resumes where it stopped. Mutants are written under mutants/
+# ([tool.mutmut] in pyproject.toml; docs/mutation-testing.md). Not part of `make test`: an hour or
+# more on a small shared machine; it resumes where it stopped. Mutants are written under mutants/
 # (git-ignored). One module at a time: make mutants MUTANTS='messaging.validation.*'
 # mutmut copies a source file only when mutants/ lacks it, so the copies are removed first (the
 # results, in *.meta, stay: a function's result is kept until its code changes), and so is the
