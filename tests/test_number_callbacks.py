@@ -127,3 +127,26 @@ def test_the_carriers_messaging_update_reaches_the_open_number(sandbox, admin_cl
     did.refresh_from_db()
     assert did.messaging_status == "enabled"
     assert CarrierEvent.objects.filter(outcome=f"messaging enabled for {MAIN_LINE}").exists()
+
+
+@pytest.mark.parametrize("field", ["callback_url", "name", "direction", "locality"])
+def test_an_order_callback_with_a_nul_in_a_field_is_stored_not_a_crash(db, webhook_url, field):
+    # Found by the webhook fuzz on PostgreSQL: NUL in a text column or \u0000 in jsonb was a 500.
+    body = {
+        "active_capabilities": 4,
+        "capabilities": 31,
+        "did_sid": "07e3dee3-2f0d-4254-b635-21334ccde8b9",
+        "locality": "NEW YORK",
+        "name": "N/A",
+        "phonenumber": "15162065573",
+        "status": "assigned",
+        field: "a\u0000b",
+    }
+
+    answer = Client(raise_request_exception=False).post(
+        webhook_url, json.dumps(body), content_type="application/json"
+    )
+
+    assert answer.status_code == 200
+    assert Did.objects.get(did_sid=body["did_sid"]).phonenumber == "15162065573"
+    assert json.loads(CarrierEvent.objects.get().body)["did_sid"] == body["did_sid"]
