@@ -35,7 +35,7 @@ def test_a_number_admin_edits_a_did_callback_url_in_place(page, sandbox):
 
     panel.get_by_role("link", name="Edit").click()
     page.get_by_label("SMS Callback URL").fill(NEW_URL)
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
 
     expect(panel.locator("[data-field=did-callback]")).to_have_text(NEW_URL)
     expect(panel.get_by_role("status")).to_have_text("CarrierX accepted the new SMS Callback URL.")
