@@ -18,6 +18,7 @@ from phone_numbers.models import Did, NumberChange
 from phone_numbers.services import ChangeNotMade
 from phone_numbers.sync import callbacks_astray_recount, did_store
 from phone_numbers.tasks import numbers_sync_soon
+from portal.audit import signed_in
 from portal.carrierx import CarrierXError, get_client
 from portal.phones import format_number
 
@@ -33,10 +34,10 @@ def change_start(
     phonenumber: str = "",
 ) -> NumberChange:
     """Record what is about to be asked of the carrier, before asking."""
-    signed_in = user if user is not None and user.is_authenticated else None
+    actor = signed_in(user)
     return NumberChange.objects.create(
-        user=signed_in,
-        username=signed_in.get_username() if signed_in else "",
+        user=actor,
+        username=actor.get_username() if actor else "",
         action=action,
         did_sid=did_sid,
         phonenumber=phonenumber,

@@ -20,6 +20,7 @@ from phone_numbers.selectors import portal_webhook_url as portal_webhook_url
 from phone_numbers.sync import callbacks_astray_recount, did_store
 from phone_numbers.sync import numbers_sync as numbers_sync  # where scripts and tests look
 from phone_numbers.tasks import numbers_sync_soon
+from portal.audit import signed_in
 from portal.carrierx import CarrierXError, get_client
 
 T = TypeVar("T")
@@ -54,10 +55,10 @@ def _audit_start(
     new: str,
 ) -> CallbackChange:
     """Record the attempt before the carrier is called, so a crash still shows that we tried."""
-    signed_in = user if user is not None and user.is_authenticated else None
+    actor = signed_in(user)
     return CallbackChange.objects.create(
-        user=signed_in,
-        username=signed_in.get_username() if signed_in else "",
+        user=actor,
+        username=actor.get_username() if actor else "",
         object_kind=kind,
         object_sid=sid,
         label=label,

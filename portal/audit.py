@@ -22,6 +22,11 @@ def current_actor():
     return _actor.get()
 
 
+def signed_in(user):
+    """The user when someone is signed in, else None (an anonymous user is nobody to record)."""
+    return user if user is not None and user.is_authenticated else None
+
+
 class AuditActorMiddleware:
     """Makes the request's signed-in user the actor of the audit rows written while serving it."""
 
@@ -30,7 +35,7 @@ class AuditActorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        token = _actor.set(user if user is not None and user.is_authenticated else None)
+        token = _actor.set(signed_in(user))
         try:
             return self.get_response(request)
         finally:

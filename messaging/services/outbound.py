@@ -31,6 +31,7 @@ from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
 from phone_numbers.selectors import send_refusal
+from portal.audit import signed_in
 from portal.carrierx import CarrierXError, get_client
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def message_send(
             their_number=to,
             body=body,
             status=Status.SENDING,
-            sent_by=user if user is not None and user.is_authenticated else None,
+            sent_by=signed_in(user),
             auto_reply_to=auto_reply_to,
         )
         carrier_events.conversation_add_message(message)
