@@ -24,6 +24,8 @@ import phonenumbers
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from portal.storable import storable
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32  # carrier bodies nest 2 deep; json's own limit (RecursionError) is far higher
 MAX_SID = 64  # Message.message_sid / CarrierEvent.message_sid
@@ -37,7 +39,6 @@ MAX_NETWORK_CODE = 999  # MCC and MNC are at most three digits (ITU-T E.212)
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 DIRECTIONS = ("inbound", "outbound")
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _NUMBER = re.compile(r"\+?[0-9][0-9 ().\-]{1,30}")
 
@@ -64,12 +65,6 @@ class Callback:
     dropped: list[str] = field(default_factory=list)
     # Why a message could not be created from this body ("" when it could).
     creation_problem: str = ""
-
-
-def storable(text: str) -> str:
-    """`text` with what PostgreSQL (NUL) and the drivers (lone surrogates) refuse replaced by
-    U+FFFD, so it can be stored and shown; the raw body keeps the original."""
-    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _show(value: object) -> str:

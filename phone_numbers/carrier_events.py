@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from phone_numbers.enablement import STATUSES, messaging_update_receive, number_order_receive
+from portal.storable import storable_tree
 
 SID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 NUMBER = re.compile(r"^[1-9][0-9]{6,14}$")
@@ -28,19 +29,6 @@ def _shape(payload: Mapping) -> str | None:
     return None
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _storable(value):
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    if isinstance(value, dict):
-        return {_storable(key): _storable(item) for key, item in value.items()}
-    return value
-
-
 HANDLERS: dict[str, Callable[[dict], str]] = {
     "messaging_update": messaging_update_receive,
     "order": number_order_receive,
@@ -55,7 +43,7 @@ def number_event_receive(payload: Mapping) -> str | None:
     # The webhook parses numbers as Decimal; what we keep must be plain JSON that every database
     # can store (PostgreSQL refuses NUL in text and \u0000 in jsonb; nothing stores a lone
     # surrogate).
-    clean = _storable(json.loads(json.dumps(dict(payload), default=str)))
+    clean = storable_tree(json.loads(json.dumps(dict(payload), default=str)))
     for key in ("name", "callback_url", "partner_sid", "did_group_sid", "status", "type"):
         if clean.get(key) is not None and not isinstance(clean[key], str):
             clean[key] = None

@@ -26,8 +26,9 @@ from messaging.models import (
     status_rank,
 )
 from messaging.services.opt_out import opt_out_record
-from messaging.validation import Callback, Rejected, event_labels, lenient, storable
+from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
+from portal.storable import storable
 
 logger = logging.getLogger(__name__)
 
