@@ -290,3 +290,35 @@ def test_a_sign_in_with_a_very_long_username_is_just_a_failed_sign_in(fast_hashi
     response = post(Client(), "/accounts/login/", "username=" + "x" * 5000 + "&password=pw")
     assert response.status_code == 200
     assert len(AccessAttempt.objects.get().username) == 255
+
+
+def test_rent_release_rename_enablement_and_preferences_never_answer_5xx(sandbox, client):
+    """Issue 13's forms and the Preferences page: valid inputs reach the sandbox carrier over
+    HTTP (a search, a rename, an enablement), the rest fail validation; release and rent are
+    fuzzed with a wrong confirmation or number, so the seeded DIDs stay rented."""
+    client.force_login(make_user("root", superuser=True))
+    numbers_sync()
+    did = Did.objects.get(phonenumber=DID)
+    forms = [
+        ("GET", "/numbers/rent/", {"country_code": "USA", "state": "NY", "sms": "on"}),
+        ("GET", "/numbers/rent/", {"country_code": "USA", "area_code": "516", "near": "Boston"}),
+        ("POST", "/numbers/rent/confirm/", {"phonenumber": "not-a-number", "confirm": "on"}),
+        ("POST", f"/numbers/{did.did_sid}/name/", {"name": "Main line"}),
+        ("POST", f"/numbers/{did.did_sid}/messaging/", {"enabled": "true", "type": "a2p"}),
+        ("POST", f"/numbers/{did.did_sid}/release/", {"confirm_number": "1 212 555 0000"}),
+        ("POST", "/accounts/preferences/", {"time_zone": "America/New_York"}),
+    ]
+
+    @fuzz_settings()
+    @given(data=st.data(), form=st.sampled_from(forms), htmx=st.booleans())
+    def submit(data, form, htmx):
+        method, path, base = form
+        body = data.draw(form_data(base))
+        if method == "GET":
+            answered(get(client, path, body, htmx=htmx))
+        else:
+            answered(post(client, path, body, htmx=htmx))
+
+    submit()
+    assert Did.objects.get(pk=did.pk).released_at is None
+    assert_main_pages_render(client, did.did_sid)
