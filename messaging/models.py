@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from portal.permissions import meta_permissions
 from portal.phones import format_number
@@ -12,6 +15,13 @@ from portal.phones import format_number
 class Direction(models.TextChoices):
     OUTBOUND = "outbound", "Outbound"
     INBOUND = "inbound", "Inbound"
+
+
+class Kind(models.TextChoices):
+    """The carrier's `type`: a message with media or group recipients is an MMS."""
+
+    SMS = "sms", "SMS"
+    MMS = "mms", "MMS"
 
 
 class Status(models.TextChoices):
@@ -51,6 +61,11 @@ class Message(models.Model):
     our_number = models.CharField("our DID", max_length=20)
     their_number = models.CharField("customer number", max_length=20)
     body = models.TextField(blank=True)
+    kind = models.CharField("type", max_length=3, choices=Kind.choices, default=Kind.SMS)
+    # Files attached (MessageMedia rows), counted here so lists and exports need no join.
+    media_count = models.PositiveSmallIntegerField(default=0)
+    # A group MMS: every other participant's number, as the carrier lists them.
+    group_recipients = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, default=Status.SENDING)
     error = models.TextField(blank=True)
     segments = models.PositiveIntegerField(null=True, blank=True)
@@ -101,6 +116,83 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in TERMINAL
+
+
+def media_token() -> str:
+    """The unguessable part of a file's URL: 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def media_path(media: MessageMedia, filename: str) -> str:
+    return f"mms/{media.token[:2]}/{media.token}/{filename}"
+
+
+def thumbnail_path(media: MessageMedia, filename: str) -> str:
+    return f"mms/{media.token[:2]}/{media.token}/thumb-{filename}"
+
+
+class MediaState(models.TextChoices):
+    # Our copy is stored: outbound attachments from the start, inbound once downloaded.
+    STORED = "stored", "Stored"
+    # Inbound: the download task has not fetched it yet (or is retrying).
+    PENDING = "pending", "Downloading"
+    # Inbound: every download attempt failed; `source_url` still points at the carrier's copy.
+    FAILED = "failed", "Not downloaded"
+
+
+class MessageMedia(models.Model):
+    """One file of an MMS, in either direction, with our own copy of it.
+
+    Outbound, the carrier fetches `public_url` (no sign-in: it cannot sign in); inbound, the
+    carrier's `source_url` may expire, so the file is downloaded and kept.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="media")
+    position = models.PositiveSmallIntegerField()
+    token = models.CharField(max_length=64, unique=True, default=media_token)
+    source_url = models.TextField(blank=True)
+    file = models.FileField(upload_to=media_path, max_length=255, blank=True)
+    thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=MediaState.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="one_file_per_position")
+        ]
+        verbose_name_plural = "message media"
+
+    def __str__(self) -> str:
+        return f"{self.name or self.token} ({self.content_type or '?'})"
+
+    @property
+    def public_url(self) -> str:
+        """Where the carrier fetches an outbound file: under PUBLIC_URL, no sign-in."""
+        name = self.name or f"file.{self.content_type.rpartition('/')[2] or 'bin'}"
+        return settings.PUBLIC_URL + reverse("public_media", args=[self.token, name])
+
+    @property
+    def is_image(self) -> bool:
+        # SVG is XML that can carry script: never shown inline, whatever its type says.
+        return self.content_type in INLINE_IMAGE_TYPES
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+
+# Shown inline in the inbox; every other type is offered as a download only.
+INLINE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 class CarrierEvent(models.Model):

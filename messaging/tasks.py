@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from messaging.services import auto_reply, outbound, task_leases
+from messaging.services import auto_reply, inbound_media, outbound, task_leases
 
 
 @task()
@@ -32,3 +32,8 @@ def reconcile_stuck_task(reschedule: bool = True) -> str:
 @task()
 def auto_reply_task(message_id: int) -> str:
     return auto_reply.auto_reply_send(message_id=message_id)
+
+
+@task()
+def download_media_task(message_id: int) -> str:
+    return inbound_media.media_download(message_id=message_id)

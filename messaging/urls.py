@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.views import auto_reply, inbox, messages, send
+from messaging.views import auto_reply, inbox, media, messages, send
 
 app_name = "messaging"
 urlpatterns = [
@@ -14,6 +14,13 @@ urlpatterns = [
     path("messages/", messages.message_list, name="messages"),
     path("messages/export.csv", messages.messages_export, name="messages_export"),
     path("messages/<int:pk>/", messages.message_detail, name="message"),
+    path("media/<str:token>/", media.message_media, name="media"),
+    path(
+        "media/<str:token>/thumbnail/",
+        media.message_media,
+        {"thumbnail": True},
+        name="media_thumbnail",
+    ),
     path("auto-reply/", auto_reply.auto_replies, name="auto_replies"),
     path("auto-reply/<str:did_sid>/", auto_reply.auto_reply_save, name="auto_reply_save"),
 ]

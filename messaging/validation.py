@@ -8,7 +8,8 @@ stops retrying): no JSON object; a `message_sid`, `status`, `date_status_changed
 `message_segments` of the wrong type or out of range; for a message we do not know yet, numbers
 or a direction we cannot use (a row without them would break every page that lists it). Or it is
 dropped with its reason recorded: `mcc`/`mnc` (informational), a `message` or `user_data` that is
-not a string, numbers on a message we already hold (never changed after creation).
+not a string, an MMS's `type`, `media_urls` or `group_recipients` that cannot be used, numbers on
+a message we already hold (never changed after creation).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ MAX_NETWORK_CODE = 999  # MCC and MNC are at most three digits (ITU-T E.212)
 # Dates the carrier could have meant, and that every time zone can display without overflow.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 DIRECTIONS = ("inbound", "outbound")
+KINDS = ("sms", "mms")
+# The carrier allows 10 files and 10 group participants; a little slack for what it may add.
+MAX_MEDIA_URLS = 20
+MAX_GROUP = 20
+MAX_URL = 2000
 
 _CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _NUMBER = re.compile(r"\+?[0-9][0-9 ().\-]{1,30}")
@@ -280,6 +286,42 @@ def sms_callback(payload: dict) -> Callback | None:
     return callback
 
 
+def media_urls(value: object) -> list[str]:
+    """The files of an MMS: http(s) URLs the download task may fetch (it checks where they lead)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"must be a list, not {_show(value)}")
+    if len(value) > MAX_MEDIA_URLS:
+        raise Invalid(f"lists {len(value)} files; at most {MAX_MEDIA_URLS} are kept")
+    urls = []
+    for item in value:
+        url = bounded_text(item, limit=MAX_URL)
+        if not url.lower().startswith(("http://", "https://")):
+            raise Invalid(f"{_show(url)} is not an http(s) URL")
+        urls.append(url)
+    return urls
+
+
+def group_recipients(value: object) -> list[str]:
+    """The other participants of a group MMS, as carrier numbers."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"must be a list, not {_show(value)}")
+    if len(value) > MAX_GROUP:
+        raise Invalid(f"lists {len(value)} numbers; a group has at most {MAX_GROUP}")
+    return [carrier_number(item) for item in value]
+
+
+def kind(value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in KINDS:
+        raise Invalid(f"{_show(value)} is neither sms nor mms")
+    return value
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""
@@ -301,4 +343,7 @@ _INFORMATIONAL: tuple[tuple[str, Callable[[object], object]], ...] = (
     ("mnc", lambda v: count(v, maximum=MAX_NETWORK_CODE)),
     ("message", _text),
     ("user_data", lambda v: _text(v)[:200] or None),
+    ("type", kind),
+    ("media_urls", media_urls),
+    ("group_recipients", group_recipients),
 )

@@ -12,9 +12,11 @@ from django.urls import reverse
 from portal.permissions import meta_permissions
 from portal.phones import format_number
 
-# The carrier's capability bits (1 SMS in, 2 SMS out, 4 voice, 8/16 MMS); we use the SMS ones.
+# The carrier's capability bits (1 SMS in, 2 SMS out, 4 voice, 8 MMS in, 16 MMS out).
 CAP_SMS_IN = 1
 CAP_SMS_OUT = 2
+CAP_MMS_IN = 8
+CAP_MMS_OUT = 16
 # Either SMS bit: a number the carrier sends SMS callbacks for. Voice-only numbers have neither,
 # so where their callback points does not matter.
 CAP_SMS = CAP_SMS_IN | CAP_SMS_OUT
@@ -124,6 +126,10 @@ class Did(models.Model):
     @property
     def can_receive_sms(self) -> bool:
         return bool(self.active_capabilities & CAP_SMS_IN)
+
+    @property
+    def can_send_mms(self) -> bool:
+        return bool(self.active_capabilities & CAP_MMS_OUT)
 
     @property
     def locality(self) -> str:

@@ -188,8 +188,22 @@ class CarrierXClient:
 
     # --- SMS -------------------------------------------------------------------------------------
 
-    def send_sms(self, *, from_: str, to: str, message: str, user_data: str | None = None) -> dict:
-        body = {"from": from_, "to": to, "message": message}
+    def send_sms(
+        self,
+        *,
+        from_: str,
+        to: str,
+        message: str,
+        user_data: str | None = None,
+        media_urls: list[str] | None = None,
+    ) -> dict:
+        """One SMS, or an MMS when `media_urls` is given (the carrier then fetches each URL)."""
+        body: dict[str, Any] = {"from": from_, "to": to, "message": message}
+        if media_urls:
+            body["media_urls"] = media_urls
+            if not message:
+                # An MMS may be pictures alone; the carrier documents `message` as optional then.
+                del body["message"]
         if user_data is not None:
             body["user_data"] = user_data
         return sms_fields(self._request("POST", "sms/messages", json=body))

@@ -153,6 +153,20 @@ PHONE_REGION = env.str("PHONE_REGION", default="US")
 # What one SMS segment costs us, for the composer's estimate; empty = unknown, no estimate shown.
 SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="")
 
+# MMS, as the carrier limits it (CARRIERX-MORE.md §4.2): files per message and their total size.
+MMS_MAX_FILES = 10
+MMS_MAX_BYTES = 3 * 1024 * 1024
+# What one MMS costs us, for the composer's estimate; empty = unknown, no estimate shown.
+MMS_PRICE = env.str("MMS_PRICE", default="")
+# Inbound media: each file is downloaded and kept (carrier links can expire), within these bounds.
+MEDIA_DOWNLOAD_MAX_BYTES = env.int("MEDIA_DOWNLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+MEDIA_DOWNLOAD_TIMEOUT = (5.0, env.float("MEDIA_DOWNLOAD_READ_TIMEOUT", default=20.0))
+MEDIA_DOWNLOAD_ATTEMPTS = env.int("MEDIA_DOWNLOAD_ATTEMPTS", default=4)
+# Hosts (`host` or `host:port`) media may be downloaded from although they are private addresses
+# (an in-house carrier proxy, say). In sandbox mode the sandbox's own host is allowed too.
+# Redirects to private addresses are never followed.
+MEDIA_DOWNLOAD_PRIVATE_HOSTS = env.list("MEDIA_DOWNLOAD_PRIVATE_HOSTS", default=[])
+
 # Sending. Retries only for what cannot have reached the carrier (refused connection, 429).
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_BACKOFF_SECONDS = env.float("SEND_BACKOFF_SECONDS", default=2.0)  # first retry; doubles
@@ -303,8 +317,28 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve straight from the source folders when collectstatic has not run (development, tests).
 WHITENOISE_USE_FINDERS = True
 # Production serves what collectstatic wrote: hashed names (cached forever) and compressed copies.
+# Media (MMS files, both ways) go through Django's storage API: the filesystem under MEDIA_ROOT,
+# or an S3-compatible bucket when MEDIA_BUCKET is set (credentials as boto3 reads them:
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). The portal serves them itself (messaging/views/
+# media.py), so the bucket stays private.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_BUCKET = env.str("MEDIA_BUCKET", default="")
+MEDIA_STORAGE = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_BUCKET,
+            "endpoint_url": env.str("MEDIA_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_REGION", default="") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+    if MEDIA_BUCKET
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path, re_path
 
+from messaging.views import media
 from portal import errors, password_reset, preferences, views
 
 # Django's sign-in, sign-out and password change; password reset is ours (only with email, and
@@ -25,6 +26,8 @@ urlpatterns = [
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
     path("webhooks/", include("messaging.webhook_urls")),
+    # Outbound MMS files, fetched by the carrier without signing in (messaging/views/media.py).
+    path("media/<str:token>/<str:name>", media.public_media, name="public_media"),
     # Anything else under /webhooks/ may carry the secret in its path: answer without echoing it,
     # so neither the 404 page nor Django's debug 404 ever shows it.
     re_path(r"^webhooks/", errors.webhook_not_found),

@@ -94,6 +94,12 @@ def _carrier_nowhere(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    """MMS files a test stores go to its own folder, never to the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _no_waiting(settings) -> None:
     """Tests run the worker synchronously: retries and reconciliation happen at once."""
     settings.SEND_BACKOFF_SECONDS = 0

@@ -21,10 +21,12 @@ from messaging.models import (
     CarrierEvent,
     Conversation,
     Direction,
+    Kind,
     Message,
     Status,
     status_rank,
 )
+from messaging.services.inbound_media import media_record
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
@@ -242,12 +244,16 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
 
 def _create(sid: str, sms: dict) -> tuple[Message, bool]:
     inbound = sms.get("direction") == Direction.INBOUND
+    urls, group = sms.get("media_urls") or [], sms.get("group_recipients") or []
     message = Message(
         message_sid=sid,
         direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
         our_number=sms["to"] if inbound else sms["from"],
         their_number=sms["from"] if inbound else sms["to"],
         body=str(sms.get("message") or ""),
+        kind=Kind.MMS if sms.get("type") == Kind.MMS or urls or group else Kind.SMS,
+        media_count=len(urls),
+        group_recipients=group,
         # Below every known status; the update moves it to what was reported before the insert.
         status=Status.RECEIVED if inbound else Status.SENDING,
     )
@@ -261,4 +267,7 @@ def _create(sid: str, sms: dict) -> tuple[Message, bool]:
         if winner is None:  # not the race on message_sid: a real error, for the caller
             raise
         return winner, False
+    if urls:
+        # Every file, in order, even when there are many; the downloads run in the worker.
+        media_record(message, urls)
     return message, True

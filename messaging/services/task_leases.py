@@ -48,6 +48,8 @@ REQUEUE = {
     # webhook stores and ignores.
     "sandbox.tasks.advance_message",
     "sandbox.tasks.deliver_inbound",
+    # Downloads only files still pending; a stored file is never fetched again.
+    "messaging.tasks.download_media_task",
     # Reads the carrier into the DID cache.
     "phone_numbers.tasks.numbers_sync_task",
 }
