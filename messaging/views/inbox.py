@@ -145,7 +145,7 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
     if request.htmx:
         # 200 even with errors: htmx swaps only successful answers, and the errors must show.
         return render(
-            request, "messaging/conversation.html#composer", {"conversation": convo, "form": form}
+            request, "messaging/_reply_composer.html", {"conversation": convo, "form": form}
         )
     return render(
         request,
