@@ -1,5 +1,6 @@
 """The webhook's gate at its edges, where mutation testing (docs/mutation-testing.md) found the
-suite silent: the depth limit at exactly 32 levels, and how a refused body is filed."""
+suite silent: the depth limit at exactly 32 levels, how a refused body is filed, and an MMS's
+files, group and type, kept when usable and dropped with the reason when not."""
 
 from __future__ import annotations
 
@@ -155,3 +156,109 @@ def test_a_price_out_of_range_is_quoted_only_when_short(webhook_url, digits, sho
     assert response.status_code == 422
     quoted = shown if len(shown) < 24 else "a number"
     assert response.json()["error"] == f"price {quoted} is out of range (under 100000)"
+
+
+# --- an MMS's fields: kept when usable, dropped with the reason recorded when not ----------------
+
+FILE = "https://media.carrierx.test/f/"
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind", "files", "group"),
+    [
+        ({"media_urls": [f"{FILE}1.jpg", "HTTP://media.carrierx.test/2.png"]}, "mms", 2, []),
+        ({"media_urls": [f"{FILE}{n}.jpg" for n in range(20)]}, "mms", 20, []),
+        ({"media_urls": [FILE + "x" * (2000 - len(FILE))]}, "mms", 1, []),
+        ({"media_urls": None, "type": "mms"}, "mms", 0, []),
+        ({"type": "sms"}, "sms", 0, []),
+        (
+            {"group_recipients": ["15162065580", " 15162065581 "]},
+            "mms",
+            0,
+            ["15162065580", "15162065581"],
+        ),
+        ({"group_recipients": [str(15162065500 + n) for n in range(20)]}, "mms", 0, 20),
+    ],
+    ids=[
+        "two files",
+        "20 files",
+        "a URL of 2000 characters",
+        "type mms",
+        "type sms",
+        "group",
+        "group of 20",
+    ],
+)
+def test_an_mms_with_usable_fields_is_stored_with_its_kind_files_and_group(
+    post, extra, kind, files, group
+):
+    body, response = post(inbound(**extra))
+
+    assert response.status_code == 200, response.content
+    message = Message.objects.get()
+    assert (message.kind, message.media_count) == (kind, files)
+    if isinstance(group, int):
+        assert len(message.group_recipients) == group
+    else:
+        assert message.group_recipients == group
+    assert last_event().outcome == "new inbound message (received)"
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (
+            {"media_urls": f"{FILE}1.jpg"},
+            "media_urls dropped: must be a list, not 'https://media.carrierx.t'…",
+        ),
+        (
+            {"media_urls": [f"{FILE}{n}.jpg" for n in range(21)]},
+            "media_urls dropped: lists 21 files; at most 20 are kept",
+        ),
+        (
+            {"media_urls": ["ftp://media.carrierx.test/1.jpg"]},
+            "media_urls dropped: 'ftp://media.carrierx.tes'… is not an http(s) URL",
+        ),
+        (
+            {"media_urls": [FILE + "x" * (2001 - len(FILE))]},
+            "media_urls dropped: longer than 2000 characters",
+        ),
+        ({"media_urls": [7]}, "media_urls dropped: must be a string, not 7"),
+        (
+            {"group_recipients": "15162065580"},
+            "group_recipients dropped: must be a list, not '15162065580'",
+        ),
+        (
+            {"group_recipients": [str(15162065500 + n) for n in range(21)]},
+            "group_recipients dropped: lists 21 numbers; a group has at most 20",
+        ),
+        (
+            {"group_recipients": ["call me"]},
+            "group_recipients dropped: 'call me' is not a phone number",
+        ),
+        ({"type": "fax"}, "type dropped: 'fax' is neither sms nor mms"),
+        ({"type": "MMS"}, "type dropped: 'MMS' is neither sms nor mms"),
+    ],
+    ids=[
+        "files not a list",
+        "21 files",
+        "not http",
+        "a URL of 2001 characters",
+        "a URL not a string",
+        "group not a list",
+        "group of 21",
+        "group member not a number",
+        "type fax",
+        "type in capitals",
+    ],
+)
+def test_an_mms_field_that_cannot_be_used_is_dropped_with_its_reason_and_the_text_kept(
+    post, extra, reason
+):
+    body, response = post(inbound(**extra))
+
+    assert response.status_code == 200, response.content
+    message = Message.objects.get()
+    assert message.body == "This is a test message delivered by CarrierX"
+    assert (message.kind, message.media_count, message.group_recipients) == ("sms", 0, [])
+    assert last_event().outcome == f"new inbound message (received); {reason}"
