@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from portal.permissions import meta_permissions
+from portal.request_context import current_request_id
 from portal.phones import format_number
 
 
@@ -88,6 +89,9 @@ class Message(models.Model):
     resent = models.BooleanField(default=False)
     # Reconciliation could not settle it: staff should look.
     needs_attention = models.BooleanField(default=False)
+    # The request that created it (a click on Send, a callback): the worker's and the carrier
+    # calls' log lines about this message carry it too (portal/request_context.py).
+    request_id = models.CharField(max_length=64, blank=True, default=current_request_id)
 
     class Meta:
         ordering = ["-id"]

@@ -19,6 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from phone_numbers.selectors import sync_status
 from phone_numbers.sync import numbers_sync
 from portal.carrierx import CarrierXError
+from portal.request_context import logged_task
 
 
 def _sync() -> str:
@@ -31,6 +32,7 @@ def _sync() -> str:
 
 
 @task()
+@logged_task()
 def numbers_sync_task() -> str:
     """One re-read, now (after a change the portal made)."""
     outcome = _sync()
@@ -44,6 +46,7 @@ def numbers_sync_task() -> str:
 
 
 @task()
+@logged_task()
 def numbers_sync_periodic() -> str:
     """A re-read that queues the next one."""
     try:
@@ -92,6 +95,7 @@ def _poll_seconds() -> float:
 
 
 @task()
+@logged_task()
 def enablement_follow(did_sid: str) -> str:
     """Re-read a number's SMS enablement until it settles (the callback may never come); each run
     queues the next while the carrier still says `in_progress`, up to the 15 minutes after which

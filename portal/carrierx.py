@@ -7,6 +7,8 @@ timeouts, and one exception type, `CarrierXError`, that carries the carrier's ow
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,11 @@ from urllib.parse import urljoin
 import requests
 from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+from portal import metrics
+from portal.metrics import endpoint
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "carrierx-messaging-portal/1.0"
 LIST_PAGE_SIZE = 100
@@ -115,6 +122,22 @@ class CarrierXClient:
     def _request(
         self, method: str, path_or_url: str, *, json: Any = None, params: dict | None = None
     ) -> Any:
+        label = endpoint(path_or_url)
+        started = time.perf_counter()
+        status = 0
+        try:
+            response = self._send(method, path_or_url, json=json, params=params)
+            status = response.status_code
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.CARRIER_SECONDS.labels(method, label).observe(elapsed)
+            metrics.CARRIER_REQUESTS.labels(method, label, str(status)).inc()
+            logger.info("carrier %s %s %s %.0f ms", method, label, status or "-", elapsed * 1000)
+        return self._answer(response)
+
+    def _send(
+        self, method: str, path_or_url: str, *, json: Any, params: dict | None
+    ) -> requests.Response:
         try:
             response = self.session.request(
                 method,
@@ -136,7 +159,9 @@ class CarrierXClient:
             raise CarrierXError("CarrierX did not answer in time") from err
         except requests.RequestException as err:
             raise CarrierXError(f"CarrierX request failed: {err}") from err
+        return response
 
+    def _answer(self, response: requests.Response) -> Any:
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -206,7 +231,9 @@ class CarrierXClient:
                 del body["message"]
         if user_data is not None:
             body["user_data"] = user_data
-        return sms_fields(self._request("POST", "sms/messages", json=body))
+        sms = sms_fields(self._request("POST", "sms/messages", json=body))
+        metrics.MESSAGES_SENT.labels(from_).inc()
+        return sms
 
     def get_sms(self, message_sid: str) -> dict:
         return sms_fields(self._request("GET", f"sms/messages/{message_sid}"))

@@ -90,7 +90,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", "blob:"],  # blob: the composer's thumbnails of attached files
+        "media-src": [SELF],
         "connect-src": [SELF],
         "frame-ancestors": [NONE],
         "form-action": [SELF],
@@ -177,6 +178,16 @@ SEND_RECONCILE_DELAY_SECONDS = env.float("SEND_RECONCILE_DELAY_SECONDS", default
 RECONCILE_STUCK_MINUTES = env.float("RECONCILE_STUCK_MINUTES", default=15.0)
 # A task RUNNING this long is taken to have lost its worker (messaging/services/task_leases.py).
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
+# Health (`/healthz`) and metrics (`/metrics`). A worker writes a heartbeat this often; /healthz
+# fails when the newest is older than the stale limit, or when the task queue is backed up.
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
+HEALTH_WORKER_STALE_SECONDS = env.float("HEALTH_WORKER_STALE_SECONDS", default=60.0)
+HEALTH_QUEUE_MAX_DEPTH = env.int("HEALTH_QUEUE_MAX_DEPTH", default=5000)
+HEALTH_QUEUE_MAX_AGE_SECONDS = env.float("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300.0)
+# /metrics answers a Prometheus scrape carrying `Authorization: Bearer <METRICS_TOKEN>`, or from
+# an address in METRICS_ALLOWED_IPS; with neither set it is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Consecutive failed carrier calls before the Messaging page says the carrier is unavailable.
 CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
 # The DID cache (numbers, groups, the partner's callbacks) is re-read by the task worker this
@@ -216,6 +227,7 @@ INSTALLED_APPS = [
     "portal",
     "phone_numbers",
     "messaging",
+    "ops",
 ]
 # The carrier stand-in exists only in sandbox mode: with a real token no sandbox table, admin page
 # or URL exists (portal/urls.py mounts its URLs under the same condition).
@@ -223,6 +235,7 @@ if CARRIERX_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "portal.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -350,16 +363,28 @@ STORAGES = {
 # made (django.request, django.server) and wherever one is written (the console). Debug error
 # pages and error mails show the path too, so their reporter redacts it as well.
 DEFAULT_EXCEPTION_REPORTER = "portal.exception_reporter.RedactingExceptionReporter"
+# One line per request and per task, each with its request id (portal/request_context.py); one
+# JSON object per line with LOG_FORMAT=json. Nothing at INFO holds a secret or a message body.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.request_context.JsonFormatter"},
+    },
     "filters": {
+        "request_id": {"()": "portal.request_context.RequestIdFilter"},
         "redact_webhook_secret": {"()": "portal.log_filters.RedactWebhookSecret"},
         # A 403 is a user without the role, not a bug: one line, no traceback.
         "forbidden_one_line": {"()": "portal.log_filters.ForbiddenOneLine"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_webhook_secret"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact_webhook_secret"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include(password_reset.urlpatterns)),
     path("accounts/preferences/", preferences.preferences, name="preferences"),
     path("admin/", admin.site.urls),
+    path("", include("ops.urls")),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
     path("webhooks/", include("messaging.webhook_urls")),

@@ -185,7 +185,7 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
 ):
     portal.serving()
     [worker] = wait_for(portal.worker_pids, "the task worker")
-    assert "db_worker" in cmdline(worker)
+    assert "task_worker" in cmdline(worker)
 
     killed_at = time.monotonic()
     os.kill(worker, signal.SIGKILL)
@@ -193,7 +193,7 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
     new_worker = wait_for(lambda: portal.worker_pids()[1:], "a new worker")[0]
     restart_latency = time.monotonic() - killed_at
 
-    assert alive(new_worker) and "db_worker" in cmdline(new_worker)
+    assert alive(new_worker) and "task_worker" in cmdline(new_worker)
     assert "task worker exited with -9; restarting in 1 s" in portal.output()
     # The 1 s wait plus noticing the death and spawning: seconds, even on a loaded machine.
     assert restart_latency < 10

@@ -30,6 +30,7 @@ from messaging.services.inbound_media import media_record
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
+from portal import metrics
 from portal.storable import storable
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def message_update_from_sms(message: Message, sms: Mapping) -> tuple[list[str], 
         outcome = f"unknown status {new_status!r} kept, not applied" if new_status else "no status"
     elif status_rank(new_status) > status_rank(message.status):
         outcome = f"{message.status} → {new_status}"
+        if new_status == Status.FAILED:
+            metrics.MESSAGES_FAILED.labels(message.our_number).inc()
         message.status = new_status
         changed.append("status")
         when = lenient(validation.moment, sms.get("date_status_changed")) or timezone.now()
@@ -217,6 +220,7 @@ def carrier_event_reject(
 
 
 def _inbound_arrived(message: Message) -> None:
+    metrics.MESSAGES_RECEIVED.labels(message.our_number).inc()
     opt_out_record(message)
     if AutoReply.objects.filter(did__phonenumber=message.our_number, enabled=True).exists():
         # Queued with this transaction; answered by the worker, so the webhook answers at once.

@@ -13,6 +13,9 @@ does not retry what we already have. Only an unexpected error (the database unre
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -21,11 +24,22 @@ from django.views.decorators.http import require_POST
 
 from messaging.services.carrier_events import carrier_event_receive, carrier_event_reject
 from messaging.validation import MAX_BODY_BYTES, Rejected, parse_object, sms_callback
+from portal import metrics
+
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
 @require_POST
 def carrierx_webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    started = time.perf_counter()
+    response = _receive(request, secret)
+    metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+    metrics.WEBHOOK_REQUESTS.labels(str(response.status_code)).inc()
+    return response
+
+
+def _receive(request: HttpRequest, secret: str) -> HttpResponse:
     if not constant_time_compare(secret, settings.CARRIERX_WEBHOOK_SECRET):
         return JsonResponse({"error": "not found"}, status=404)
     # Read from the stream, not `request.body`: that refuses (and would not keep) anything over
@@ -50,4 +64,13 @@ def carrierx_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     )
     if rejection is not None:
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
+    if event.message_id is not None:
+        # Ties the carrier's report to the request that sent the message (portal/request_context).
+        logger.info(
+            "callback %s for message %s (sent in request %s): %s",
+            event.pk,
+            event.message_id,
+            event.message.request_id or "-",
+            event.outcome,
+        )
     return JsonResponse({"ok": True, "event": event.pk, "outcome": event.outcome})

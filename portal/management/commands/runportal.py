@@ -26,7 +26,7 @@ PR_SET_PDEATHSIG = 1
 
 class Command(BaseCommand):
     help = (
-        "Serve the web app and the db_worker task worker together on 127.0.0.1:$PORT. A worker "
+        "Serve the web app and the task worker (task_worker) together on 127.0.0.1:$PORT. A worker "
         "that dies is restarted (with backoff); SIGINT (Ctrl-C), SIGTERM or SIGHUP stops both."
     )
 
@@ -76,7 +76,7 @@ class Command(BaseCommand):
 
     def start_worker(self) -> tuple[subprocess.Popen, str, float]:
         worker_id = f"runportal-{get_random_string(12)}"
-        worker = spawn("db_worker", "--interval", "0.5", "--no-reload", "--worker-id", worker_id)
+        worker = spawn("task_worker", "--interval", "0.5", "--no-reload", "--worker-id", worker_id)
         self.say(f"Task worker {worker_id} started (pid {worker.pid}).")
         return worker, worker_id, time.monotonic()
 
