@@ -258,6 +258,7 @@ def test_the_export_has_exactly_the_filtered_rows_with_a_header_and_iso_dates(st
             "price": "0.00750",
             "message_sid": "sid-1",
             "sent_by": "sam",
+            "files": "0",
             "body": 'Your code is 1234, "quoted"\nand two lines',
         }
     ]

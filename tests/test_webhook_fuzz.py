@@ -1,6 +1,9 @@
 """The webhook under fuzzed bodies: the carrier's own payloads with fields removed, retyped,
-oversized and byte-damaged (issue 10). No answer is a 5xx, every answered body is kept byte for
-byte, and afterwards every page listing what arrived answers, the export holding every message.
+oversized and byte-damaged (issue 10), and with MMS fields (`media_urls`, `type`,
+`group_recipients`: issue 14) retyped, oversized, listing up to 1,000 items, non-http schemes and
+private addresses. No answer is a 5xx, every answered body is kept byte for byte, only http(s)
+URLs become files to download, and afterwards every page listing what arrived answers (files
+pending download included), the export holding every message.
 
 Seeded (derandomised), so a failure reproduces. `make test` posts a few thousand bodies;
 WEBHOOK_FUZZ_EXAMPLES=20000 posts more. All examples share one test transaction, so the world
@@ -19,7 +22,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaging.models import CarrierEvent
+from messaging.models import CarrierEvent, Message, MessageMedia
 from messaging.validation import MAX_BODY_BYTES
 from tests.conftest import FIXTURES
 from tests.webhook_checks import assert_pages_answer_and_export_holds_every_message, last_event
@@ -39,7 +42,29 @@ def _payloads() -> list[dict]:
     return list(found.values())
 
 
-PAYLOADS = _payloads()
+# An inbound MMS as the carrier documents its SMS object (CARRIERX-MORE.md §4.3): the base the
+# MMS mutations start from most often, so many fuzzed bodies reach the files and the group.
+INBOUND_MMS = {
+    "date_created": "2021-04-21T17:42:55.000Z",
+    "date_status_changed": "2021-04-21T17:42:55.000Z",
+    "direction": "inbound",
+    "from": "15162065319",
+    "group_recipients": ["15162065580", "15162065581"],
+    "media_urls": [
+        "https://storage.carrierx.com/f/cdac0471-f144-42a2-94f8-d9838ce5e4b9",
+        "https://storage.carrierx.com/f/5a0e1c52-8f0a-4c6a-9a47-0f3e2d1b7c11",
+        "https://storage.carrierx.com/f/9d2b7e64-3c1f-4b8e-a1d5-6e7f8a9b0c2d",
+    ],
+    "message": "Photos of the damaged parcel",
+    "message_segments": 1,
+    "message_sid": "mms-0",
+    "partner_sid": "QLJ79xlC2vP-UEx3hS0R4rldas8.G1UB",
+    "price": "0.02",
+    "status": "received",
+    "to": "15162065318",
+    "type": "mms",
+}
+PAYLOADS = [*_payloads(), INBOUND_MMS]
 CHECKED = [
     "message_sid", "status", "direction", "from", "to", "from_did", "to_did", "price",
     "message_segments", "mcc", "mnc", "date_status_changed", "message", "user_data",
@@ -67,6 +92,28 @@ values = st.one_of(
     st.integers(100, 70_000).map(lambda n: "x" * n),  # oversized
 )
 
+MMS_FIELDS = ["media_urls", "type", "group_recipients"]
+URLS = [
+    "https://storage.carrierx.com/f/cdac0471-f144-42a2-94f8-d9838ce5e4b9",
+    "HTTP://EXAMPLE.COM/PHOTO.JPG", "http://127.0.0.1:8000/admin/", "http://localhost/x.png",
+    "http://169.254.169.254/latest/meta-data/", "http://[::1]:22/", "http://10.0.0.7/a.jpg",
+    "http://0x7f000001/", "file:///etc/passwd", "javascript:alert(1)", "data:image/png;base64,AA",
+    "ftp://example.com/a.jpg", "gopher://x/", "//example.com/a.jpg", "https://", "http://\x00/",
+    "https://example.com/<svg onload=alert()>.svg", "https://exa mple.com/ a b", "",
+    "https://example.com/" + "a" * 2100,
+]  # fmt: skip
+urls = st.sampled_from(URLS) | st.text(max_size=40).map(lambda t: "https://example.com/" + t)
+GROUP = ["15162065580", "+1 (516) 206-5581", "abc", "", "1" * 40, "15162065318\x00"]
+mms_values = st.one_of(
+    values,
+    st.lists(urls, max_size=12),
+    st.lists(st.one_of(urls, st.sampled_from(PROBES)), max_size=5),
+    st.sampled_from([1, 10, 20, 21, 1000]).map(lambda n: [URLS[0]] * n),  # up to lists of 1,000
+    st.sampled_from(["sms", "mms", "MMS", "", "mms\x00", "video"]),
+    st.lists(st.sampled_from(GROUP), max_size=25),
+    st.sampled_from([1, 20, 21, 1000]).map(lambda n: ["15162065580"] * n),
+)
+
 
 @st.composite
 def mutated(draw) -> dict:
@@ -79,6 +126,11 @@ def mutated(draw) -> dict:
             payload.pop(key, None)
         else:
             payload[key] = draw(values)
+    if draw(st.integers(0, 2)) == 0:  # an MMS, sometimes a new one (the SIDs above repeat)
+        if draw(st.booleans()):
+            payload["message_sid"] = f"mms-{draw(st.integers(0, 10**9))}"
+        for key in draw(st.lists(st.sampled_from(MMS_FIELDS), min_size=1, max_size=3)):
+            payload[key] = draw(mms_values)
     return payload
 
 
@@ -154,4 +206,13 @@ def test_no_fuzzed_body_gets_a_5xx_every_answered_body_is_kept_and_the_pages_sti
     print(f"\nwebhook fuzz: {EXAMPLES} examples, answers {dict(sorted(answers.items()))}")
     assert sum(answers.values()) >= EXAMPLES
     assert answers[200] and answers[400] and answers[422]
+    # Only http(s) URLs became files to download, no message holds more than the webhook keeps,
+    # and each message's count is its files.
+    media = list(MessageMedia.objects.values_list("message_id", "source_url"))
+    assert media, "no fuzzed MMS made a file: the MMS strategies are not reaching the webhook"
+    assert all(url.lower().startswith(("http://", "https://")) for _, url in media)
+    files = Counter(message_id for message_id, _ in media)
+    assert max(files.values()) <= 20
+    for pk, count in Message.objects.filter(media_count__gt=0).values_list("pk", "media_count"):
+        assert files[pk] == count, (pk, count, files[pk])
     assert_pages_answer_and_export_holds_every_message()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 
 from messaging.models import Conversation, Message, OptOut
+from messaging.selectors.messages import files_summary, messages_for_display
 from messaging.selectors.paging import keyset_page, parse_cursor, parse_id
 from messaging.selectors.visibility import (
     SenderDids,
@@ -60,7 +61,13 @@ def inbox_page(
     page, more = keyset_page(ordered.order_by("-last_activity_at", "-id"), size=PAGE_SIZE)
     # The keyset cursor comes from the stored rows, before they are narrowed for display.
     next_before = f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else ""
-    return conversations_for_display(user, page), next_before
+    page = conversations_for_display(user, page)
+    # "3 photos" on a last message with files: their types, in one query for the whole page.
+    with_files = [c.last_message for c in page if c.last_message and c.last_message.media_count]
+    prefetch_related_objects(with_files, "media")
+    for message in with_files:
+        message.files_summary = files_summary(message)
+    return page, next_before
 
 
 def _thread(user, customer: str) -> QuerySet[Message]:
@@ -71,17 +78,19 @@ def thread_page(user, customer: str, before: str = "") -> tuple[list[Message], b
     """The newest messages with a customer the person may read (or those older than `before`),
     oldest first, and whether older ones remain."""
     rows, more = keyset_page(
-        _thread(user, customer).select_related("sent_by").order_by("-id"),
+        _thread(user, customer).select_related("sent_by").prefetch_related("media").order_by("-id"),
         size=THREAD_SIZE,
         before=before,
     )
-    return list(reversed(rows)), more
+    return messages_for_display(list(reversed(rows))), more
 
 
 def thread_changes(user, customer: str, since: datetime) -> list[Message]:
     """The thread's messages changed after `since`, oldest first."""
     changed = _thread(user, customer).filter(updated_at__gt=since)
-    return list(changed.select_related("sent_by").order_by("id"))
+    return messages_for_display(
+        list(changed.select_related("sent_by").prefetch_related("media").order_by("id"))
+    )
 
 
 def reply_from_default(conversation: Conversation, senders: SenderDids) -> str | None:

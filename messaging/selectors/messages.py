@@ -1,5 +1,5 @@
 """Reads of messages: the Messages list's search and export, recent sends, a message's events,
-and whether the carrier has been answering."""
+an MMS's files and group as pages show them, and whether the carrier has been answering."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ import json
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from messaging.models import CarrierHealth, Direction, Message, Status
+from messaging import media_files
+from messaging.models import (
+    INLINE_IMAGE_TYPES,
+    CarrierHealth,
+    Direction,
+    MediaState,
+    Message,
+    MessageMedia,
+    Status,
+)
 from messaging.selectors.visibility import messages_visible_to
-from portal.phones import number_matches
+from portal.phones import format_number, number_matches
 
 RECENT_LIMIT = 20
 
@@ -139,3 +148,57 @@ def carrier_unavailable() -> CarrierHealth | None:
     if health and health.consecutive_failures >= settings.CARRIER_UNAVAILABLE_AFTER:
         return health
     return None
+
+
+# --- an MMS as pages show it ---------------------------------------------------------------------
+
+
+def size_label(size: int | None) -> str:
+    """`120 KB`, `2.4 MB`: what a person reads beside a download link."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def files_summary(message: Message) -> str:
+    """`3 photos`, `1 file`: what an inbox row says about a message's attachments."""
+    count = message.media_count
+    if not count:
+        return ""
+    files = list(message.media.all())
+    photos = len(files) == count and all(f.content_type in INLINE_IMAGE_TYPES for f in files)
+    noun = "photo" if photos else "file"
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _file_for_display(media: MessageMedia) -> MessageMedia:
+    media.type_label = media_files.label(media.content_type)
+    media.size_label = size_label(media.size)
+    media.inline_image = media.state == MediaState.STORED and media.is_image
+    # The carrier's copy, linked only when it is a web address (the webhook accepts only those).
+    url = media.source_url
+    media.carrier_link = url if url.lower().startswith(("http://", "https://")) else ""
+    return media
+
+
+def _participants(message: Message) -> str:
+    """Every number of a group MMS, the customer first: the carrier lists the others."""
+    if not message.group_recipients:
+        return ""
+    numbers = dict.fromkeys([message.their_number, message.our_number, *message.group_recipients])
+    return ", ".join(format_number(str(n)) for n in numbers)
+
+
+def messages_for_display(messages: list[Message]) -> list[Message]:
+    """Give each message its files (`files`, in order, with type and size in words) and its group
+    (`group_label`). The files come prefetched (`prefetch_related("media")` on the query), or are
+    read here in one query for all the messages."""
+    prefetch_related_objects(messages, "media")
+    for message in messages:
+        message.files = [_file_for_display(f) for f in message.media.all()]
+        message.group_label = _participants(message)
+    return messages

@@ -1,17 +1,325 @@
 """The files of an MMS the carrier told us about: recorded by the webhook, downloaded by the
-worker and kept, since the carrier's links can expire."""
+worker and kept, since the carrier's links can expire.
+
+A media URL comes from a callback body, so the download treats it as untrusted:
+
+- only http(s), and never a private, loopback, link-local or reserved address (checked on the
+  resolved addresses, and again on the address actually connected to), unless the host is one
+  we were told to trust (MEDIA_DOWNLOAD_PRIVATE_HOSTS, or the sandbox's own host in sandbox
+  mode); a redirect is never followed to a private address, trusted or not;
+- at most MAX_REDIRECTS redirects, each checked like the first URL;
+- connect and read timeouts, and a deadline for the whole body (a server that trickles a byte a
+  second never times out a read);
+- at most MEDIA_DOWNLOAD_MAX_BYTES read, whatever Content-Length says;
+- the type read from the bytes (`media_files.sniff`), never from a header or a name.
+
+Each file is settled on its own. What may pass (a timeout, a refused connection, a 5xx, a 429) is
+tried again later with backoff, up to MEDIA_DOWNLOAD_ATTEMPTS; what cannot (another 4xx, too
+big, a type we do not keep, a redirect to a private address) fails at once. A failed file keeps
+its original link and its reason; the message is never touched beyond its `updated_at`.
+"""
 
 from __future__ import annotations
 
-from messaging import tasks
-from messaging.models import MediaState, Message, MessageMedia
+import ipaddress
+import logging
+import re
+import socket
+import time
+from dataclasses import dataclass
+from email.message import Message as MimeHeaders
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from messaging import media_files
+from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia
+
+logger = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 3
+# The whole body must arrive within this many read timeouts.
+BODY_DEADLINE_READS = 3
+CHUNK = 64 * 1024
+NAME_LIMIT = 100
+USER_AGENT = "CarrierX-Messaging-Portal media download"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def media_record(message: Message, urls: list[str]) -> None:
     """Record each file as pending and queue its download with the webhook's transaction, so the
     webhook answers at once and no file is forgotten if the worker is down."""
+    from messaging import tasks  # imported here: the tasks module imports this one
+
     MessageMedia.objects.bulk_create(
         MessageMedia(message=message, position=i, source_url=url, state=MediaState.PENDING)
         for i, url in enumerate(urls)
     )
     tasks.download_media_task.enqueue(message.pk)
+
+
+class DownloadFailed(Exception):
+    """Why a file could not be downloaded, in words staff read ("answered 404")."""
+
+    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    name_hint: str  # the Content-Disposition filename or the URL's last path part; may be ""
+    header_type: str  # what the server said, only for the refusal's words
+
+
+def _megabytes(n: int) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
+
+
+# --- where a URL may lead ------------------------------------------------------------------------
+
+
+def _host_port(parts) -> tuple[str, int]:
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise DownloadFailed("has an invalid port") from None
+    return host, port
+
+
+def _trusted(host: str, port: int) -> bool:
+    """A host media may come from although it is a private address. Read at call time: the
+    sandbox's address is known only once it runs."""
+    trusted = {h.lower() for h in settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS}
+    if settings.CARRIERX_SANDBOX:
+        sandbox = urlsplit(settings.CARRIERX_API_URL)
+        sandbox_host, sandbox_port = _host_port(sandbox)
+        trusted.add(f"{sandbox_host}:{sandbox_port}")
+    return host in trusted or f"{host}:{port}" in trusted
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    # `is_global` is False for private, loopback, link-local, reserved, shared (100.64/10) and
+    # unspecified addresses; multicast is "global" for some ranges but is never a file server.
+    return ip.is_global and not ip.is_multicast
+
+
+def _private(redirected: bool) -> str:
+    return "redirects to a private address" if redirected else "points at a private address"
+
+
+def _check_destination(url: str, *, redirected: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DownloadFailed("is not an http(s) URL")
+    host, port = _host_port(parts)
+    if not redirected and _trusted(host, port):
+        return
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise DownloadFailed(f"host {host} could not be resolved", transient=True) from None
+    if not all(_public(info[4][0]) for info in found):
+        raise DownloadFailed(_private(redirected))
+
+
+def _peer_is_allowed(response: requests.Response, url: str, *, redirected: bool) -> bool:
+    """The address actually connected to passes too (a name can resolve differently the second
+    time). Best effort: where the connection cannot be read, the check before it stands."""
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        peer = sock.getpeername()[0] if sock is not None else None
+    except OSError:
+        peer = None
+    if peer is None or _public(peer):
+        return True
+    host, port = _host_port(urlsplit(url))
+    return not redirected and _trusted(host, port)
+
+
+# --- one download --------------------------------------------------------------------------------
+
+
+def _name_hint(response: requests.Response, url: str) -> str:
+    disposition = response.headers.get("Content-Disposition", "")
+    if disposition:
+        headers = MimeHeaders()
+        headers["Content-Disposition"] = disposition
+        filename = headers.get_filename()
+        if filename:
+            return filename
+    return unquote(PurePosixPath(urlsplit(url).path).name)
+
+
+def _read_capped(response: requests.Response, deadline: float) -> bytes:
+    limit = settings.MEDIA_DOWNLOAD_MAX_BYTES
+    too_big = DownloadFailed(f"larger than {_megabytes(limit)}")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    received = bytearray()
+    for chunk in response.iter_content(CHUNK):
+        received += chunk
+        if len(received) > limit:
+            raise too_big
+        if time.monotonic() > deadline:
+            raise DownloadFailed("timed out", transient=True)
+    return bytes(received)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+def _fetch(session: requests.Session, url: str) -> Fetched:
+    read_timeout = settings.MEDIA_DOWNLOAD_TIMEOUT[1]
+    for hop in range(MAX_REDIRECTS + 1):
+        redirected = hop > 0
+        _check_destination(url, redirected=redirected)
+        try:
+            response = session.get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=settings.MEDIA_DOWNLOAD_TIMEOUT,
+                headers={"Accept-Encoding": "identity", "User-Agent": USER_AGENT},
+            )
+        except requests.Timeout:
+            raise DownloadFailed("timed out", transient=True) from None
+        except requests.ConnectionError:
+            raise DownloadFailed("could not connect", transient=True) from None
+        except requests.RequestException as err:
+            raise DownloadFailed(f"could not be fetched ({type(err).__name__})") from None
+        with response:
+            if not _peer_is_allowed(response, url, redirected=redirected):
+                raise DownloadFailed(_private(redirected))
+            status = response.status_code
+            if response.is_redirect:
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if status == 429 or status >= 500:
+                raise DownloadFailed(
+                    f"answered {status}", transient=True, retry_after=_retry_after(response)
+                )
+            if status != 200:
+                raise DownloadFailed(f"answered {status}")
+            try:
+                data = _read_capped(response, time.monotonic() + BODY_DEADLINE_READS * read_timeout)
+            except requests.Timeout:
+                raise DownloadFailed("timed out", transient=True) from None
+            except requests.RequestException:
+                raise DownloadFailed("was cut off while downloading", transient=True) from None
+            header_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            return Fetched(data=data, name_hint=_name_hint(response, url), header_type=header_type)
+    raise DownloadFailed(f"redirects more than {MAX_REDIRECTS} times")
+
+
+def _safe_name(hint: str, *, position: int, content_type: str) -> str:
+    """A file name to show and to download under: the sender's name made safe, with the
+    extension of the type the bytes are (a name says `.jpg` as easily as anything else)."""
+    stem, dot, _ = PurePosixPath(hint.replace("\\", "/")).name.rpartition(".")
+    # A last path part without an extension is an id (`/f/<uuid>`), not a name anyone chose.
+    stem = _UNSAFE_NAME.sub("_", stem if dot else "").strip("._-")[: NAME_LIMIT - 10]
+    return f"{stem or f'file-{position + 1}'}.{media_files.extension(content_type)}"
+
+
+def _typed(fetched: Fetched) -> tuple[bytes, str]:
+    if not fetched.data:
+        raise DownloadFailed("answered an empty file")
+    content_type = media_files.sniff(fetched.data)
+    if content_type == media_files.HEIC:
+        jpeg = media_files.heic_to_jpeg(fetched.data)
+        if jpeg is None:
+            raise DownloadFailed("is a HEIC photo that could not be converted")
+        return jpeg, "image/jpeg"
+    if content_type not in media_files.TYPES:
+        said = (fetched.header_type or "unknown")[:60]
+        raise DownloadFailed(f"type {said} is not allowed")
+    return fetched.data, content_type
+
+
+def _store(media: MessageMedia, fetched: Fetched) -> bool:
+    data, content_type = _typed(fetched)
+    name = _safe_name(fetched.name_hint, position=media.position, content_type=content_type)
+    media.file.save(name, ContentFile(data), save=False)
+    if content_type in INLINE_IMAGE_TYPES:
+        small = media_files.thumbnail(data)
+        if small is not None:
+            media.thumbnail.save(f"{name.rpartition('.')[0]}.jpg", ContentFile(small), save=False)
+    # Only a file still pending is settled: a second run of the task may have stored it already.
+    return bool(
+        MessageMedia.objects.filter(pk=media.pk, state=MediaState.PENDING).update(
+            file=media.file.name,
+            thumbnail=media.thumbnail.name or "",
+            name=name,
+            content_type=content_type,
+            size=len(data),
+            state=MediaState.STORED,
+            error="",
+        )
+    )
+
+
+def _record_failure(media: MessageMedia, failed: DownloadFailed) -> bool:
+    """Count the attempt; True when it will be tried again."""
+    attempts = media.attempts + 1
+    again = failed.transient and attempts < settings.MEDIA_DOWNLOAD_ATTEMPTS
+    MessageMedia.objects.filter(pk=media.pk, state=MediaState.PENDING).update(
+        attempts=attempts,
+        error=failed.reason[:300],
+        state=MediaState.PENDING if again else MediaState.FAILED,
+    )
+    return again
+
+
+def media_download(*, message_id: int) -> str:
+    """Download every file of an inbound MMS that is still pending; each is settled on its own,
+    and those that may pass are tried again later. Nothing pending: nothing done."""
+    # Imported here: each of these imports this module (the webhook records files through it).
+    from messaging import tasks
+    from messaging.services import carrier_events, outbound
+
+    pending = list(
+        MessageMedia.objects.filter(message_id=message_id, state=MediaState.PENDING).order_by(
+            "position"
+        )
+    )
+    if not pending:
+        return "nothing to download"
+    outcomes = {"stored": 0, "failed": 0, "retry": 0}
+    retry_in: list[float] = []
+    with requests.Session() as session:
+        for media in pending:
+            try:
+                fetched = _fetch(session, media.source_url)
+                _store(media, fetched)
+                outcomes["stored"] += 1
+            except DownloadFailed as failed:
+                logger.info("media %s of message %s: %s", media.pk, message_id, failed.reason)
+                if _record_failure(media, failed):
+                    outcomes["retry"] += 1
+                    retry_in.append(outbound.retry_delay(media.attempts + 1, failed.retry_after))
+                else:
+                    outcomes["failed"] += 1
+    if retry_in:
+        outbound._enqueue(tasks.download_media_task, message_id, delay=max(retry_in))
+    # The thread's poll repaints messages changed since it last asked; the inbox, conversations.
+    Message.objects.filter(pk=message_id).update(updated_at=timezone.now())
+    message = Message.objects.filter(pk=message_id).only("their_number").first()
+    if message is not None:
+        carrier_events.conversation_touch(message)
+    return ", ".join(f"{n} {what}" for what, n in outcomes.items() if n)

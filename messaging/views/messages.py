@@ -24,7 +24,12 @@ from django.views.decorators.http import require_GET
 
 from messaging.forms import MessageFilterForm
 from messaging.models import Direction
-from messaging.selectors.messages import failure_report, message_events, messages_matching
+from messaging.selectors.messages import (
+    failure_report,
+    message_events,
+    messages_for_display,
+    messages_matching,
+)
 from messaging.selectors.paging import keyset_page, parse_id
 from messaging.selectors.visibility import did_limit, message_visible_or_404
 from portal.permissions import SEND_MESSAGE, VIEW_INBOX
@@ -43,6 +48,7 @@ EXPORT_COLUMNS = [
     ("price", "price"),
     ("message_sid", "message_sid"),
     ("sent_by", "sent_by__username"),
+    ("files", "media_count"),
     ("body", "body"),
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -175,6 +181,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = message_visible_or_404(request.user, pk)
     if not reads_inbox and message.direction != Direction.OUTBOUND:
         raise PermissionDenied(DENIED_REASONS[VIEW_INBOX])
+    messages_for_display([message])
     events = message_events(message)
     back_url, back_label = _back(request, message)
     context = {

@@ -1,0 +1,472 @@
+"""Inbound MMS (issue 14): the webhook records the files and answers at once; the download task
+fetches each over real HTTP (from a small local server that answers as scripted), keeps a copy and
+a thumbnail, and settles every failure as "not downloaded" with the original link, never losing
+the message. The pages show pictures as thumbnails, SVG and other files as downloads only, the
+group's participants, and how many files a message has."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+from PIL import Image
+
+from messaging.models import MediaState, Message, MessageMedia
+from messaging.services.inbound_media import media_download
+from tests.conftest import load_fixture, make_user, run_tasks
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "15162065319"
+OUR_DID = "15162065318"
+HUGE = 50 * 1024 * 1024
+SVG = (
+    b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    b"<script>alert(document.cookie)</script><rect width="
+    b'"10" height="10"/></svg>'
+)
+
+
+def picture(fmt: str, colour: tuple[int, int, int], size=(640, 480)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, fmt)
+    return out.getvalue()
+
+
+PHOTOS = {
+    "/parcel.jpg": picture("JPEG", (200, 30, 30)),
+    "/receipt.png": picture("PNG", (30, 200, 30)),
+    "/screen.jpg": picture("JPEG", (30, 30, 200), size=(1200, 2400)),
+}
+
+
+class MediaServer:
+    """Answers as scripted per path and remembers what it was asked and how much it sent."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.redirect_to = ""
+        self.flaky_failures = 2
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def answer(self, status: int, body: bytes = b"", **headers: str) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name.replace("_", "-"), value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                server.sent[self.path] += len(body)
+
+            def do_GET(self) -> None:
+                path = self.path
+                server.hits[path] += 1
+                if path in PHOTOS:
+                    self.answer(200, PHOTOS[path], Content_Type="image/jpeg")
+                elif path == "/logo.svg":
+                    self.answer(200, SVG, Content_Type="image/svg+xml")
+                elif path == "/page.html":
+                    self.answer(200, b"<!doctype html><p>hi</p>", Content_Type="text/html")
+                elif path == "/missing.jpg":
+                    self.answer(404, b"not found", Content_Type="text/plain")
+                elif path == "/busy.jpg":
+                    self.answer(503, b"try later", Content_Type="text/plain")
+                elif path == "/flaky.jpg":
+                    if server.hits[path] <= server.flaky_failures:
+                        self.answer(503, b"try later")
+                    else:
+                        self.answer(200, PHOTOS["/parcel.jpg"], Content_Type="image/jpeg")
+                elif path == "/slow.jpg":
+                    time.sleep(1.5)  # past the read timeout the tests set
+                    self.answer(200, PHOTOS["/parcel.jpg"], Content_Type="image/jpeg")
+                elif path == "/named":
+                    self.answer(
+                        200,
+                        PHOTOS["/receipt.png"],
+                        Content_Type="image/jpeg",
+                        Content_Disposition='attachment; filename="../../etc/my receipt.jpg"',
+                    )
+                elif path == "/redirect-private.jpg":
+                    self.answer(302, Location=server.redirect_to)
+                elif path == "/huge.jpg":
+                    self.stream_huge(declare_length=False)
+                elif path == "/huge-declared.jpg":
+                    self.stream_huge(declare_length=True)
+                else:
+                    self.answer(404)
+
+            def stream_huge(self, *, declare_length: bool) -> None:
+                """A 50 MB "photo", written 64 KB at a time until the reader hangs up."""
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                if declare_length:
+                    self.send_header("Content-Length", str(HUGE))
+                self.end_headers()
+                chunk = PHOTOS["/parcel.jpg"][:3] + b"\0" * (64 * 1024 - 3)
+                try:
+                    while server.sent[self.path] < HUGE:
+                        self.wfile.write(chunk)
+                        server.sent[self.path] += len(chunk)
+                except OSError:
+                    pass  # the portal stopped reading and closed the connection
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = f"127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}{path}"
+
+
+@pytest.fixture
+def media_server(settings):
+    """The local media host, trusted by name (host:port) as a private host; a second server on
+    another port of 127.0.0.1 is where the private redirect points, and it must never be asked."""
+    server, elsewhere = MediaServer(), MediaServer()
+    server.redirect_to = elsewhere.url("/parcel.jpg")
+    for s in (server, elsewhere):
+        s.thread.start()
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = [server.host]
+    settings.MEDIA_DOWNLOAD_TIMEOUT = (2.0, 0.3)
+    settings.CARRIERX_SANDBOX = False
+    server.elsewhere = elsewhere
+    yield server
+    for s in (server, elsewhere):
+        s.httpd.shutdown()
+        s.httpd.server_close()
+
+
+@pytest.fixture
+def staff(db) -> Client:
+    client = Client()
+    client.force_login(make_user("ines", "Inbox staff"))
+    return client
+
+
+def mms_callback(urls: list[str], *, text: str = "", **fields) -> dict:
+    payload = load_fixture("inbound_legacy")
+    payload.update(message_sid=str(uuid.uuid4()), message=text, type="mms", media_urls=urls)
+    payload.update(fields)
+    return payload
+
+
+def receive(urls: list[str], **kwargs) -> Message:
+    """An inbound MMS through the webhook, as the carrier posts it."""
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("webhook", args=[_secret()]),
+        data=json.dumps(mms_callback(urls, **kwargs)),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return Message.objects.order_by("-id").first()
+
+
+def _secret() -> str:
+    from django.conf import settings
+
+    return settings.CARRIERX_WEBHOOK_SECRET
+
+
+def files_of(message: Message) -> list[MessageMedia]:
+    return list(message.media.order_by("position"))
+
+
+def conversation_html(client: Client) -> str:
+    response = client.get(reverse("messaging:conversation", args=[CUSTOMER]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def img_sources(html: str) -> list[str]:
+    return re.findall(r'<img [^>]*src="([^"]+)"', html)
+
+
+# --- the webhook stays fast ----------------------------------------------------------------------
+
+
+def test_the_webhook_answers_at_once_and_downloads_nothing_inside_the_request(db, media_server):
+    urls = [
+        media_server.url("/slow.jpg"),
+        media_server.url("/huge.jpg"),
+        *map(media_server.url, PHOTOS),
+    ]
+    started = time.monotonic()
+    message = receive(urls, text="Photos of the damage")
+    assert time.monotonic() - started < 1.0
+    assert media_server.hits == Counter()  # nothing fetched while the carrier waited
+    assert message.kind == "mms" and message.media_count == 5
+    assert [(f.source_url, f.state) for f in files_of(message)] == [
+        (url, MediaState.PENDING) for url in urls
+    ]
+    queued = DBTaskResult.objects.filter(task_path="messaging.tasks.download_media_task")
+    assert [r.args_kwargs["args"] for r in queued] == [[message.pk]]
+
+
+# --- downloads -----------------------------------------------------------------------------------
+
+
+def test_three_images_are_downloaded_byte_identical_with_thumbnails_and_shown_as_thumbnails(
+    media_server, staff
+):
+    message = receive([media_server.url(p) for p in PHOTOS])
+    assert media_download(message_id=message.pk) == "3 stored"
+
+    files = files_of(message)
+    assert [f.state for f in files] == [MediaState.STORED] * 3
+    assert [f.name for f in files] == ["parcel.jpg", "receipt.png", "screen.jpg"]
+    assert [f.content_type for f in files] == ["image/jpeg", "image/png", "image/jpeg"]
+    for f, served in zip(files, PHOTOS.values(), strict=True):
+        assert f.file.read() == served
+        assert f.size == len(served)
+        thumb = Image.open(f.thumbnail)
+        assert thumb.format == "JPEG" and max(thumb.size) <= 320
+
+    html = conversation_html(staff)
+    assert img_sources(html) == [
+        reverse("messaging:media_thumbnail", args=[f.token]) for f in files
+    ]
+    for f, served in zip(files, PHOTOS.values(), strict=True):
+        full = reverse("messaging:media", args=[f.token])
+        assert f'href="{full}"' in html
+        response = staff.get(full)
+        assert b"".join(response.streaming_content) == served
+        assert response["X-Content-Type-Options"] == "nosniff"
+    assert len(re.findall(r'<img [^>]*alt="[^"]+"', html)) == 3
+
+
+def test_a_second_run_with_nothing_pending_fetches_nothing(media_server):
+    message = receive([media_server.url("/parcel.jpg")])
+    media_download(message_id=message.pk)
+    before = media_server.hits.copy()
+    assert media_download(message_id=message.pk) == "nothing to download"
+    assert media_server.hits == before
+    assert files_of(message)[0].state == MediaState.STORED
+
+
+def test_the_type_comes_from_the_bytes_and_the_name_is_made_safe(media_server):
+    message = receive([media_server.url("/named")])
+    media_download(message_id=message.pk)
+    (f,) = files_of(message)
+    # Served as image/jpeg named .jpg, but the bytes are a PNG; the path parts are dropped.
+    assert (f.content_type, f.name) == ("image/png", "my_receipt.png")
+    assert "/" not in f.name and ".." not in f.file.name
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/slow.jpg", "timed out"),
+        ("/missing.jpg", "answered 404"),
+        ("/huge.jpg", "larger than 5 MB"),
+        ("/huge-declared.jpg", "larger than 5 MB"),
+        ("/redirect-private.jpg", "redirects to a private address"),
+        ("/page.html", "type text/html is not allowed"),
+    ],
+)
+def test_a_file_that_cannot_be_downloaded_is_shown_not_downloaded_with_its_link_message_kept(
+    media_server, staff, settings, path, reason
+):
+    settings.MEDIA_DOWNLOAD_ATTEMPTS = 1  # a timeout is retried; here the first one is the last
+    url = media_server.url(path)
+    message = receive([url, media_server.url("/parcel.jpg")], text="See attached")
+    media_download(message_id=message.pk)
+
+    failed, fine = files_of(message)
+    assert (failed.state, failed.error, failed.attempts) == (MediaState.FAILED, reason, 1)
+    assert not failed.file and not failed.thumbnail
+    assert fine.state == MediaState.STORED  # each file is settled on its own
+    message.refresh_from_db()
+    assert message.body == "See attached" and message.media_count == 2
+
+    html = conversation_html(staff)
+    assert f"Not downloaded: {reason}." in html
+    assert f'href="{url}" rel="noreferrer noopener nofollow"' in html
+    assert "Carrier's link to file 1" in html
+    assert "See attached" in html
+    detail = staff.get(reverse("messaging:message", args=[message.pk]))
+    assert detail.status_code == 200 and f"Not downloaded: {reason}." in detail.content.decode()
+
+
+def test_a_huge_file_is_not_read_past_the_cap(media_server):
+    message = receive([media_server.url("/huge.jpg"), media_server.url("/huge-declared.jpg")])
+    media_download(message_id=message.pk)
+    assert [f.error for f in files_of(message)] == ["larger than 5 MB"] * 2
+    # The server writes until the portal hangs up: once it has stopped, it has sent at most the
+    # cap plus what the two sockets' buffers hold, far from the 50 MB it offered.
+    for _ in range(50):
+        sent = dict(media_server.sent)
+        time.sleep(0.1)
+        if dict(media_server.sent) == sent:
+            break
+    assert 0 < media_server.sent["/huge.jpg"] < 20 * 1024 * 1024
+    assert media_server.sent["/huge-declared.jpg"] < 20 * 1024 * 1024
+
+
+def test_a_redirect_to_a_private_address_is_never_followed(media_server):
+    message = receive([media_server.url("/redirect-private.jpg")])
+    media_download(message_id=message.pk)
+    assert files_of(message)[0].error == "redirects to a private address"
+    assert media_server.elsewhere.hits == Counter()
+
+
+def test_a_redirect_to_a_private_address_is_not_followed_even_to_a_trusted_host(
+    media_server, settings
+):
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = [media_server.host, media_server.elsewhere.host]
+    message = receive([media_server.url("/redirect-private.jpg")])
+    media_download(message_id=message.pk)
+    assert files_of(message)[0].state == MediaState.FAILED
+    assert media_server.elsewhere.hits == Counter()
+
+
+def test_a_private_address_is_refused_unless_it_is_trusted(media_server, settings):
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
+    message = receive([media_server.url("/parcel.jpg"), "http://[::1]:9/x.jpg"])
+    media_download(message_id=message.pk)
+    assert [(f.state, f.error) for f in files_of(message)] == [
+        (MediaState.FAILED, "points at a private address")
+    ] * 2
+    assert media_server.hits == Counter()
+
+
+def test_in_sandbox_mode_the_sandbox_host_is_trusted(media_server, settings):
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
+    settings.CARRIERX_SANDBOX = True
+    settings.CARRIERX_API_URL = f"http://{media_server.host}/sandbox/core/v2"
+    message = receive([media_server.url("/parcel.jpg")])
+    media_download(message_id=message.pk)
+    assert files_of(message)[0].state == MediaState.STORED
+
+
+def test_transient_failures_are_retried_with_backoff_then_failed_after_the_attempts(
+    transactional_db, media_server, settings, staff
+):
+    settings.MEDIA_DOWNLOAD_ATTEMPTS = 4
+    message = receive([media_server.url("/busy.jpg"), media_server.url("/flaky.jpg")])
+    run_tasks()
+
+    busy, flaky = files_of(message)
+    assert media_server.hits["/busy.jpg"] == 4
+    assert (busy.state, busy.attempts, busy.error) == (MediaState.FAILED, 4, "answered 503")
+    # Two 503s, then the file: kept, the earlier failures counted.
+    assert media_server.hits["/flaky.jpg"] == 3
+    assert (flaky.state, flaky.attempts, flaky.error) == (MediaState.STORED, 2, "")
+    assert flaky.file.read() == PHOTOS["/parcel.jpg"]
+    html = conversation_html(staff)
+    assert "Not downloaded: answered 503." in html
+
+
+def test_a_permanent_failure_is_not_retried(transactional_db, media_server):
+    message = receive([media_server.url("/missing.jpg")])
+    run_tasks()
+    assert media_server.hits["/missing.jpg"] == 1
+    assert files_of(message)[0].attempts == 1
+
+
+def test_the_download_repaints_the_open_thread_and_inbox(media_server, staff):
+    message = receive([media_server.url("/parcel.jpg")])
+    conversation_html(staff)
+    since = staff.get(reverse("messaging:inbox")).context["cursor"]
+    media_download(message_id=message.pk)
+    poll = staff.get(
+        reverse("messaging:conversation", args=[CUSTOMER]),
+        {"since": since, "last": message.pk},
+    )
+    assert poll.status_code == 200
+    (f,) = files_of(message)
+    assert reverse("messaging:media_thumbnail", args=[f.token]) in poll.content.decode()
+    assert staff.get(reverse("messaging:inbox"), {"since": since}).status_code == 200
+
+
+# --- what the pages show -------------------------------------------------------------------------
+
+
+def test_an_svg_is_offered_as_a_download_never_as_an_image(media_server, staff):
+    message = receive([media_server.url("/logo.svg")])
+    media_download(message_id=message.pk)
+    (f,) = files_of(message)
+    assert (f.state, f.content_type, f.name) == (MediaState.STORED, "image/svg+xml", "logo.svg")
+    assert not f.thumbnail
+
+    url = reverse("messaging:media", args=[f.token])
+    html = conversation_html(staff)
+    assert img_sources(html) == []
+    assert f'href="{url}" download="logo.svg"' in html
+    assert f"SVG image · {len(SVG)} bytes" in html
+    response = staff.get(url)
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert b"".join(response.streaming_content) == SVG
+
+
+def test_a_person_without_the_inbox_role_cannot_fetch_an_inbound_file(media_server, client):
+    message = receive([media_server.url("/parcel.jpg")])
+    media_download(message_id=message.pk)
+    (f,) = files_of(message)
+    for name in ("messaging:media", "messaging:media_thumbnail"):
+        url = reverse(name, args=[f.token])
+        assert client.get(url).status_code == 302  # a visitor is sent to sign in
+        client.force_login(make_user(f"sam-{name[-5:]}", "Senders"))
+        assert client.get(url).status_code == 403
+        client.logout()
+
+
+def test_a_group_mms_shows_every_participant(media_server, staff):
+    message = receive(
+        [media_server.url("/parcel.jpg")], group_recipients=["15162065580", "+1 516 206 5581"]
+    )
+    assert message.group_recipients == ["15162065580", "15162065581"]
+    expected = "Group: +1 516-206-5319, +1 516-206-5318, +1 516-206-5580, +1 516-206-5581"
+    assert expected in conversation_html(staff)
+    detail = staff.get(reverse("messaging:message", args=[message.pk])).content.decode()
+    assert expected in detail
+
+
+def test_pending_files_say_downloading(media_server, staff):
+    receive([media_server.url("/parcel.jpg")])
+    assert "Downloading…" in conversation_html(staff)
+
+
+def test_the_inbox_counts_photos_and_files_on_a_last_message_without_text(media_server, staff):
+    message = receive([media_server.url(p) for p in PHOTOS])
+    media_download(message_id=message.pk)
+    html = staff.get(reverse("messaging:inbox")).content.decode()
+    assert '<span class="mms-count">3 photos</span>' in html
+
+    other = receive([media_server.url("/parcel.jpg"), media_server.url("/logo.svg")])
+    media_download(message_id=other.pk)
+    html = staff.get(reverse("messaging:inbox")).content.decode()
+    assert '<span class="mms-count">2 files</span>' in html
+
+
+def test_the_messages_list_and_the_csv_export_count_files(media_server, staff):
+    mms = receive([media_server.url(p) for p in PHOTOS], text="three")
+    sms = receive([], text="just text", type="sms")
+    html = staff.get(reverse("messaging:messages")).content.decode()
+    assert "<th>Files</th>" in html
+    row = re.search(rf'<tr id="message-{mms.pk}">.*?</tr>', html, re.S).group(0)
+    assert 'data-label="Files">3<span class="visually-hidden"> files</span>' in row
+
+    export = staff.get(reverse("messaging:messages_export"))
+    text = b"".join(export.streaming_content).decode()
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert rows[str(mms.pk)]["files"] == "3"
+    assert rows[str(sms.pk)]["files"] == "0"
