@@ -585,3 +585,48 @@ def test_the_periodic_check_runs_again_after_its_interval(settings):
     [following] = queued("messaging.tasks.reconcile_stuck_task")
     assert following.args_kwargs["args"] == [True]
     assert before + timedelta(minutes=15) <= following.run_after <= after + timedelta(minutes=15)
+
+
+LONG = "x" * 2500  # a carrier's error text longer than the 2000 characters a message keeps
+
+
+@pytest.mark.django_db
+def test_a_retry_note_keeps_2000_characters_of_a_long_error_and_is_dated_after_the_answer(
+    carrier,
+):
+    message = outbound(Status.SENDING)
+    answered = []
+
+    def rate_limited(request):
+        answered.append(timezone.now())
+        return 429, {"Retry-After": "7"}, json.dumps({"message": LONG})
+
+    carrier.add_callback(responses.POST, SMS_URL, callback=rate_limited)
+
+    attempt(message)
+
+    message.refresh_from_db()
+    assert message.error == f"Attempt 1 failed: {LONG}"[:2000]
+    assert message.updated_at >= answered[0]
+
+
+@pytest.mark.django_db
+def test_a_refusal_keeps_2000_characters_of_a_long_error(carrier):
+    message = outbound(Status.SENDING)
+    carrier.post(SMS_URL, status=400, json={"message": LONG})
+
+    attempt(message)
+
+    message.refresh_from_db()
+    assert (message.status, message.error) == ("failed", LONG[:2000])
+
+
+@pytest.mark.django_db
+def test_a_flag_keeps_2000_characters_of_a_long_error(carrier):
+    message = outbound()
+    carrier.get(SMS_URL, status=503, json={"message": LONG})
+
+    assert message_reconcile(message_id=message.pk, round_=RECONCILE_ROUNDS) == "flagged"
+
+    message.refresh_from_db()
+    assert message.error == f"Could not reach CarrierX to check this message: {LONG}"[:2000]
