@@ -24,6 +24,10 @@ Basic auth to whoever answers; the URL must be printable ASCII without spaces or
 URL parsers disagree about the host); redirects are never followed, so an allowed host cannot
 bounce the POST elsewhere (the caller records the 3xx as the outcome).
 
+The same policy decides where the sandbox may fetch MMS media from (sandbox/media.py), with one
+difference in rule 1: any path of the portal's own origin is allowed (its media are not under the
+webhook), `own_path="/"`.
+
 Plain Python (no Django): the caller passes the settings in.
 """
 
@@ -117,7 +121,9 @@ def _host_and_port(entry: str) -> tuple[str, int | None]:
     return host.rstrip("."), int(port) if port.isdigit() else None
 
 
-def _is_own_webhook(parts: SplitResult, host: str, port: int, wire_path: str, own: str) -> bool:
+def _is_own_webhook(
+    parts: SplitResult, host: str, port: int, wire_path: str, own: str, own_path: str
+) -> bool:
     try:
         own_parts = urlsplit(own)
         own_port = own_parts.port or DEFAULT_PORTS.get(own_parts.scheme)
@@ -128,7 +134,7 @@ def _is_own_webhook(parts: SplitResult, host: str, port: int, wire_path: str, ow
         (parts.scheme, host, port) == (own_parts.scheme, own_host, own_port)
         and bool(own_host)
         # The path urllib3 sends, after it removed any `..`: it must stay under the webhook.
-        and wire_path.startswith(own_parts.path.rstrip("/") + OWN_WEBHOOK_PATH)
+        and wire_path.startswith(own_parts.path.rstrip("/") + own_path)
     )
 
 
@@ -156,10 +162,12 @@ def callback_target(
     public_url: str,
     allowed_hosts: Iterable[str] = (),
     resolve: Resolver = socket.getaddrinfo,
+    own_path: str = OWN_WEBHOOK_PATH,
 ) -> Target:
     """Decide whether the sandbox may POST to `url` (see the module docstring for the policy).
 
-    `public_url` is the portal's `PUBLIC_URL`; `allowed_hosts` its `SANDBOX_CALLBACK_HOSTS`.
+    `public_url` is the portal's `PUBLIC_URL`; `allowed_hosts` its `SANDBOX_CALLBACK_HOSTS`;
+    `own_path` the paths of the portal's own origin that rule 1 allows (its webhook, by default).
     Never raises: anything unexpected about the URL refuses it.
     """
     if not isinstance(url, str) or not SAFE_URL.fullmatch(url):
@@ -180,7 +188,7 @@ def callback_target(
     if not host or wire_host != host or (wire.port or DEFAULT_PORTS[parts.scheme]) != port:
         return Target(url, refused="the URL's host is ambiguous")
 
-    if _is_own_webhook(parts, host, port, wire.path or "/", public_url):
+    if _is_own_webhook(parts, host, port, wire.path or "/", public_url, own_path):
         return Target(url)
     if _is_allow_listed(host, port, allowed_hosts):
         return Target(url)
