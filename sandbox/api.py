@@ -199,7 +199,7 @@ def _not_json(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-def _unstorable(body: object) -> ApiError | None:
+def unstorable(body: object) -> ApiError | None:
     """Why a parsed body cannot be stored as text: NUL, a lone surrogate, or too deep."""
     pending = [(body, 1)]
     while pending:
@@ -250,6 +250,6 @@ def json_object(request: HttpRequest) -> dict:
         ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "No JSON object could be decoded", [(None, "send a JSON object")])
-    if problem := _unstorable(body):
+    if problem := unstorable(body):
         raise problem
     return body

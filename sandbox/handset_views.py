@@ -8,17 +8,28 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from sandbox.api import ApiError, api_partner, json_object, json_response, staff_or_token
+from sandbox.api import (
+    ApiError,
+    api_partner,
+    json_object,
+    json_response,
+    staff_or_token,
+    unstorable,
+)
 from sandbox.faults import faults_current, faults_summary
-from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
+from sandbox.media import ALLOWED_TYPES, LIMIT_TEXT, MAX_FILES
+from sandbox.models import SandboxDid, SandboxMedia, SandboxMessage, SandboxPartner
 from sandbox.serializers import sms_json
 from sandbox.sms import digits_only, sms_receive
 
@@ -26,22 +37,53 @@ from sandbox.sms import digits_only, sms_receive
 DEFAULT_HANDSET = "15162065574"
 THREAD_LENGTH = 50
 # The API's field names, as the handset form labels them.
-FORM_LABELS = {"from": "Handset", "to": "Our DID", "message": "Message"}
+FORM_LABELS = {"from": "Handset", "to": "Our DID", "message": "Message", "media": "Attach"}
+# What the file picker offers: the types an MMS carries (sandbox/media.py).
+MEDIA_ACCEPT = ",".join(sorted(ALLOWED_TYPES))
 
 NOT_SEEDED = ApiError(409, "sandbox not seeded", [(None, "run manage.py sandbox_seed first")])
+
+
+def multipart_form(request: HttpRequest) -> tuple[dict, list[UploadedFile]]:
+    """A multipart body as the fields `sms_receive` reads, and its `media` files. Repeated
+    `group_recipients` fields, or one with numbers separated by commas, make the group."""
+    try:
+        fields, uploads = request.POST, request.FILES.getlist("media")
+    except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as err:
+        raise ApiError(400, "bad request", [(None, f"unreadable form: {err}")]) from None
+    body: dict = {key: fields.get(key) for key in ("from", "to", "from_did", "to_did", "message")}
+    body = {key: value for key, value in body.items() if value is not None}
+    group = [
+        number.strip()
+        for value in fields.getlist("group_recipients")
+        for number in value.split(",")
+        if number.strip()
+    ]
+    if group:
+        body["group_recipients"] = group
+    if problem := unstorable(body):
+        raise problem
+    return body, uploads
 
 
 @csrf_exempt
 @staff_or_token()
 @require_POST
 def simulate_inbound(request: HttpRequest) -> HttpResponse:
-    """`{"from": handset, "to": our DID, "message": ...}` → an SMS arrives on our DID and the
-    sandbox fires its callback, as the carrier does for a text from a real phone."""
+    """`{"from": handset, "to": our DID, "message": ...}` → a text arrives on our DID and the
+    sandbox fires its callback, as the carrier does for a text from a real phone.
+
+    MMS: JSON with `media_urls` (fetched first) and `group_recipients`, or multipart/form-data
+    with the fields `from`, `to`, `message` (and `group_recipients`) and files in `media`."""
     partner = api_partner()
     try:
         if partner is None:
             raise NOT_SEEDED
-        message = sms_receive(partner=partner, body=json_object(request))
+        if request.content_type == "multipart/form-data":
+            body, uploads = multipart_form(request)
+        else:
+            body, uploads = json_object(request), []
+        message = sms_receive(partner=partner, body=body, uploads=uploads)
     except ApiError as err:
         return err.response()
     return json_response(sms_json(message))
@@ -49,9 +91,14 @@ def simulate_inbound(request: HttpRequest) -> HttpResponse:
 
 def thread(partner: SandboxPartner, handset: str) -> list[SandboxMessage]:
     """The latest messages between the handset and any of the partner's DIDs, oldest first."""
-    messages: QuerySet[SandboxMessage] = SandboxMessage.objects.filter(partner=partner).filter(
-        Q(direction=SandboxMessage.Direction.INBOUND, from_number=handset)
-        | Q(direction=SandboxMessage.Direction.OUTBOUND, to_number=handset)
+    messages: QuerySet[SandboxMessage] = (
+        SandboxMessage.objects.filter(partner=partner)
+        .filter(
+            Q(direction=SandboxMessage.Direction.INBOUND, from_number=handset)
+            | Q(direction=SandboxMessage.Direction.OUTBOUND, to_number=handset)
+        )
+        # The files' bytes stay in the database; the page links to them.
+        .prefetch_related(Prefetch("media", queryset=SandboxMedia.objects.defer("data")))
     )
     return list(reversed(messages.order_by("-date_created", "-pk")[:THREAD_LENGTH]))
 
@@ -131,6 +178,8 @@ def phone(request: HttpRequest) -> HttpResponse:
         "text": "",
         "errors": [],
         "faults": faults_summary(faults_current()),
+        "media_accept": MEDIA_ACCEPT,
+        "media_limits": f"up to {MAX_FILES} files, {LIMIT_TEXT} in all",
     }
 
     if request.method == "POST":
@@ -140,6 +189,7 @@ def phone(request: HttpRequest) -> HttpResponse:
             sms_receive(
                 partner=partner,
                 body={"from": typed_handset, "to": did, "message": source.get("message", "")},
+                uploads=request.FILES.getlist("media"),
             )
         except ApiError as err:
             context["errors"] = [

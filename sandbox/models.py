@@ -161,6 +161,14 @@ class SandboxMessage(models.Model):
 
     # What the sandbox charges per SMS part, in USD; the real rate depends on route and campaign.
     PRICE_PER_SEGMENT = Decimal("0.0075")
+    # What it charges per MMS, in USD: one message, whatever its text length or number of files
+    # (an MMS is always one segment), times each recipient ("the sender is charged for each
+    # outbound message individually", CARRIERX-MORE.md §4.2).
+    PRICE_PER_MMS = Decimal("0.02")
+
+    class Type(models.TextChoices):
+        SMS = "sms", "SMS"
+        MMS = "mms", "MMS"
 
     message_sid = models.CharField(max_length=36, unique=True, default=new_sid)
     partner = models.ForeignKey(SandboxPartner, on_delete=models.CASCADE, related_name="messages")
@@ -174,7 +182,14 @@ class SandboxMessage(models.Model):
     mcc = models.PositiveSmallIntegerField(null=True, blank=True)
     mnc = models.PositiveSmallIntegerField(null=True, blank=True)
     user_data = models.CharField(max_length=1024, null=True, blank=True)  # noqa: DJ001
-    type = models.CharField(max_length=3, default="sms")
+    type = models.CharField(max_length=3, choices=Type.choices, default=Type.SMS)
+    # Outbound: the URLs as the partner sent them. Inbound: the sandbox's storage URLs of the files
+    # it keeps (set once they are stored).
+    media_urls = models.JSONField(default=list, blank=True)
+    group_recipients = models.JSONField(default=list, blank=True)
+    # Why the sandbox failed the message (a media file it could not fetch, say), shown as the
+    # callback's `error_message`; empty otherwise.
+    error_message = models.CharField(max_length=500, blank=True)
     date_created = models.DateTimeField(default=timezone.now)
     date_changed = models.DateTimeField(default=timezone.now)
     date_status_changed = models.DateTimeField(null=True, blank=True)
@@ -189,6 +204,53 @@ class SandboxMessage(models.Model):
     def our_number(self) -> str:
         """The partner's DID in this conversation: the sender of outbound, receiver of inbound."""
         return self.from_number if self.direction == self.Direction.OUTBOUND else self.to_number
+
+    def charge(self) -> Decimal:
+        """SMS: per segment. MMS: per message; an outbound group message once per recipient."""
+        if self.type != self.Type.MMS:
+            return self.PRICE_PER_SEGMENT * self.message_segments
+        if self.direction == self.Direction.INBOUND:
+            return self.PRICE_PER_MMS
+        recipients = {self.to_number, *self.group_recipients} - {self.from_number}
+        return self.PRICE_PER_MMS * max(1, len(recipients))
+
+
+class SandboxMedia(models.Model):
+    """A file the sandbox keeps, as CarrierX Storage keeps MMS media: fetched from an outbound
+    message's `media_urls`, or sent by a handset (inbound). Served without sign-in at
+    `/sandbox/storage/f/<uuid>` (sandbox/media_views.py): the uuid4 is the only key, as on the
+    carrier's `storage.carrierx.com/f/<sid>` links."""
+
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(
+        SandboxMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="media"
+    )
+    direction = models.CharField(max_length=10, choices=SandboxMessage.Direction.choices)
+    content_type = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    # Where the sandbox fetched it from; empty for an uploaded file.
+    source_url = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name_plural = "sandbox media"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"
+
+    @property
+    def inline(self) -> bool:
+        """Whether a browser may show it in the page (pictures, sound, video) rather than only
+        download it."""
+        return self.content_type.split("/")[0] in ("image", "audio", "video")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class SandboxCallbackAttempt(models.Model):

@@ -29,21 +29,30 @@ def decimal_string(value: Decimal | None) -> str | None:
 
 
 def sms_json(message: SandboxMessage) -> dict:
-    """The SMS object; `from`/`to` are named after the partner's field naming."""
+    """The SMS object; `from`/`to` are named after the partner's field naming.
+
+    An MMS without text has `message: null`, as in the carrier's sample. A message the sandbox
+    failed for a reason of its own (media it could not fetch) carries it as `error_message`, a
+    key the carrier's SMS object table does not list (it is cut off there), and only then.
+    """
     if message.partner.field_naming == SandboxPartner.FieldNaming.CURRENT:
         from_key, to_key = "from", "to"
     else:
         from_key, to_key = "from_did", "to_did"
-    return {
+    text = message.message
+    if message.type == SandboxMessage.Type.MMS and not text:
+        text = None
+    extra = {"error_message": message.error_message} if message.error_message else {}
+    return extra | {
         "date_changed": iso(message.date_changed),
         "date_created": iso(message.date_created),
         "date_status_changed": iso(message.date_status_changed),
         "direction": message.direction,
         from_key: message.from_number,
-        "group_recipients": [],
+        "group_recipients": list(message.group_recipients),
         "mcc": message.mcc,
-        "media_urls": [],
-        "message": message.message,
+        "media_urls": list(message.media_urls),
+        "message": text,
         "message_segments": message.message_segments,
         "message_sid": message.message_sid,
         "mnc": message.mnc,

@@ -1,14 +1,23 @@
-"""Sending and receiving SMS in the sandbox: validation, segment counting, and handing the rest of
-the message's life to background tasks (never done inside the request)."""
+"""Sending and receiving SMS and MMS in the sandbox: validation, segment counting, and handing the
+rest of the message's life (fetching media, statuses, callbacks) to background tasks (never done
+inside the request)."""
 
 from __future__ import annotations
 
 import re
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from sandbox.api import validation_error
+from sandbox.media import (
+    check_group_recipients,
+    check_media_urls,
+    media_store,
+    storage_url,
+    uploaded_media,
+)
 from sandbox.models import SandboxDid, SandboxMessage, SandboxPartner
 from sandbox.tasks import deliver_inbound, enqueue_step
 from sms_segments import count_segments
@@ -51,10 +60,13 @@ def _check_number(errors: list, field: str, value: object) -> str:
     return ""
 
 
-def _check_message(errors: list, value: object) -> str:
+def _check_message(errors: list, value: object, *, optional: bool = False) -> str:
+    """The text; `optional` for an MMS with media, which may have none (the carrier answers
+    `message: null`)."""
     if value is None or value == "":
-        errors.append(("message", "is required"))
-    elif not isinstance(value, str) or not value.strip():
+        if not optional:
+            errors.append(("message", "is required"))
+    elif not isinstance(value, str) or not (value.strip() or optional):
         errors.append(("message", "must be non-empty text"))
     elif "\x00" in value:
         errors.append(("message", "must not contain NUL characters"))
@@ -71,6 +83,10 @@ def _partner_did(
     did = partner.dids.filter(phonenumber=number).first()
     if did is None:
         errors.append((field, f"{number} is not a DID of this partner"))
+    elif capability in (SandboxDid.SEND_MMS, SandboxDid.RECEIVE_MMS) and not did.can(capability):
+        errors.append(
+            (field, f"{number} cannot {verb} MMS (its active capabilities lack {capability})")
+        )
     elif not did.can(capability):
         errors.append((field, f"{number} cannot {verb} SMS (messaging is not enabled on it)"))
     return did
@@ -78,23 +94,31 @@ def _partner_did(
 
 def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
     """Validate a `POST /sms/messages` body (either field naming), store the queued message and
-    enqueue its status progression. Raises a 422 ApiError naming every bad field."""
+    enqueue its status progression. Raises a 422 ApiError naming every bad field.
+
+    With `media_urls` or `group_recipients` it is an MMS (CARRIERX-MORE.md §4.1): one segment,
+    text optional when there are media, sent only from a DID with the send-MMS bit; its media are
+    fetched by the first background step, which fails the message if they break the limits.
+    """
     errors: list[tuple[str | None, str]] = []
     from_field, raw_from = either(body, "from", "from_did")
     to_field, raw_to = either(body, "to", "to_did")
     from_number = _check_number(errors, from_field, raw_from)
     to_number = _check_number(errors, to_field, raw_to)
-    text = _check_message(errors, body.get("message"))
+    media_urls = check_media_urls(errors, body.get("media_urls"))
+    group = check_group_recipients(
+        errors, body.get("group_recipients"), participants=(from_number, to_number)
+    )
+    is_mms = bool(media_urls or group)
+    text = _check_message(errors, body.get("message"), optional=bool(media_urls))
     user_data = body.get("user_data")
     if user_data is not None and (
         not isinstance(user_data, str) or len(user_data) > MAX_USER_DATA_LENGTH
     ):
         errors.append(("user_data", f"must be text of at most {MAX_USER_DATA_LENGTH} characters"))
-    for field in ("media_urls", "group_recipients"):
-        if body.get(field):
-            errors.append((field, "the sandbox sends SMS only, not MMS"))
     if from_number:
-        _partner_did(errors, partner, from_field, from_number, SandboxDid.SEND_SMS, "send")
+        capability = SandboxDid.SEND_MMS if is_mms else SandboxDid.SEND_SMS
+        _partner_did(errors, partner, from_field, from_number, capability, "send")
     if errors:
         raise validation_error(errors)
 
@@ -105,16 +129,26 @@ def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
         from_number=from_number,
         to_number=to_number,
         message=text,
-        message_segments=message_segments(text),
+        message_segments=1 if is_mms else message_segments(text),
         user_data=user_data,
+        type=SandboxMessage.Type.MMS if is_mms else SandboxMessage.Type.SMS,
+        media_urls=media_urls,
+        group_recipients=group,
     )
     transaction.on_commit(lambda: enqueue_step(message.message_sid, SandboxMessage.Status.QUEUED))
     return message
 
 
-def sms_receive(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
-    """An SMS from a handset (`from`, any number) to one of the partner's DIDs (`to`): stored as
-    received, and its callback enqueued. Raises a 422 ApiError naming every bad field."""
+def sms_receive(
+    *, partner: SandboxPartner, body: dict, uploads: list[UploadedFile] | None = None
+) -> SandboxMessage:
+    """A text from a handset (`from`, any number) to one of the partner's DIDs (`to`): stored as
+    received, and its callback enqueued. Raises a 422 ApiError naming every bad field.
+
+    An MMS brings `media_urls` (fetched in the background, before the callback; a fetch that
+    fails marks the message failed and fires no callback) or `uploads` (kept at once), and maybe
+    `group_recipients`; its `to` needs the receive-MMS bit.
+    """
     errors: list[tuple[str | None, str]] = []
     from_field, raw_from = either(body, "from", "from_did")
     to_field, raw_to = either(body, "to", "to_did")
@@ -124,26 +158,42 @@ def sms_receive(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
     to_number = _check_number(
         errors, to_field, digits_only(raw_to) if isinstance(raw_to, str) else raw_to
     )
-    text = _check_message(errors, body.get("message"))
+    media_urls = check_media_urls(errors, body.get("media_urls"))
+    files = uploaded_media(errors, uploads or [])
+    if media_urls and files:
+        errors.append(("media", "send files or media_urls, not both"))
+    group = check_group_recipients(
+        errors, body.get("group_recipients"), participants=(from_number, to_number)
+    )
+    is_mms = bool(media_urls or files or group)
+    text = _check_message(errors, body.get("message"), optional=bool(media_urls or uploads))
     if to_number:
-        _partner_did(errors, partner, to_field, to_number, SandboxDid.RECEIVE_SMS, "receive")
+        capability = SandboxDid.RECEIVE_MMS if is_mms else SandboxDid.RECEIVE_SMS
+        _partner_did(errors, partner, to_field, to_number, capability, "receive")
     if errors:
         raise validation_error(errors)
 
     now = timezone.now()
-    segments = message_segments(text)
-    message = SandboxMessage.objects.create(
-        partner=partner,
-        direction=SandboxMessage.Direction.INBOUND,
-        status=SandboxMessage.Status.RECEIVED,
-        from_number=from_number,
-        to_number=to_number,
-        message=text,
-        message_segments=segments,
-        price=SandboxMessage.PRICE_PER_SEGMENT * segments,
-        date_created=now,
-        date_changed=now,
-        date_status_changed=now,
-    )
-    transaction.on_commit(lambda: deliver_inbound.enqueue(message.message_sid))
+    with transaction.atomic():
+        message = SandboxMessage.objects.create(
+            partner=partner,
+            direction=SandboxMessage.Direction.INBOUND,
+            status=SandboxMessage.Status.RECEIVED,
+            from_number=from_number,
+            to_number=to_number,
+            message=text,
+            message_segments=1 if is_mms else message_segments(text),
+            type=SandboxMessage.Type.MMS if is_mms else SandboxMessage.Type.SMS,
+            group_recipients=group,
+            date_created=now,
+            date_changed=now,
+            date_status_changed=now,
+        )
+        message.price = message.charge()
+        if files:
+            stored = media_store(message=message, files=files)
+            message.media_urls = [storage_url(media) for media in stored]
+        message.save(update_fields=["price", "media_urls"])
+    # The URLs go with the task: the SMS object shows storage URLs only once the files are kept.
+    transaction.on_commit(lambda: deliver_inbound.enqueue(message.message_sid, media_urls))
     return message

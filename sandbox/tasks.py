@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from decimal import Decimal
 
 import requests
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from sandbox.callback_targets import callback_target, without_credentials
+from sandbox.media import MediaError, MediaFile, media_fetch, media_store, storage_url
 from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxMessage
 from sandbox.serializers import sms_json
 
@@ -35,13 +37,33 @@ def enqueue_step(message_sid: str, from_status: str) -> None:
     step.enqueue(message_sid, from_status)
 
 
+def _pending_media(message_sid: str, status: str) -> list[str]:
+    """The media URLs of a message still in `status`: what its step must fetch first."""
+    found = SandboxMessage.objects.filter(message_sid=message_sid, status=status).values_list(
+        "media_urls", flat=True
+    )
+    return next(iter(found), None) or []
+
+
 @task()
 def advance_message(message_sid: str, from_status: str) -> None:
     """Move an outbound message one step along queued → sent → delivered (or failed, for a share
     SANDBOX_FAILURE_RATE of messages), fire its callback, and schedule the next step.
 
+    An MMS leaves `queued` only once its media are fetched and kept (sandbox/media.py); media
+    that cannot be fetched or break the limits fail it there, with the reason, unsent and unpriced.
+    The fetch happens before the row is locked: it may take a while, and a repeated run that
+    fetched in vain finds the message moved on and keeps nothing.
+
     `from_status` makes a repeated run harmless: if the message has moved on, nothing happens.
     """
+    files: list[MediaFile] = []
+    problem = ""
+    if from_status == Status.QUEUED and (urls := _pending_media(message_sid, from_status)):
+        try:
+            files = media_fetch(urls)
+        except MediaError as err:
+            problem = str(err)
     with transaction.atomic():
         message = (
             SandboxMessage.objects.select_for_update()
@@ -52,18 +74,32 @@ def advance_message(message_sid: str, from_status: str) -> None:
         if message is None:
             logger.info("sandbox: %s is no longer %s; nothing to do", message_sid, from_status)
             return
-        if from_status == Status.QUEUED:
-            message.status = Status.SENT
-        elif random.random() < settings.SANDBOX_FAILURE_RATE:
-            message.status = Status.FAILED
-        else:
-            message.status = Status.DELIVERED
         now = timezone.now()
         message.date_status_changed = message.date_changed = now
-        message.price = SandboxMessage.PRICE_PER_SEGMENT * message.message_segments
-        message.mcc, message.mnc = MCC, MNC
+        if problem:
+            message.status = Status.FAILED
+            message.error_message = f"MMS not sent: {problem}"[:500]
+            message.price = Decimal(0)
+        else:
+            if from_status == Status.QUEUED:
+                message.status = Status.SENT
+                media_store(message=message, files=files)
+            elif random.random() < settings.SANDBOX_FAILURE_RATE:
+                message.status = Status.FAILED
+            else:
+                message.status = Status.DELIVERED
+            message.price = message.charge()
+            message.mcc, message.mnc = MCC, MNC
         message.save(
-            update_fields=["status", "date_status_changed", "date_changed", "price", "mcc", "mnc"]
+            update_fields=[
+                "status",
+                "date_status_changed",
+                "date_changed",
+                "price",
+                "mcc",
+                "mnc",
+                "error_message",
+            ]
         )
 
     # The callback goes out after the commit, so the receiver can GET the message and see it.
@@ -73,13 +109,33 @@ def advance_message(message_sid: str, from_status: str) -> None:
 
 
 @task()
-def deliver_inbound(message_sid: str) -> None:
-    """Tell the partner about an SMS that reached one of its DIDs."""
+def deliver_inbound(message_sid: str, media_urls: list[str] | None = None) -> None:
+    """Tell the partner about a text that reached one of its DIDs. An MMS sent with
+    `media_urls` has them fetched and kept first; if that fails, the message is marked failed
+    with the reason and the partner hears nothing (the text never arrived)."""
     message = (
         SandboxMessage.objects.select_related("partner").filter(message_sid=message_sid).first()
     )
-    if message is not None:
-        fire_callback(message)
+    if message is None:
+        return
+    if media_urls and not message.media.exists():
+        try:
+            files = media_fetch(media_urls)
+        except MediaError as err:
+            message.status = Status.FAILED
+            message.error_message = f"MMS not received: {err}"[:500]
+            message.date_status_changed = message.date_changed = timezone.now()
+            message.save(
+                update_fields=["status", "error_message", "date_status_changed", "date_changed"]
+            )
+            logger.info("sandbox: inbound MMS %s failed: %s", message_sid, err)
+            return
+        with transaction.atomic():
+            stored = media_store(message=message, files=files)
+            message.media_urls = [storage_url(media) for media in stored]
+            message.date_changed = timezone.now()
+            message.save(update_fields=["media_urls", "date_changed"])
+    fire_callback(message)
 
 
 def fire_callback(message: SandboxMessage) -> SandboxCallbackAttempt | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sandbox import api, api_views, control_views, handset_views, numbers_views
+from sandbox import api, api_views, control_views, handset_views, media_views, numbers_views
 from sandbox.faults import faulty
 
 app_name = "sandbox"
@@ -45,4 +45,8 @@ urlpatterns = [
     path("simulate/inbound", handset_views.simulate_inbound, name="simulate_inbound"),
     path("phone/", handset_views.phone, name="phone"),
     path("control", control_views.control, name="control"),
+    path("control/media", media_views.media_list, name="control_media"),
+    path("control/media/purge", media_views.media_purge, name="control_media_purge"),
+    # MMS media, at links shaped like the carrier's storage (`storage.carrierx.com/f/<sid>`).
+    path("storage/f/<uuid:media_uuid>", media_views.storage, name="storage"),
 ]
