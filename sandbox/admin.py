@@ -8,6 +8,7 @@ from sandbox.models import (
     SandboxDid,
     SandboxDidGroup,
     SandboxFaults,
+    SandboxMedia,
     SandboxMessage,
     SandboxPartner,
 )
@@ -62,12 +63,29 @@ class SandboxMessageAdmin(admin.ModelAdmin):
         "from_number",
         "to_number",
         "status",
+        "type",
         "message_segments",
     ]
-    list_filter = ["direction", "status"]
+    list_filter = ["direction", "status", "type"]
     search_fields = ["message_sid", "from_number", "to_number", "message"]
     date_hierarchy = "date_created"
     inlines = [CallbackAttemptInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SandboxMedia)
+class SandboxMediaAdmin(admin.ModelAdmin):
+    # The bytes stay out of the page; the storage link shows them.
+    list_display = ["created_at", "direction", "name", "content_type", "size", "message"]
+    list_filter = ["direction", "content_type"]
+    search_fields = ["uuid", "name", "sha256", "message__message_sid"]
+    list_select_related = ["message"]
+    exclude = ["data"]
 
     def has_add_permission(self, request) -> bool:
         return False
