@@ -4,7 +4,9 @@ error shape, and afterwards the sandbox's lists and the portal's pages still ans
 Bodies start from the carrier's own payloads (tests/fixtures/carrierx/) and the sandbox's own
 objects, then lose fields, change type (str, int, float, bool, null, list, object), grow past
 every bound, and are damaged as bytes (invalid UTF-8, NUL, lone surrogates, deep nesting,
-truncation) or sent under the wrong content type. Seeded, so a run repeats; the whole module makes
+truncation) or sent under the wrong content type. MMS sends and simulations get `media_urls` and
+`group_recipients` mutated item by item, and the simulator multipart/form-data bodies with files
+of every size, type and name, whole or damaged. Seeded, so a run repeats; the whole module makes
 about SANDBOX_FUZZ_EXAMPLES requests (default 700; set it higher to look harder, and
 SANDBOX_FUZZ_SEED to look elsewhere).
 """
@@ -34,7 +36,9 @@ SEED = int(os.environ.get("SANDBOX_FUZZ_SEED", "20261129"))
 # Each test's share of the requests.
 SHARES = {
     "send": 0.25,
+    "mms": 0.1,
     "simulate": 0.15,
+    "multipart": 0.1,
     "did": 0.15,
     "group": 0.1,
     "partner": 0.1,
@@ -267,14 +271,79 @@ def test_no_send_body_is_a_server_error(world, settings, after_the_storm, sent):
     send_raw(world["client"], "POST", reverse("sandbox:sms_messages"), raw, content_type, settings)
 
 
+# MMS fields: whole values retyped, and arrays whose items are retyped, nasty, too long or too many.
+MEDIA_URLS = [
+    "https://example.com/cat.png",
+    "http://127.0.0.1:8000/media/token/receipt.pdf",
+    "https://storage.carrierx.com/f/cdac0471-f144-42a2-94f8-d9838ce5e4b9",
+]
+URL_ITEMS = st.one_of(
+    st.sampled_from(MEDIA_URLS),
+    LEAVES,
+    OVERSIZED,
+    st.sampled_from([0, 1979, 1980, 1981, 5000]).map(lambda n: "https://example.com/" + "a" * n),
+)
+MEDIA_LISTS = st.one_of(
+    st.lists(URL_ITEMS, max_size=12),
+    st.sampled_from([0, 1, 10, 11, 1000]).map(lambda n: MEDIA_URLS[:1] * n),
+    RETYPED,
+)
+NUMBER_ITEMS = st.one_of(
+    st.sampled_from(["15162065575", "15162065574", "15162065318", "12125550142"]), LEAVES
+)
+GROUP_LISTS = st.one_of(
+    st.lists(NUMBER_ITEMS, max_size=12),
+    st.sampled_from([1, 8, 9, 10, 11, 100]).map(lambda n: [f"1212555{i:04d}" for i in range(n)]),
+    RETYPED,
+)
+
+
+@st.composite
+def with_mms_fields(draw, base: dict) -> dict:
+    body = draw(mutated(base, ("from", "to", "message", "media_urls", "group_recipients")))
+    if draw(st.booleans()):
+        body["media_urls"] = draw(MEDIA_LISTS)
+    if draw(st.booleans()):
+        body["group_recipients"] = draw(GROUP_LISTS)
+    return body
+
+
+MMS_BASES = [
+    {"from": "15162065575", "to": "15162065574", "media_urls": MEDIA_URLS[:1]},
+    {
+        "from": "15162065575",
+        "to": "15162065574",
+        "message": "Dinner?",
+        "media_urls": MEDIA_URLS,
+        "group_recipients": ["15162065575", "15162065574", "12125550142"],
+    },
+    # The one seeded DID that cannot send MMS.
+    {"from_did": "15162065580", "to_did": "15162065574", "media_urls": MEDIA_URLS[1:]},
+]
+
+
+@seed(SEED)
+@fuzz_settings("mms")
+@given(sent=encoded(st.sampled_from(MMS_BASES).flatmap(with_mms_fields)))
+@example(
+    sent=(b'{"from": "15162065575", "to": "15162065574", "media_urls": {}}', "application/json")
+)
+def test_no_mms_send_body_is_a_server_error(world, settings, after_the_storm, sent):
+    raw, content_type = sent
+    send_raw(world["client"], "POST", reverse("sandbox:sms_messages"), raw, content_type, settings)
+
+
 INBOUND = load_fixture("inbound_legacy")
 SIMULATE_BASES = [
     {"from": INBOUND["from_did"], "to": INBOUND["to_did"], "message": INBOUND["message"]},
     {"from_did": INBOUND["from_did"], "to_did": INBOUND["to_did"], "message": INBOUND["message"]},
     {"from": "+1 (516) 206-5574", "to": "15162065318", "message": "Hi", "media_urls": []},
 ]
-SIMULATE_BODIES = st.sampled_from(SIMULATE_BASES).flatmap(
-    lambda base: mutated(base, ("from", "to", "from_did", "to_did", "media_urls"))
+SIMULATE_BODIES = st.one_of(
+    st.sampled_from(SIMULATE_BASES).flatmap(
+        lambda base: mutated(base, ("from", "to", "from_did", "to_did", "media_urls"))
+    ),
+    st.sampled_from(SIMULATE_BASES).flatmap(with_mms_fields),
 )
 
 
@@ -282,6 +351,127 @@ SIMULATE_BODIES = st.sampled_from(SIMULATE_BASES).flatmap(
 @fuzz_settings("simulate")
 @given(sent=encoded(SIMULATE_BODIES))
 def test_no_simulated_inbound_body_is_a_server_error(world, settings, after_the_storm, sent):
+    raw, content_type = sent
+    send_raw(
+        world["client"], "POST", reverse("sandbox:simulate_inbound"), raw, content_type, settings
+    )
+
+
+UPLOAD_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "application/pdf",
+    "text/vcard",
+    "text/html",
+    "image/svg+xml",
+    "application/octet-stream",
+    "",
+    "image/png; charset=binary",
+    "IMAGE/PNG",
+    "image/png\x00",
+]
+UPLOAD_NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "cat.png",
+            "receipt.pdf",
+            "card.vcf",
+            "",
+            "x" * 300 + ".png",
+            "../../etc/passwd",
+            "a\x00.png",
+        ]
+    ),
+    st.sampled_from(["é.jpg", "\ud800.png", "a\r\nContent-Type: text/html.png", "noext"]),
+    st.text(max_size=12),
+)
+FIELD_VALUES = st.one_of(
+    st.sampled_from(["15162065574", "15162065318", "15162065580", "15162065581", "Hi"]),
+    st.sampled_from(["15162065574,12125550142", "15162065574, x", ",,,"]),
+    st.sampled_from(NASTY_TEXT),
+    st.text(max_size=20),
+    OVERSIZED,
+)
+
+
+MOSTLY_GOOD = {
+    "from": st.sampled_from(["15162065574", "+1 (212) 555-0142"]),
+    "to": st.sampled_from(["15162065318", "15162065575", "15162065580"]),
+    "message": st.sampled_from(["", "Look at this", "é" * 1600]),
+    "group_recipients": st.sampled_from(["15162065574,15162065318", "12125550142"]),
+    "from_did": st.sampled_from(["15162065574"]),
+    "media_urls": st.sampled_from(MEDIA_URLS),
+    "junk": st.sampled_from(["1"]),
+}
+
+
+@st.composite
+def multipart_bodies(draw) -> tuple[bytes, str]:
+    """A multipart/form-data body as the handset (or curl -F) sends it, then maybe damaged."""
+    boundary = "fuzzboundary" + str(draw(st.integers(min_value=0, max_value=99)))
+    parts = []
+    for key in ("from", "to", "message", "group_recipients", "from_did", "media_urls", "junk"):
+        # `from` and `to` mostly there and right, so most bodies reach the checks on the files.
+        present = [True] * 5 + [False] if key in ("from", "to") else [False, True]
+        if draw(st.sampled_from(present)):
+            for _ in range(draw(st.integers(min_value=1, max_value=2))):
+                value = draw(st.one_of(MOSTLY_GOOD[key], MOSTLY_GOOD[key], FIELD_VALUES))
+                parts.append(f'Content-Disposition: form-data; name="{key}"\r\n\r\n{value}')
+    files = []
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2, 3, 10, 11, 12]))):
+        name = draw(UPLOAD_NAMES).replace('"', "")
+        content_type = draw(st.sampled_from(["image/png", "image/jpeg", *UPLOAD_TYPES]))
+        size = draw(st.sampled_from([0, 1, 100, 70_000, 1_100_000, 1_600_000]))
+        head = (
+            f'Content-Disposition: form-data; name="media"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        )
+        files.append((head, b"\x89PNG" + b"\0" * size))
+    raw = b"".join(f"--{boundary}\r\n{part}\r\n".encode("utf-8", "surrogatepass") for part in parts)
+    raw += b"".join(
+        f"--{boundary}\r\n{head}".encode("utf-8", "surrogatepass") + data + b"\r\n"
+        for head, data in files
+    )
+    raw += f"--{boundary}--\r\n".encode()
+    damage = draw(st.sampled_from(["none"] * 8 + ["truncate", "junk", "no end", "boundary"]))
+    content_type = f"multipart/form-data; boundary={boundary}"
+    if damage == "truncate":
+        raw = raw[: draw(st.integers(min_value=0, max_value=len(raw)))]
+    elif damage == "junk":
+        at = draw(st.integers(min_value=0, max_value=len(raw)))
+        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\x00", b"--", b"\r\n\r\n"])) + raw[at:]
+    elif damage == "no end":
+        raw = raw.removesuffix(f"--{boundary}--\r\n".encode())
+    elif damage == "boundary":
+        content_type = draw(
+            st.sampled_from(
+                [
+                    "multipart/form-data",
+                    "multipart/form-data; boundary=",
+                    "multipart/form-data; boundary=other",
+                ]
+            )
+        )
+    return raw, content_type
+
+
+GOOD_MULTIPART = (
+    b"--b\r\n"
+    b'Content-Disposition: form-data; name="from"\r\n\r\n15162065574\r\n'
+    b"--b\r\n"
+    b'Content-Disposition: form-data; name="to"\r\n\r\n15162065318\r\n'
+    b"--b\r\n"
+    b'Content-Disposition: form-data; name="media"; filename="cat.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n\x89PNG\r\n"
+    b"--b--\r\n"
+)
+
+
+@seed(SEED)
+@fuzz_settings("multipart")
+@given(sent=multipart_bodies())
+@example(sent=(GOOD_MULTIPART, "multipart/form-data; boundary=b"))
+def test_no_multipart_simulated_inbound_is_a_server_error(world, settings, after_the_storm, sent):
     raw, content_type = sent
     send_raw(
         world["client"], "POST", reverse("sandbox:simulate_inbound"), raw, content_type, settings

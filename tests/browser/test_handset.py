@@ -1,13 +1,19 @@
 """The sandbox handset in Chromium: it remembers which phone it is and which DID it texts across
-reloads, and its live region only ever gains the new bubbles (nothing in it is replaced)."""
+reloads, its live region only ever gains the new bubbles (nothing in it is replaced), and on a
+phone-sized screen it sends a picture as an MMS and shows it."""
 
 from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from sandbox.models import SandboxMedia
 from tests.browser.conftest import sign_in, text_our_did
 
 pytestmark = pytest.mark.browser
@@ -82,3 +88,42 @@ def test_a_new_text_is_appended_to_the_live_region_and_nothing_in_it_is_replaced
     assert page.evaluate("window.__removed") == []
     assert page.locator("#handset [aria-live]").count() == 1
     expect(page.locator("#thread-messages")).to_have_attribute("aria-live", "polite")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (orange), wider than a phone's screen if asked."""
+    rows = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_picture_attached_on_a_phone_goes_as_an_mms_and_shows_in_the_thread(page, sandbox, staff):
+    picture = png(800, 300)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, staff, then=f"{reverse('sandbox:phone')}?handset={HANDSET}")
+    page.get_by_label("To DID").select_option(INBOUND_LINE)
+    page.get_by_label("Message").fill("The parcel, as it came")
+    page.get_by_label("Attach pictures or files").set_input_files(
+        [{"name": "parcel.png", "mimeType": "image/png", "buffer": picture}]
+    )
+    page.get_by_role("button", name="Send").click()
+
+    shown = page.locator("#thread-messages img[alt='parcel.png']")
+    expect(shown).to_be_visible()
+    assert shown.evaluate("img => img.complete && img.naturalWidth") == 800
+    # Scaled to the bubble: nothing on the page is wider than the phone.
+    assert shown.evaluate("img => img.getBoundingClientRect().width") <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    [kept] = SandboxMedia.objects.all()
+    assert (kept.direction, kept.sha256) == ("inbound", hashlib.sha256(picture).hexdigest())
+    assert kept.message.type == "mms"
