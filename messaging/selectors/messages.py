@@ -185,20 +185,20 @@ def _file_for_display(media: MessageMedia) -> MessageMedia:
     return media
 
 
-def _participants(message: Message) -> str:
-    """Every number of a group MMS, the customer first: the carrier lists the others."""
+def _participants(message: Message) -> list[str]:
+    """Every number of a group MMS, formatted, the customer first: the carrier lists the others."""
     if not message.group_recipients:
-        return ""
+        return []
     numbers = dict.fromkeys([message.their_number, message.our_number, *message.group_recipients])
-    return ", ".join(format_number(str(n)) for n in numbers)
+    return [format_number(str(n)) for n in numbers]
 
 
 def messages_for_display(messages: list[Message]) -> list[Message]:
-    """Give each message its files (`files`, in order, with type and size in words) and its group
-    (`group_label`). The files come prefetched (`prefetch_related("media")` on the query), or are
-    read here in one query for all the messages."""
+    """Give each message its files (`files`, in order, with type and size in words) and its
+    group's participants (`group`). The files come prefetched (`prefetch_related("media")` on
+    the query), or are read here in one query for all the messages."""
     prefetch_related_objects(messages, "media")
     for message in messages:
         message.files = [_file_for_display(f) for f in message.media.all()]
-        message.group_label = _participants(message)
+        message.group = _participants(message)
     return messages
