@@ -17,6 +17,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
@@ -24,7 +25,7 @@ from PIL import Image
 
 from messaging.models import MediaState, Message, MessageMedia
 from messaging.services.inbound_media import media_download
-from tests.conftest import load_fixture, make_user, run_tasks
+from tests.conftest import load_fixture, make_user, run_tasks, sandbox_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -475,3 +476,48 @@ def test_the_messages_list_and_the_csv_export_count_files(media_server, staff):
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
     assert rows[str(mms.pk)]["files"] == "3"
     assert rows[str(sms.pk)]["files"] == "0"
+
+
+# --- through the sandbox, as the carrier ---------------------------------------------------------
+
+
+def test_our_copies_of_an_inbound_mms_through_the_sandbox_outlive_the_sandbox_purging_its_own(
+    sandbox, live_server, settings
+):
+    """The sandbox posts the callback with its storage links, the worker downloads them from the
+    sandbox's host (trusted in sandbox mode), and once the sandbox deletes its originals our
+    copies still serve the same bytes."""
+    settings.CARRIERX_SANDBOX = True
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
+    uploads = [("media", (path.lstrip("/"), data, "image/jpeg")) for path, data in PHOTOS.items()]
+    answered = requests.post(
+        live_server.url + reverse("sandbox:simulate_inbound"),
+        data={"from": "15162065574", "to": OUR_DID},
+        files=uploads,
+        headers=sandbox_auth(),
+        timeout=10,
+    )
+    assert answered.status_code == 200, answered.text
+    links = answered.json()["media_urls"]
+    assert len(links) == 3
+
+    run_tasks()
+
+    message = Message.objects.get(message_sid=answered.json()["message_sid"])
+    files = files_of(message)
+    assert [(f.source_url, f.state) for f in files] == [(url, MediaState.STORED) for url in links]
+    purged = requests.post(
+        live_server.url + reverse("sandbox:control_media_purge"), headers=sandbox_auth(), timeout=10
+    )
+    assert purged.json() == {"purged": 3}
+    assert all(requests.get(url, timeout=10).status_code == 404 for url in links)
+
+    staff = Client()
+    staff.force_login(make_user("ines", "Inbox staff"))
+    for f, served in zip(files, PHOTOS.values(), strict=True):
+        response = staff.get(reverse("messaging:media", args=[f.token]))
+        assert b"".join(response.streaming_content) == served
+    html = staff.get(reverse("messaging:conversation", args=["15162065574"])).content.decode()
+    assert img_sources(html) == [
+        reverse("messaging:media_thumbnail", args=[f.token]) for f in files
+    ]
