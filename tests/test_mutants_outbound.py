@@ -496,9 +496,12 @@ def test_the_periodic_check_resends_a_lost_send_task_and_moves_a_posted_send_to_
     for message in (never_posted, posted, sent_without_sid):
         stale(message, created=timedelta(hours=1), updated=timedelta(hours=1))
 
+    before = timezone.now()
     assert messages_reconcile_stuck(reschedule=False) == "checked 3"
 
     assert not carrier.calls
+    # Touched, so the next check leaves it to the reconciliation it started.
+    assert Message.objects.get(pk=posted.pk).updated_at >= before
     states = {m.pk: (m.status, m.needs_attention) for m in Message.objects.all()}
     assert states == {
         never_posted.pk: ("sending", False),
