@@ -14,14 +14,14 @@ import uuid
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from sandbox.api import ApiError, json_object, json_response, staff_or_token, validation_error
 from sandbox.media import media_json
 from sandbox.models import SandboxMedia
 
 
-@require_GET
+@require_safe
 def storage(request: HttpRequest, media_uuid: uuid.UUID) -> HttpResponse:
     """The file's bytes with its stored type. Only pictures, sound and video may show in a page;
     anything else (PDF, text, vCard) is a download, and no browser may guess another type."""

@@ -679,6 +679,22 @@ def test_the_media_controls_need_staff_or_the_token_but_links_need_nothing(world
     assert SandboxMedia.objects.count() == 1
 
 
+def test_a_storage_link_answers_head_with_the_type_and_length(world, live_server):
+    answered = simulate(
+        live_server,
+        data={"from": HANDSET, "to": INBOUND_LINE},
+        files={"media": ("cat.png", PNG, "image/png")},
+    ).json()
+
+    head = requests.head(answered["media_urls"][0], timeout=10)
+
+    assert head.status_code == 200
+    assert (head.headers["Content-Type"], head.headers["Content-Length"]) == (
+        "image/png",
+        str(len(PNG)),
+    )
+
+
 def test_a_storage_link_that_never_existed_answers_404(world, live_server):
     link = api_url(live_server, "storage", "0b0c1b4e-2f39-4c58-9b7e-5b6bd0bba3a1")
     assert requests.get(link, timeout=10).status_code == 404
