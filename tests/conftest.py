@@ -94,6 +94,14 @@ def _carrier_nowhere(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_auto_reply_numbers() -> None:
+    """A test's rolled-back AutoReply rows send no signal: forget the webhook's copy of them."""
+    from messaging.services.auto_reply_numbers import forget
+
+    forget()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path) -> None:
     """MMS files a test stores go to its own folder, never to the checkout's media/."""
     settings.MEDIA_ROOT = tmp_path / "media"

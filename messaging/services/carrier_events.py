@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging import tasks, validation
 from messaging.models import (
-    AutoReply,
     CarrierEvent,
     Conversation,
     Direction,
@@ -26,11 +24,13 @@ from messaging.models import (
     Status,
     status_rank,
 )
+from messaging.services.auto_reply_numbers import auto_reply_numbers
 from messaging.services.inbound_media import media_record
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
 from portal import metrics
+from portal.inserts import insert
 from portal.storable import storable
 
 logger = logging.getLogger(__name__)
@@ -94,21 +94,42 @@ def message_update_from_sms(message: Message, sms: Mapping) -> tuple[list[str], 
 
 def conversation_add_message(message: Message) -> None:
     """File a newly created `message` in its customer's conversation (creating it), counting it
-    unread when inbound. Bumps `updated_at`, which is what open inboxes poll for."""
-    conversation, _ = Conversation.objects.get_or_create(
-        customer_number=message.their_number,
-        defaults={"last_activity_at": message.created_at},
-    )
-    changes: dict = {"updated_at": timezone.now()}
-    # Callbacks can arrive out of order: only a newer message becomes the last one.
-    if conversation.last_message_id is None or message.pk > conversation.last_message_id:
-        changes["last_message"] = message
-        changes["last_activity_at"] = max(conversation.last_activity_at, message.created_at)
-        if message.direction == Direction.INBOUND:
-            changes["last_inbound_did"] = message.our_number
-    if message.direction == Direction.INBOUND:
-        changes["unread_count"] = F("unread_count") + 1
-    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    unread when inbound. Bumps `updated_at`, which is what open inboxes poll for.
+
+    One upsert, not a read and a write: it runs for every inbound text. Callbacks can arrive out
+    of order, so only a newer message (a higher id) becomes the last one; SET expressions read the
+    row as it was, on both backends.
+    """
+    inbound = message.direction == Direction.INBOUND
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    last = f"{table}.last_message_id"
+    newer = f"({last} IS NULL OR excluded.last_message_id > {last})"
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table}
+                (customer_number, last_message_id, last_activity_at, last_inbound_did,
+                 unread_count, updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (customer_number) DO UPDATE SET
+                updated_at = excluded.updated_at,
+                unread_count = {table}.unread_count + excluded.unread_count,
+                last_inbound_did = CASE WHEN {newer} AND excluded.last_inbound_did <> ''
+                    THEN excluded.last_inbound_did ELSE {table}.last_inbound_did END,
+                last_activity_at = CASE WHEN {newer}
+                    AND excluded.last_activity_at > {table}.last_activity_at
+                    THEN excluded.last_activity_at ELSE {table}.last_activity_at END,
+                last_message_id = CASE WHEN {newer}
+                    THEN excluded.last_message_id ELSE {table}.last_message_id END""",
+            [
+                message.their_number,
+                message.pk,
+                adapt(message.created_at),
+                message.our_number if inbound else "",
+                1 if inbound else 0,
+                adapt(timezone.now()),
+            ],
+        )
 
 
 def conversation_touch(message: Message) -> None:
@@ -187,7 +208,7 @@ def carrier_event_receive(
             message, outcome, created = _apply(sid, callback)
             event.message = message
             event.outcome = "; ".join([outcome, *callback.dropped])[:200]
-            event.save()
+            insert(event)
             if created and message.direction == Direction.INBOUND:
                 _inbound_arrived(message)
     except Rejected as rejection:
@@ -222,23 +243,32 @@ def carrier_event_reject(
 def _inbound_arrived(message: Message) -> None:
     metrics.MESSAGES_RECEIVED.labels(message.our_number).inc()
     opt_out_record(message)
-    if AutoReply.objects.filter(did__phonenumber=message.our_number, enabled=True).exists():
+    if message.our_number in auto_reply_numbers():
         # Queued with this transaction; answered by the worker, so the webhook answers at once.
         tasks.auto_reply_task.enqueue(message.pk)
 
 
 def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
     sms = callback.sms
+    if sms.get("direction") == Direction.INBOUND and not callback.creation_problem:
+        # Nearly every inbound callback is a new text: insert first, and look only when the SID
+        # is already held (the carrier retrying, or a concurrent copy of this callback).
+        message = _new_message(sid, sms)
+        if insert(message, unless_exists="message_sid"):
+            _filed(message, sms)
+            return message, f"new inbound message ({message.status})", True
     message = Message.objects.select_for_update().filter(message_sid=sid).first()
     if message is None:
         message = _adopt_by_user_data(sid, sms)
     if message is None:
         if callback.creation_problem:
             raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
-        message, created = _create(sid, sms)
-        if created:
-            conversation_add_message(message)
+        message = _new_message(sid, sms)
+        if insert(message, unless_exists="message_sid"):
+            _filed(message, sms)
             return message, f"new {message.direction} message ({message.status})", True
+        # A concurrent copy of this callback inserted it first: apply this one to that row.
+        message = Message.objects.select_for_update().get(message_sid=sid)
     changed, outcome = message_update_from_sms(message, sms)
     if changed:
         message.save(update_fields=[*changed, "updated_at"])
@@ -246,7 +276,7 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
     return message, outcome, False
 
 
-def _create(sid: str, sms: dict) -> tuple[Message, bool]:
+def _new_message(sid: str, sms: dict) -> Message:
     inbound = sms.get("direction") == Direction.INBOUND
     urls, group = sms.get("media_urls") or [], sms.get("group_recipients") or []
     message = Message(
@@ -262,16 +292,13 @@ def _create(sid: str, sms: dict) -> tuple[Message, bool]:
         status=Status.RECEIVED if inbound else Status.SENDING,
     )
     message_update_from_sms(message, sms)
-    try:
-        # A savepoint, so a concurrent insert of the same SID leaves our transaction usable.
-        with transaction.atomic():
-            message.save(force_insert=True)
-    except IntegrityError:
-        winner = Message.objects.select_for_update().filter(message_sid=sid).first()
-        if winner is None:  # not the race on message_sid: a real error, for the caller
-            raise
-        return winner, False
+    return message
+
+
+def _filed(message: Message, sms: dict) -> None:
+    """A message just made from a callback: into its conversation, and its files recorded."""
+    conversation_add_message(message)
+    urls = sms.get("media_urls")
     if urls:
         # Every file, in order, even when there are many; the downloads run in the worker.
         media_record(message, urls)
-    return message, True
