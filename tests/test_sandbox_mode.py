@@ -79,7 +79,7 @@ PRINT_TOKEN = (
 def fresh_install(directory: Path) -> Path:
     """A copy of the checkout's code with none of its local state (.secret_key, .sandbox_token)."""
     ignore = shutil.ignore_patterns("__pycache__", ".secret_key*", ".sandbox_token*")
-    for app in ("portal", "phone_numbers", "messaging", "sandbox", "sms_segments"):
+    for app in ("portal", "phone_numbers", "messaging", "ops", "sandbox", "sms_segments"):
         shutil.copytree(BASE_DIR / app, directory / app, ignore=ignore)
     shutil.copy(BASE_DIR / "manage.py", directory)
     return directory
