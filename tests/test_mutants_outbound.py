@@ -614,14 +614,21 @@ def test_a_retry_note_keeps_2000_characters_of_a_long_error_and_is_dated_after_t
 
 
 @pytest.mark.django_db
-def test_a_refusal_keeps_2000_characters_of_a_long_error(carrier):
+def test_a_refusal_keeps_2000_characters_of_a_long_error_and_is_dated_after_the_answer(carrier):
     message = outbound(Status.SENDING)
-    carrier.post(SMS_URL, status=400, json={"message": LONG})
+    answered = []
+
+    def refused(request):
+        answered.append(timezone.now())
+        return 400, {}, json.dumps({"message": LONG})
+
+    carrier.add_callback(responses.POST, SMS_URL, callback=refused)
 
     attempt(message)
 
     message.refresh_from_db()
     assert (message.status, message.error) == ("failed", LONG[:2000])
+    assert message.updated_at >= answered[0]
 
 
 @pytest.mark.django_db
@@ -633,3 +640,31 @@ def test_a_flag_keeps_2000_characters_of_a_long_error(carrier):
 
     message.refresh_from_db()
     assert message.error == f"Could not reach CarrierX to check this message: {LONG}"[:2000]
+
+
+@pytest.mark.django_db
+def test_a_retry_after_of_half_a_second_is_scheduled_half_a_second_later(carrier):
+    message = outbound(Status.SENDING)
+    carrier.post(
+        SMS_URL, status=429, json={"message": "Too Many Requests"}, headers={"Retry-After": "0.5"}
+    )
+
+    before = timezone.now()
+    attempt(message)
+    after = timezone.now()
+
+    [retry] = queued(SEND_TASK)
+    assert before + timedelta(seconds=0.5) <= retry.run_after <= after + timedelta(seconds=0.5)
+
+
+@pytest.mark.django_db
+def test_reconciliation_finding_no_copy_after_the_resend_flags_the_message(carrier):
+    message = outbound(resent=True, error="Not at CarrierX; sending once more.")
+    carrier.get(SMS_URL, json=listing())
+
+    assert message_reconcile(message_id=message.pk, round_=1) == "flagged"
+
+    message.refresh_from_db()
+    assert (message.status, message.needs_attention) == ("unknown", True)
+    assert message.error == "CarrierX has no copy even after one resend."
+    assert not DBTaskResult.objects.exists()  # no third send
