@@ -1,0 +1,50 @@
+"""The inbox's "nothing new" poll: an empty 204 for five cheap statements, with every rule still
+read fresh on each request (a role taken away counts at once)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from messaging.selectors.paging import new_cursor
+
+
+def poll(client):
+    return client.get("/messaging/inbox/", {"since": new_cursor()}, HTTP_HX_REQUEST="true")
+
+
+def test_nothing_new_is_an_empty_204_for_five_statements(client, inbox_staff):
+    client.force_login(inbox_staff)
+    poll(client)  # a session's first request also reads the person's time zone into it
+    with CaptureQueriesContext(connection) as captured:
+        response = poll(client)
+    assert response.status_code == 204 and response.content == b""
+    sql = [q["sql"] for q in captured.captured_queries]
+    tables = [s.split(" FROM ", 1)[1].split()[0].strip('"') if " FROM " in s else s for s in sql]
+    # Session, user, their permissions (one statement), their DIDs, and the question itself.
+    assert tables == [
+        "django_session",
+        "auth_user",
+        "auth_permission",
+        "messaging_senderprofile_allowed_dids",
+        "messaging_conversation",
+    ]
+
+
+def test_a_role_taken_away_counts_on_the_very_next_poll(client, inbox_staff):
+    client.force_login(inbox_staff)
+    assert poll(client).status_code == 204
+    inbox_staff.groups.remove(Group.objects.get(name="Inbox staff"))
+    assert poll(client).status_code == 403
+
+
+def test_a_permission_given_to_the_user_directly_counts_too(client, db):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("direct")
+    user.user_permissions.add(Permission.objects.get(codename="view_inbox"))
+    client.force_login(user)
+    assert poll(client).status_code == 204
+    assert user.has_perm("messaging.view_inbox")
+    assert not User.objects.get(pk=user.pk).has_perm("messaging.send_message")
