@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -147,7 +148,6 @@ def media_server(settings):
         s.thread.start()
     settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = [server.host]
     settings.MEDIA_DOWNLOAD_TIMEOUT = (2.0, 0.3)
-    settings.CARRIERX_SANDBOX = False
     server.elsewhere = elsewhere
     yield server
     for s in (server, elsewhere):
@@ -352,6 +352,29 @@ def test_a_private_address_is_refused_unless_it_is_trusted(media_server, setting
     assert media_server.hits == Counter()
 
 
+def test_a_name_that_resolves_public_for_the_check_and_private_for_the_connection_is_refused(
+    media_server, settings, monkeypatch
+):
+    """DNS rebinding: the check sees a public address, the connection lands on 127.0.0.1. The
+    address actually connected to is checked too, and nothing it sent is kept."""
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
+    real = socket.getaddrinfo
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))]])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "media.example.test":
+            return next(answers, None) or real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = media_server.url("/parcel.jpg").replace("127.0.0.1", "media.example.test")
+    message = receive([url])
+    media_download(message_id=message.pk)
+    (f,) = files_of(message)
+    assert (f.state, f.error) == (MediaState.FAILED, "points at a private address")
+    assert not f.file
+
+
 def test_in_sandbox_mode_the_sandbox_host_is_trusted(media_server, settings):
     settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
     settings.CARRIERX_SANDBOX = True
@@ -359,6 +382,16 @@ def test_in_sandbox_mode_the_sandbox_host_is_trusted(media_server, settings):
     message = receive([media_server.url("/parcel.jpg")])
     media_download(message_id=message.pk)
     assert files_of(message)[0].state == MediaState.STORED
+
+
+def test_outside_sandbox_mode_the_carrier_api_host_is_not_trusted(media_server, settings):
+    reverse("messaging:inbox")  # the URLs load in sandbox mode, as the rest of the suite expects
+    settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
+    settings.CARRIERX_SANDBOX = False
+    settings.CARRIERX_API_URL = f"http://{media_server.host}/core/v2"
+    message = receive([media_server.url("/parcel.jpg")])
+    media_download(message_id=message.pk)
+    assert files_of(message)[0].error == "points at a private address"
 
 
 def test_transient_failures_are_retried_with_backoff_then_failed_after_the_attempts(

@@ -61,7 +61,6 @@ def pictures_host(settings):
     server.extra = PICTURES
     server.thread.start()
     settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = [server.host]
-    settings.CARRIERX_SANDBOX = False
     yield server
     server.httpd.shutdown()
     server.httpd.server_close()
