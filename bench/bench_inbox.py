@@ -2,15 +2,21 @@
 conversation, and the "nothing new" polls, against gunicorn with one client.
 
 Goal (issue 6): p95 ≤ 100 ms for pages and the conversation; the "nothing new" poll ≤ 10 ms and
-≤ 1 KB. Times are client wall time over loopback (request written → response read), which is
-server time plus a few tens of microseconds. After timing, each view runs once in-process and
+≤ 1 KB. Goal (issue 18): a "nothing new" poll costs ≤ 2 × a bare signed-in Django view
+(bench/baseline_urls.py, served by a second gunicorn on the same database, so the same session
+cookie signs in there), in CPU per request and in p95. The polls and the bare view are timed in
+BENCH_POLL_ROUNDS rounds, their order rotating each round, so a busy machine's drift hits all
+three alike. Times are client wall time over loopback (request written → response read), which
+is server time plus a few tens of microseconds. After timing, each view runs once in-process and
 every SELECT it issued is EXPLAIN ANALYZEd (bench/out/inbox_explain.txt), so a slow page names
 its query.
 
 The data (1M messages over 20k customers and 5 DIDs, their conversations, 50k callback events)
-is written with COPY into `bench_inbox` and kept: a re-run that finds it skips generation.
+is written with COPY into `bench_inbox` (plus BENCH_DB_SUFFIX, so two checkouts keep one each)
+and kept: a re-run that finds it skips generation.
 
-    .venv/bin/python bench/bench_inbox.py        # BENCH_INBOX_MESSAGES, BENCH_INBOX_REQUESTS
+    .venv/bin/python bench/bench_inbox.py   # BENCH_INBOX_MESSAGES, BENCH_INBOX_REQUESTS,
+                                            # BENCH_POLL_ROUNDS
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,11 +38,13 @@ from urllib.parse import quote
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.baseline_urls import SIGNED_IN_PATH  # noqa: E402
 from bench.common import (  # noqa: E402
     OUT,
     Conn,
     Database,
     Server,
+    baseline_env,
     cpu_delta,
     cpu_seconds,
     migrate,
@@ -52,6 +61,7 @@ MESSAGES = int(os.environ.get("BENCH_INBOX_MESSAGES", "1000000"))
 CUSTOMERS = 20_000
 EVENTS = 50_000  # callback events for the newest messages
 REQUESTS = int(os.environ.get("BENCH_INBOX_REQUESTS", "200"))
+POLL_ROUNDS = int(os.environ.get("BENCH_POLL_ROUNDS", "3"))  # polls and bare view: REQUESTS each
 WARMUP = 20
 DEADLINE_S = 90  # per request kind: a pathological page stops the loop, not the machine
 DIDS = [f"1516206557{n}" for n in range(5)]
@@ -76,6 +86,7 @@ BODIES = [
 ]
 OUT_STATUSES = ["delivered"] * 85 + ["failed"] * 8 + ["sent"] * 4 + ["queued"] * 2 + ["sending"]
 PAGE_GOAL_MS, POLL_GOAL_MS, POLL_GOAL_BYTES = 100.0, 10.0, 1024
+POLL_PER_BARE_GOAL = 2.0  # issue 18: a "nothing new" poll ≤ 2 × the bare signed-in view
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -395,10 +406,20 @@ def scenarios(conn: Conn, cookie: str) -> list[dict]:
             "htmx": True,
             "poll": True,
         },
+        {
+            # Sent as the polls are (cookie, HX-Request), to the bare view's server.
+            "name": "bare signed-in view",
+            "path": SIGNED_IN_PATH,
+            "status": 204,
+            "htmx": True,
+            "bare": True,
+        },
     ]
 
 
-def time_scenario(conn: Conn, cookie: str, sc: dict, server: Server, db: Database) -> dict:
+def sample(conn: Conn, cookie: str, sc: dict, server: Server, db: Database) -> dict:
+    """WARMUP untimed then REQUESTS timed requests of `sc`, one at a time: each one's wall time,
+    status and size, and the CPU the server and the database spent on the timed ones."""
     headers = {"Cookie": cookie}
     if sc.get("htmx"):
         headers["HX-Request"] = "true"
@@ -420,19 +441,45 @@ def time_scenario(conn: Conn, cookie: str, sc: dict, server: Server, db: Databas
             latencies.append(elapsed)
             statuses.append(status)
             sizes.append(wire)
-    app_cpu = cpu_delta(app_before, cpu_seconds(server.pids()))
-    db_cpu = cpu_delta(db_before, cpu_seconds(db.backend_pids()))
-    sc = dict(sc, path=path)
+    return {
+        "path": path,
+        "latencies": latencies,
+        "statuses": statuses,
+        "sizes": sizes,
+        "app_cpu": cpu_delta(app_before, cpu_seconds(server.pids())),
+        "db_cpu": cpu_delta(db_before, cpu_seconds(db.backend_pids())),
+    }
+
+
+def summarize(sc: dict, samples: list[dict]) -> dict:
+    latencies = [x for s in samples for x in s["latencies"]]
+    count = max(len(latencies), 1)
+    sc = dict(sc, path=samples[-1]["path"])
     sc.update(
-        app_ms=app_cpu * 1000 / max(len(latencies), 1),
-        db_ms=db_cpu * 1000 / max(len(latencies), 1),
-        ok=sum(1 for s in statuses if s == sc["status"]),
+        requests=len(latencies),
+        app_ms=sum(s["app_cpu"] for s in samples) * 1000 / count,
+        db_ms=sum(s["db_cpu"] for s in samples) * 1000 / count,
+        ok=sum(1 for s in samples for status in s["statuses"] if status == sc["status"]),
         p50=percentile(latencies, 50) * 1000,
         p95=percentile(latencies, 95) * 1000,
         p99=percentile(latencies, 99) * 1000,
-        bytes=max(sizes, default=0),
+        bytes=max((n for s in samples for n in s["sizes"]), default=0),
     )
     return sc
+
+
+def time_polls(
+    polls: list[dict], cookie: str, portal: tuple[Conn, Server], bare: tuple[Conn, Server], db
+) -> list[dict]:
+    """The "nothing new" polls and the bare signed-in view, timed alike in POLL_ROUNDS rounds,
+    the order rotating each round."""
+    samples: dict[str, list[dict]] = {sc["name"]: [] for sc in polls}
+    for rnd in range(POLL_ROUNDS):
+        first = rnd % len(polls)
+        for sc in polls[first:] + polls[:first]:
+            conn, server = bare if sc.get("bare") else portal
+            samples[sc["name"]].append(sample(conn, cookie, sc, server, db))
+    return [summarize(sc, samples[sc["name"]]) for sc in polls]
 
 
 # --- where the time goes ---------------------------------------------------------------------
@@ -442,7 +489,7 @@ def explain(results: list[dict]) -> tuple[list[list], str]:
     """Run each view once in-process, EXPLAIN ANALYZE every SELECT it issued."""
     from django.contrib.auth.models import User
     from django.db import connection
-    from django.test import Client
+    from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -453,7 +500,12 @@ def explain(results: list[dict]) -> tuple[list[list], str]:
         path = sc["path"]
         if sc.get("poll"):
             path = re.sub(r"since=[^&]+", "since=" + quote(datetime.now(UTC).isoformat()), path)
-        with CaptureQueriesContext(connection) as captured:
+        urls = (
+            override_settings(ROOT_URLCONF="bench.baseline_urls")
+            if sc.get("bare")
+            else nullcontext()
+        )
+        with urls, CaptureQueriesContext(connection) as captured:
             client.get(path, headers=headers, secure=True)
         report.append(f"==== {sc['name']}: GET {path}")
         slowest, total = (0.0, "", []), 0.0
@@ -514,29 +566,46 @@ def main() -> int:
     ensure_data()
     cookie = "sessionid=" + staff_session()
 
-    with Server(env, "inbox-postgresql") as server:
+    with (
+        Server(env, "inbox-postgresql") as server,
+        Server(baseline_env(env), "inbox-baseline") as bare_server,
+    ):
         print(
-            f"{server.shape}; one client, keep-alive, {WARMUP} warm-up + {REQUESTS} requests",
+            f"{server.shape}, and the same for the bare view; one client, keep-alive, "
+            f"{WARMUP} warm-up + {REQUESTS} requests per page, {POLL_ROUNDS} rounds of that "
+            "for the polls and the bare view",
             flush=True,
         )
-        conn = Conn(server.port)
-        results = [time_scenario(conn, cookie, sc, server, db) for sc in scenarios(conn, cookie)]
+        conn, bare_conn = Conn(server.port), Conn(bare_server.port)
+        every = scenarios(conn, cookie)
+        pages = [sc for sc in every if not (sc.get("poll") or sc.get("bare"))]
+        results = [summarize(sc, [sample(conn, cookie, sc, server, db)]) for sc in pages]
+        results += time_polls(
+            [sc for sc in every if sc not in pages],
+            cookie,
+            (conn, server),
+            (bare_conn, bare_server),
+            db,
+        )
         conn.close()
+        bare_conn.close()
 
     rows, all_met = [], True
     for r in results:
-        if r.get("poll"):
+        if r.get("bare"):
+            goal, met = "(yardstick)", True
+        elif r.get("poll"):
             goal = f"p95 ≤ {POLL_GOAL_MS:.0f} ms, ≤ 1 KB"
             met = r["p95"] <= POLL_GOAL_MS and r["bytes"] <= POLL_GOAL_BYTES
         else:
             goal = f"p95 ≤ {PAGE_GOAL_MS:.0f} ms"
             met = r["p95"] <= PAGE_GOAL_MS
-        met = met and r["ok"] == REQUESTS
+        met = met and r["ok"] == r["requests"]
         all_met = all_met and met
         rows.append(
             [
                 r["name"],
-                f"{r['ok']}/{REQUESTS} × {r['status']}",
+                f"{r['ok']}/{r['requests']} × {r['status']}",
                 r["p50"],
                 r["p95"],
                 r["p99"],
@@ -566,6 +635,45 @@ def main() -> int:
             f"Inbox on PostgreSQL, {MESSAGES:,} messages / {CUSTOMERS:,} conversations "
             "(client wall time; CPU per request: gunicorn, PostgreSQL backends; "
             "bytes = status line + headers + body)"
+        ),
+    )
+    bare = next(r for r in results if r.get("bare"))
+    ratio_rows = []
+    for r in results:
+        if not r.get("poll"):
+            continue
+        cpu, bare_cpu = r["app_ms"] + r["db_ms"], bare["app_ms"] + bare["db_ms"]
+        cpu_ratio, p95_ratio = cpu / bare_cpu, r["p95"] / bare["p95"]
+        met = cpu_ratio <= POLL_PER_BARE_GOAL and p95_ratio <= POLL_PER_BARE_GOAL
+        all_met = all_met and met
+        ratio_rows.append(
+            [
+                r["name"],
+                cpu,
+                bare_cpu,
+                f"{cpu_ratio:.2f}",
+                r["p95"],
+                bare["p95"],
+                f"{p95_ratio:.2f}",
+                "met" if met else "MISSED",
+            ]
+        )
+    print()
+    text += "\n\n" + print_table(
+        [
+            "request",
+            "CPU ms",
+            "bare CPU ms",
+            "CPU poll/bare",
+            "p95 ms",
+            "bare p95",
+            "p95 poll/bare",
+            f"goal both ≤ {POLL_PER_BARE_GOAL:.0f}×",
+        ],
+        ratio_rows,
+        title=(
+            "Polls against the bare signed-in view (same run, interleaved; "
+            "CPU = gunicorn + PostgreSQL backends per request)"
         ),
     )
     explain_rows, report = explain(results)

@@ -77,6 +77,12 @@ def print_machine() -> None:
 # --- databases ---------------------------------------------------------------------------------
 
 
+def db_name(name: str) -> str:
+    """`name` plus BENCH_DB_SUFFIX: two checkouts benchmarked side by side (an old commit against
+    the new one) keep their own scratch databases instead of dropping each other's."""
+    return name + os.environ.get("BENCH_DB_SUFFIX", "")
+
+
 def _check_name(name: str) -> None:
     # Only ever our own scratch databases: never `test` or the test runs' `test_*`.
     if not name.startswith("bench_") or not name.replace("_", "").isalnum():
@@ -102,6 +108,7 @@ class Database:
     @classmethod
     def postgres(cls, name: str, *, fresh: bool = True) -> Database:
         """`fresh` drops and recreates it; otherwise it is created only when missing."""
+        name = db_name(name)
         _check_name(name)
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -174,6 +181,12 @@ def portal_env(db: Database, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def baseline_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` served by the bare yardstick views (bench/baseline_urls.py) instead of the portal:
+    same database, SECRET_KEY and middleware, so the portal's session cookie signs in there too."""
+    return {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline_settings"}
 
 
 def manage(env: dict[str, str], *args: str) -> None:
