@@ -5,21 +5,37 @@ from datetime import date
 
 import phonenumbers
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from messaging.models import AutoReply, Direction, Status
 from messaging.services.opt_out import opt_out_refusal
-from messaging.widgets import ComposerTextarea
+from messaging.services.outbound_media import attachments_prepare, limit_text
+from messaging.widgets import AttachInput, ComposerTextarea, FromDidSelect
 from phone_numbers.models import Did
+from phone_numbers.selectors import mms_refusal
 from portal.phones import format_number, normalize_number, vanity_digits
 
 MAX_MESSAGE_LENGTH = 1600
 
 
+class AttachmentsField(forms.Field):
+    """Any number of uploaded files (the form's clean checks them with the carrier's limits)."""
+
+    widget = AttachInput
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, value) -> list:
+        return [f for f in value or [] if f is not None]
+
+
 class SendForm(forms.Form):
     from_did = forms.ChoiceField(
         label="From DID",
+        widget=FromDidSelect,
         error_messages={
             "invalid_choice": "%(value)s is not one of our SMS numbers. Pick a From DID.",
             "required": "Pick the DID to send from.",
@@ -32,11 +48,16 @@ class SendForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "+1 212-555-0142", "inputmode": "tel"}),
         error_messages={"required": "Enter the number to text."},
     )
+    # Optional once files are attached: an MMS may be pictures alone.
     message = forms.CharField(
         label="Message",
+        required=False,
         max_length=MAX_MESSAGE_LENGTH,
         widget=ComposerTextarea(attrs={"rows": 4}),
-        error_messages={"required": "Type a message to send."},
+    )
+    attachments = AttachmentsField(
+        label="Attach",
+        template_name="messaging/widgets/attachments_field.html",
     )
 
     def __init__(self, *args, dids=None, **kwargs) -> None:
@@ -44,6 +65,19 @@ class SendForm(forms.Form):
         # The view passes the DIDs this user may send from; anything else is an invalid choice.
         dids = list(Did.objects.sms_capable() if dids is None else dids)
         self.fields["from_did"].choices = [(d.phonenumber, d.label) for d in dids]
+        self.mms_refusals = {
+            d.phonenumber: mms_refusal(d.formatted) for d in dids if not d.can_send_mms
+        }
+        self.fields["from_did"].widget.mms_refusals = self.mms_refusals
+        self.fields["attachments"].help_text = (
+            f"Pictures or files, up to {settings.MMS_MAX_FILES} and {limit_text()} in all; "
+            "large photos are made smaller to fit."
+        )
+
+    @property
+    def attachments_dropped(self) -> bool:
+        """Files came with a form that was refused: the browser does not keep them, so say so."""
+        return self.is_bound and bool(self.files.getlist("attachments")) and bool(self.errors)
 
     # Set when a vanity number was converted and not yet confirmed: the digits it became.
     vanity_pending: str | None = None
@@ -68,9 +102,12 @@ class SendForm(forms.Form):
 
     def clean_message(self) -> str:
         text = self.cleaned_data["message"]
-        if not text.strip():
-            raise ValidationError("Type a message to send.")
-        return text
+        # Spaces alone are no text: with files the MMS goes without it, else the form says so.
+        return text if text.strip() else ""
+
+    def clean_attachments(self) -> list:
+        uploads = self.cleaned_data["attachments"]
+        return attachments_prepare(uploads) if uploads else []
 
     def recipient(self) -> str | None:
         return self.cleaned_data.get("to_did")
@@ -80,7 +117,12 @@ class SendForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        attached = bool(self.files.getlist("attachments")) if self.is_bound else False
+        if not attached and "message" in cleaned and not cleaned["message"]:
+            self.add_error("message", "Type a message to send.")
         to, from_did = self.recipient(), cleaned.get("from_did")
+        if attached and self.mms_refusals.get(from_did):
+            self.add_error("from_did", self.mms_refusals[from_did])
         if to and from_did:
             refusal = opt_out_refusal(customer=to, our_number=from_did)
             if refusal is not None:

@@ -121,9 +121,10 @@ def callback_history(
     return CallbackChange.objects.filter(query).select_related("user")
 
 
-def send_refusal(our_number: str) -> str | None:
-    """Why a text cannot go out from our number, said before the carrier is asked; None when our
-    copy knows nothing against it (the carrier still has the last word)."""
+def send_refusal(our_number: str, *, media: bool = False) -> str | None:
+    """Why a text (with pictures or files when `media`) cannot go out from our number, said before
+    the carrier is asked; None when our copy knows nothing against it (the carrier still has the
+    last word)."""
     did = Did.objects.filter(phonenumber=our_number).first()
     if did is None:
         return None
@@ -135,4 +136,14 @@ def send_refusal(our_number: str) -> str | None:
             f"Not sent: SMS is not enabled on {did.formatted}{state}. A Number admin can enable it "
             "under Phone Numbers → the number → SMS Enablement."
         )
+    if media and not did.can_send_mms:
+        return f"Not sent: {mms_refusal(did.formatted)}"
     return None
+
+
+def mms_refusal(number: str) -> str:
+    """Why pictures or files cannot go out from our number: the form's words and the send's."""
+    return (
+        f"{number} cannot send pictures or files (MMS is not enabled on it). Pick another From "
+        "DID, or send the text alone."
+    )

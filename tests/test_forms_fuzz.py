@@ -3,19 +3,25 @@ removed, repeated, retyped, 100 KB long, byte-damaged) never get a 5xx, and afte
 pages still render for an admin.
 
 Seeded (same inputs every run); FORMS_FUZZ_EXAMPLES sets the examples per surface. Forms that
-call the carrier (callback URLs, DID groups) run against the sandbox over real HTTP.
+call the carrier (callback URLs, DID groups) run against the sandbox over real HTTP. The composers
+are also fuzzed with uploads (0–15 files: byte-damaged pictures, empty, oversized, mixed types,
+damaged and endless names), sent as raw multipart bytes so no client cleans them first.
 """
 
 from __future__ import annotations
 
+import io
+import random
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
-from messaging.models import Direction, Message, Status
+from messaging.models import Direction, Message, MessageMedia, Status
 from messaging.services.carrier_events import conversation_add_message
 from phone_numbers.models import Did, DidGroup
 from phone_numbers.sync import numbers_sync
@@ -103,6 +109,155 @@ def test_the_reply_form_never_answers_5xx(admin, world):
         answered(post(admin, f"/messaging/inbox/{CUSTOMER}/reply/", body, htmx=htmx))
 
     reply()
+    assert_main_pages_render(admin, world.did.did_sid)
+
+
+def _image(kind: str, size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "teal").save(out, kind)
+    return out.getvalue()
+
+
+def _noise_png(edge: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (edge, edge), random.Random(7).randbytes(edge * edge * 3)).save(
+        out, "PNG", compress_level=1
+    )
+    return out.getvalue()
+
+
+GOOD_FILES = [
+    _image("PNG"),
+    _image("JPEG"),
+    _image("GIF"),
+    _image("WEBP"),
+    b"%PDF-1.4\n%%EOF\n",
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n",
+    b"ID3\x03\x00" + b"\x00" * 200,
+    b"#!AMR\n" + b"\x00" * 100,
+    b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200,
+]
+BAD_FILES = [
+    b"",
+    b"<html><script>alert(1)</script></html>",
+    b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+    b"MZ\x90\x00 not a program",
+    b"\x89PNG\r\n\x1a\n",  # a PNG's signature and nothing else
+    b"\xff\xd8\xff" + b"\x00" * 50,
+    b"\x00\x00\x00\x18ftypheic" + b"\x00" * 50,  # a HEIC that is not one
+]
+BIG_FILES = [b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024 + 100), _noise_png(1100)]
+FILE_NAMES = [
+    b"photo.png",
+    b"",
+    b".",
+    b"..",
+    b"../../etc/passwd",
+    b"C:\\Users\\me\\IMG_0001.HEIC",
+    b"x" * 5000 + b".jpg",
+    b"na\x00me.png",
+    b"\xff\xfe\xed.pdf",
+    b"\xed\xa0\x80.gif",  # a lone surrogate, as UTF-8 bytes
+    "\u202egnp.exe".encode(),
+    "😀 receipt.pdf".encode(),
+    b"a;b=c.png",
+    b"%00%2F.png",
+    b"<script>.png",
+]
+
+
+@st.composite
+def damaged_bytes(draw, data: bytes) -> bytes:
+    """A good file cut short, or with a few bytes changed."""
+    if draw(st.booleans()):
+        return data[: draw(st.integers(0, len(data)))]
+    changed = bytearray(data)
+    for _ in range(draw(st.integers(1, 8))):
+        changed[draw(st.integers(0, len(changed) - 1))] = draw(st.integers(0, 255))
+    return bytes(changed)
+
+
+def upload_files() -> st.SearchStrategy[list[tuple[bytes, bytes, bytes]]]:
+    """0–15 files of (name, stated type, bytes)."""
+    data = st.one_of(
+        st.sampled_from(GOOD_FILES),
+        st.sampled_from(GOOD_FILES[:4]).flatmap(damaged_bytes),
+        st.sampled_from(BAD_FILES),
+        st.binary(max_size=300),
+        st.sampled_from(BIG_FILES) if EXAMPLES else st.nothing(),
+    )
+    stated = st.sampled_from(
+        [b"image/png", b"image/jpeg", b"application/pdf", b"text/html", b"", b"x/\x00y", b"*/*"]
+    )
+    one = st.tuples(st.sampled_from(FILE_NAMES), stated, data)
+    return st.lists(one, max_size=15)
+
+
+def multipart(fields: list[tuple[bytes, bytes]], files) -> tuple[bytes, str]:
+    """A multipart/form-data body written byte by byte: names and values exactly as given."""
+    boundary = b"fuzzboundary7MA4YWxkTrZu0gW"
+    parts = []
+    for name, value in fields:
+        parts.append(b'Content-Disposition: form-data; name="%s"\r\n\r\n%s' % (name, value))
+    for filename, content_type, data in files:
+        parts.append(
+            b'Content-Disposition: form-data; name="attachments"; filename="%s"\r\n'
+            b"Content-Type: %s\r\n\r\n%s" % (filename, content_type, data)
+        )
+    body = b"".join(b"--" + boundary + b"\r\n" + part + b"\r\n" for part in parts)
+    return body + b"--" + boundary + b"--\r\n", f"multipart/form-data; boundary={boundary.decode()}"
+
+
+def _stored(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.mark.parametrize("reply", [False, True], ids=["send", "reply"])
+def test_the_composers_never_answer_5xx_to_uploads_and_store_nothing_they_refuse(
+    admin, world, settings, reply
+):
+    Did.objects.filter(pk=world.did.pk).update(capabilities=31, active_capabilities=31)
+    Did.objects.create(
+        did_sid="did-sms-only", phonenumber="15162065580", capabilities=7, active_capabilities=7
+    )
+    path = f"/messaging/inbox/{CUSTOMER}/reply/" if reply else "/messaging/"
+    texts = [b"", b"Here you go", b"x" * 1601, "\u00e9".encode() * 800, b"\x00", b"\xff\xfe"]
+    outcomes: set[bool] = set()
+
+    @fuzz_settings()
+    @given(
+        files=upload_files(),
+        from_did=st.sampled_from([DID.encode(), b"15162065580", b"", b"\xff"]),
+        text=st.sampled_from(texts),
+        htmx=st.booleans(),
+    )
+    def send(files, from_did, text, htmx):
+        fields = [(b"from_did", from_did), (b"message", text)]
+        if not reply:
+            fields.append((b"to_did", b"+1 (516) 206-5320"))
+        body, content_type = multipart(fields, files)
+        messages, media, stored = (
+            Message.objects.count(),
+            MessageMedia.objects.count(),
+            _stored(settings),
+        )
+        headers = {"HX-Request": "true"} if htmx else {}
+        response = admin.generic("POST", path, body, content_type=content_type, headers=headers)
+        answered(response)
+        accepted = Message.objects.count() > messages
+        outcomes.add(accepted)
+        if not accepted:
+            assert MessageMedia.objects.count() == media
+            assert _stored(settings) == stored
+        else:
+            newest = Message.objects.latest("pk")
+            assert newest.media_count == newest.media.count() <= 10
+            assert sum(m.size for m in newest.media.all()) <= settings.MMS_MAX_BYTES
+
+    send()
+    # Both ways were fuzzed: some uploads were sent, some refused.
+    assert outcomes == {True, False}
     assert_main_pages_render(admin, world.did.did_sid)
 
 

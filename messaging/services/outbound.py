@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,8 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging import tasks
-from messaging.models import CarrierEvent, Direction, Message, Status
-from messaging.services import carrier_events
+from messaging.models import CarrierEvent, Direction, Kind, Message, Status
+from messaging.services import carrier_events, outbound_media
 from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
@@ -47,18 +48,23 @@ def message_send(
     body: str,
     user: AbstractBaseUser | None = None,
     auto_reply_to: Message | None = None,
+    attachments: Sequence[outbound_media.Attachment] = (),
 ) -> Message:
-    """Queue one SMS: save our row, file it in its conversation, hand the call to the worker."""
+    """Queue one SMS (an MMS with `attachments`, checked by outbound_media.attachments_prepare):
+    save our row and its files, file it in its conversation, hand the call to the worker."""
     with transaction.atomic():
         message = Message.objects.create(
             direction=Direction.OUTBOUND,
             our_number=from_number,
             their_number=to,
             body=body,
+            kind=Kind.MMS if attachments else Kind.SMS,
+            media_count=len(attachments),
             status=Status.SENDING,
             sent_by=signed_in(user),
             auto_reply_to=auto_reply_to,
         )
+        outbound_media.message_media_store(message=message, attachments=attachments)
         carrier_events.conversation_add_message(message)
         tasks.send_message_task.enqueue(message.pk)
     return message
@@ -130,7 +136,8 @@ def message_send_attempt(*, message_id: int) -> str:
     if refusal is not None:
         _settle(message, status=Status.FAILED, error=f"Not sent: {refusal}")
         return "opted out"
-    refusal = send_refusal(message.our_number)
+    media_urls = outbound_media.media_urls(message)
+    refusal = send_refusal(message.our_number, media=bool(media_urls))
     if refusal is not None:
         _settle(message, status=Status.FAILED, error=refusal)
         return "not enabled"
@@ -140,6 +147,7 @@ def message_send_attempt(*, message_id: int) -> str:
             to=message.their_number,
             message=message.body,
             user_data=carrier_events.user_data_for(message),
+            media_urls=media_urls,
         )
     except CarrierXError as err:
         return _send_failed(message, err)
@@ -224,7 +232,8 @@ def find_at_carrier(message: Message) -> list[dict]:
     return [
         sms
         for sms in candidates
-        if sms.get("message") == message.body and sms.get("user_data") in (None, "", ours)
+        # An MMS without text comes back `message: null`; ours is stored as "".
+        if (sms.get("message") or "") == message.body and sms.get("user_data") in (None, "", ours)
     ]
 
 

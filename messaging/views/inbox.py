@@ -129,13 +129,14 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
 def reply(request: HttpRequest, customer: str) -> HttpResponse:
     convo = conversation_visible_or_404(request.user, customer)
     dids = sender_dids(request.user).dids
-    form = ReplyForm(request.POST, dids=dids, customer=customer)
+    form = ReplyForm(request.POST, request.FILES, dids=dids, customer=customer)
     if form.is_valid():
         sent = message_send(
             from_number=form.cleaned_data["from_did"],
             to=customer,
             body=form.cleaned_data["message"],
             user=request.user,
+            attachments=form.cleaned_data["attachments"],
         )
         if not request.htmx:
             messages.success(request, "Reply queued; its status follows in the thread.")

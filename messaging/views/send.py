@@ -41,13 +41,19 @@ def send_page(request: HttpRequest) -> HttpResponse:
     dids = senders.dids
     # Staff usually send several texts from one number: keep the last From DID selected.
     preselected = request.session.get("from_did") or senders.default
-    form = SendForm(request.POST or None, dids=dids, initial={"from_did": preselected})
+    form = SendForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        dids=dids,
+        initial={"from_did": preselected},
+    )
     if request.method == "POST" and form.is_valid():
         message = message_send(
             from_number=form.cleaned_data["from_did"],
             to=form.cleaned_data["to_did"],
             body=form.cleaned_data["message"],
             user=request.user,
+            attachments=form.cleaned_data["attachments"],
         )
         request.session["from_did"] = message.our_number
         request.session[JUST_SENT] = message.pk

@@ -146,3 +146,29 @@ def test_axe_finds_nothing_serious_on_a_refused_sign_in(axe_page, live_server):
         if findings := axe_findings(page):
             found[viewport["width"]] = findings
     assert found == {}, found
+
+
+def test_axe_finds_nothing_serious_in_composers_with_attachments(axe_page, live_server, world):
+    """The Messaging page and a conversation's reply with pictures and a file attached (the
+    thumbnails, their remove buttons, the MMS counter), and with a From DID that cannot send MMS
+    (the reason shown)."""
+    page = axe_page
+    layout.sign_in_as(page, live_server, layout.ROLES[0])
+    found = {}
+    for viewport in (layout.PHONE, layout.DESKTOP):
+        page.set_viewport_size(viewport)
+        for path in (
+            reverse("messaging:send"),
+            reverse("messaging:conversation", args=[layout.CUSTOMER]),
+        ):
+            page.goto(path)
+            page.get_by_label("From DID").select_option(layout.OUR_DID)
+            page.get_by_label("Attach", exact=True).set_input_files(layout.ATTACHMENTS)
+            expect(page.locator(".attach-list li")).to_have_count(len(layout.ATTACHMENTS))
+            if findings := axe_findings(page):
+                found[f"{path} with attachments at {viewport['width']} px"] = findings
+            page.get_by_label("From DID").select_option(layout.SMS_ONLY_DID)
+            expect(page.locator(".attach-note")).to_contain_text("cannot send pictures or files")
+            if findings := axe_findings(page):
+                found[f"{path} from an SMS-only DID at {viewport['width']} px"] = findings
+    assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())

@@ -10,6 +10,7 @@ to docs/screenshots/:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from messaging.models import CarrierEvent, Conversation, Direction, Message
@@ -29,6 +31,13 @@ from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
 
+
+def png_bytes(color: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 150), color).save(out, "PNG")
+    return out.getvalue()
+
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 CUSTOMER = "15162065590"
@@ -38,6 +47,15 @@ LONG_TEXT = (
     "Hello! Your order #1042-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 left our warehouse today; "
     "tracking: https://tracking.example.com/very/long/path/that/does/not/break/anywhere/at/all "
 )
+
+# The sandbox's seeded DID that texts but cannot send MMS.
+SMS_ONLY_DID = "15162065580"
+# What the composer-with-attachments state attaches: two pictures and a document.
+ATTACHMENTS = [
+    {"name": "parcel-front.png", "mimeType": "image/png", "buffer": png_bytes("red")},
+    {"name": "label.png", "mimeType": "image/png", "buffer": png_bytes("green")},
+    {"name": "terms-and-conditions-2026.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"},
+]
 
 DAILY = ["Messaging", "Inbox", "Messages"]
 CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
@@ -376,3 +394,26 @@ def test_the_watch_sees_a_csp_violation(page, live_server, console_errors):
     assert [e for e in console_errors.seen if e.startswith("csp: style-src-attr")], (
         console_errors.seen
     )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_composers_with_attachments_fit_are_tappable_and_keep_the_csp(
+    page, live_server, console_errors, world, viewport
+):
+    """The Messaging page and a conversation's reply with pictures and a file attached: the
+    thumbnails (blob: URLs, which the CSP allows for images), their remove buttons and the note
+    of a From DID that cannot send MMS."""
+    page.set_viewport_size(viewport)
+    sign_in_as(page, live_server, ROLES[0])
+    for path in (reverse("messaging:send"), reverse("messaging:conversation", args=[CUSTOMER])):
+        page.goto(path)
+        page.get_by_label("From DID").select_option(OUR_DID)
+        page.get_by_label("Attach", exact=True).set_input_files(ATTACHMENTS)
+        expect(page.locator(".attach-list img")).to_have_count(2)
+        expect(page.locator(".attach-list li")).to_have_count(3)
+        page.get_by_label("From DID").select_option(SMS_ONLY_DID)
+        expect(page.locator(".attach-note")).to_contain_text("cannot send pictures or files")
+        assert_fits(page, f"{path} with attachments")
+        assert_no_csp_violation(console_errors, f"{path} with attachments")
+        if viewport is PHONE:
+            assert_tappable(page, f"{path} with attachments")
