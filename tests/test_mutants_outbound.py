@@ -668,3 +668,23 @@ def test_reconciliation_finding_no_copy_after_the_resend_flags_the_message(carri
     assert (message.status, message.needs_attention) == ("unknown", True)
     assert message.error == "CarrierX has no copy even after one resend."
     assert not DBTaskResult.objects.exists()  # no third send
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": Status.UNKNOWN},  # being reconciled: a POST now could text the customer twice
+        {"status": Status.SENDING, "message_sid": "sid-taken"},  # the carrier already took it
+        {"status": Status.FAILED},
+    ],
+    ids=["unknown", "sending with a SID", "failed"],
+)
+def test_a_send_task_for_a_message_not_waiting_to_be_sent_posts_nothing(carrier, fields):
+    message = outbound(**fields)
+
+    assert attempt(message) == "nothing to send"
+
+    assert not carrier.calls
+    message.refresh_from_db()
+    assert (message.status, message.send_attempts) == (fields["status"], 0)
