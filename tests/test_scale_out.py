@@ -63,8 +63,8 @@ PACE = 0.25  # seconds between one driver's requests
 TABS = 3
 POLL = 2.0  # seconds between one tab's polls, as the page's own
 KILL_AT = 0.4  # the share of the drive done when a worker and a web process are killed
-# Bounds, not expectations: on a quiet 2-core machine starting takes ~15 s and settling ~40 s, but
-# a busy machine can make each several times slower.
+# Bounds, not expectations: on a 2-core machine busy with other work (load 10-24) starting took
+# 50-160 s and driving and settling 70-115 s.
 START_WAIT = 180.0
 SETTLE_WAIT = 180.0
 REQUEST_TIMEOUT = 30.0
