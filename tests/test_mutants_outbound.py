@@ -27,6 +27,7 @@ from messaging.services.outbound import (
     messages_reconcile_stuck,
 )
 from messaging.tasks import reconcile_message_task, reconcile_stuck_task
+from phone_numbers.models import Did
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
 from tests import test_send_retries
@@ -688,3 +689,18 @@ def test_a_send_task_for_a_message_not_waiting_to_be_sent_posts_nothing(carrier,
     assert not carrier.calls
     message.refresh_from_db()
     assert (message.status, message.send_attempts) == (fields["status"], 0)
+
+
+@pytest.mark.django_db
+def test_a_send_task_from_a_released_number_fails_the_message_without_asking_the_carrier(carrier):
+    Did.objects.create(did_sid="did-1", phonenumber=OUR_DID, released_at=timezone.now())
+    message = outbound(Status.SENDING)
+    other = outbound(Status.SENDING)
+
+    assert attempt(message) == "not enabled"
+
+    assert not carrier.calls
+    message.refresh_from_db()
+    assert (message.status, message.send_attempts) == ("failed", 1)
+    assert message.error == "Not sent: +1 516-206-5575 was released, so it can no longer send."
+    assert Message.objects.get(pk=other.pk).status == "sending"
