@@ -92,6 +92,15 @@ class Message(models.Model):
     # The request that created it (a click on Send, a callback): the worker's and the carrier
     # calls' log lines about this message carry it too (portal/request_context.py).
     request_id = models.CharField(max_length=64, blank=True, default=current_request_id)
+    # From the carrier's detail record of it (messaging/services/detail_records.py): the record's
+    # SID (unique, so no record ever makes or matches two messages), seconds between the carrier
+    # taking it and sending it, and the carrier's code for why it failed.
+    dr_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    delay_sent = models.PositiveIntegerField(null=True, blank=True)
+    vendor_error_code = models.CharField(max_length=32, blank=True)
+    vendor_error_reason = models.CharField(max_length=300, blank=True)
+    # Made from the carrier's records: its callback never reached us.
+    recovered = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
@@ -368,3 +377,44 @@ class SendingDefaults(models.Model):
     def default_number(cls) -> str | None:
         row = cls.objects.filter(pk=cls.ROW).select_related("default_did").first()
         return row.default_did.phonenumber if row and row.default_did else None
+
+
+class DetailRecordSync(models.Model):
+    """One row: where the last sync of the carrier's detail records stopped, and how it went."""
+
+    ROW = 1
+
+    # The last record read in the carrier's insertion order: the next sync starts after it.
+    last_dr_sid = models.CharField(max_length=64, blank=True)
+    last_date_insert = models.DateTimeField(null=True, blank=True)
+    # Records that ended after this moment are read again (inserted earlier, finished since).
+    stopped_since = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    records_read = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Detail records read up to {self.last_dr_sid or '(none yet)'}"
+
+
+class DetailRecordRecovery(models.Model):
+    """What the detail records told us that callbacks did not, per DID and direction: inbound
+    texts we never heard of, outbound ones whose final status never came. The times are the
+    carrier's (when the messages were handled), so they say when callbacks were being lost."""
+
+    our_number = models.CharField("our DID", max_length=20)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    recovered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["our_number", "direction"], name="one_recovery_count_per_did_and_direction"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.direction} on {format_number(self.our_number)}"

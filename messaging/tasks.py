@@ -6,10 +6,16 @@ lease reaper (services/task_leases.py) names them so.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from django_tasks import task
+from django_tasks_db.models import DBTaskResult
 
 from messaging.models import Message
-from messaging.services import auto_reply, inbound_media, outbound, task_leases
+from messaging.services import auto_reply, detail_records, inbound_media, outbound, task_leases
+from portal.carrierx import CarrierXError
 from portal.request_context import logged_task
 
 
@@ -50,3 +56,45 @@ def auto_reply_task(message_id: int) -> str:
 @logged_task(message_request_id)
 def download_media_task(message_id: int) -> str:
     return inbound_media.media_download(message_id=message_id)
+
+
+def _detail_records_sync() -> str:
+    try:
+        return str(detail_records.detail_records_sync())
+    except CarrierXError as err:
+        # Kept on the sync's row; the task did what it could, and the next run tries again.
+        return f"could not read the detail records: {err}"
+
+
+def _detail_records_queued() -> DBTaskResult | None:
+    return DBTaskResult.objects.filter(
+        task_path=detail_records_sync_periodic.module_path, status="READY"
+    ).first()
+
+
+@task()
+@logged_task()
+def detail_records_sync_periodic() -> str:
+    """A read of the carrier's detail records that queues the next, DETAIL_RECORDS_SYNC_MINUTES
+    later (a worker killed midway ends the chain; `manage.py detail_records_sync --schedule`
+    starts it again)."""
+    try:
+        return _detail_records_sync()
+    finally:
+        if not _detail_records_queued():
+            delay = timedelta(minutes=settings.DETAIL_RECORDS_SYNC_MINUTES)
+            detail_records_sync_periodic.using(run_after=timezone.now() + delay).enqueue()
+
+
+def detail_records_sync_schedule() -> str:
+    """Start the periodic read, due at once; a chain already queued is brought forward, not
+    doubled."""
+    waiting = _detail_records_queued()
+    if waiting is not None:
+        DBTaskResult.objects.filter(pk=waiting.pk, status="READY").update(run_after=timezone.now())
+        return "The periodic read of detail records was already queued; it runs now."
+    detail_records_sync_periodic.enqueue()
+    return (
+        "Queued a read of the carrier's message detail records; the task worker reads them every "
+        f"{settings.DETAIL_RECORDS_SYNC_MINUTES:g} minutes."
+    )

@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from messaging.services.detail_records import recoveries_for
 from phone_numbers.capabilities import in_words
 from phone_numbers.enablement import health_problems
 from phone_numbers.forms import DidGroupForm
@@ -172,7 +173,11 @@ def number_page(did_sid: str) -> dict:
 @login_required
 @vary_on_headers("HX-Request")
 def number_detail(request: HttpRequest, did_sid: str) -> HttpResponse:
-    return render(request, panel_template(request, "numbers/detail.html"), number_page(did_sid))
+    context = number_page(did_sid)
+    if request.user.has_perm("numbers.change_callbacks"):
+        # What the carrier's detail records brought that callbacks did not: a callback problem.
+        context["recoveries"] = recoveries_for(context["did"].phonenumber)
+    return render(request, panel_template(request, "numbers/detail.html"), context)
 
 
 # --- DID Groups --------------------------------------------------------------------------------

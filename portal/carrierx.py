@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "carrierx-messaging-portal/1.0"
 LIST_PAGE_SIZE = 100
+# Detail records come by the thousand: fewer, larger pages (the sandbox's, and the carrier's
+# usual, largest `limit`).
+DETAIL_RECORDS_PAGE_SIZE = 1000
 
 
 class CarrierXError(Exception):
@@ -242,6 +245,32 @@ class CarrierXClient:
         params = {k: v for k, v in {"filter": filter, "order": order}.items() if v}
         for item in self.iter_list("sms/messages", params):
             yield sms_fields(item)
+
+    # --- Detail records and lookup ---------------------------------------------------------------
+
+    def list_message_drs(
+        self, *, after: str | None = None, filter: str | None = None
+    ) -> Iterator[dict]:
+        """Every message detail record (CARRIERX-MORE.md §5) the carrier inserted after the record
+        `after` (a `dr_sid`; None: from the first), oldest first, matching `filter`
+        (`date_stop ge 2026-11-29T14:00:00Z`), following `pagination.next` to the last page."""
+        params: dict[str, Any] = {"limit": DETAIL_RECORDS_PAGE_SIZE}
+        if after:
+            params["after"] = after
+        if filter:
+            params["filter"] = filter
+        return self.iter_list("sms/message_drs", params)
+
+    def get_message_dr(self, dr_sid: str) -> dict:
+        return self._request("GET", f"sms/message_drs/{dr_sid}")
+
+    def lookup_did(self, number: str, *, carrier: bool = True) -> dict:
+        """What the carrier knows of a phone number (§6); with `carrier`, `details.carrier` is
+        `{mcc, mnc, name, type}` (`type` mobile, landline or voip). The number goes as its digits;
+        the carrier ignores anything but digits and `+`."""
+        digits = "".join(char for char in number if char.isascii() and char.isdigit())
+        params = {"carrier": "true"} if carrier else None
+        return self._request("GET", f"lookup/dids/{digits}", params=params)
 
     # --- Phone numbers ---------------------------------------------------------------------------
 

@@ -194,6 +194,13 @@ CARRIER_UNAVAILABLE_AFTER = env.int("CARRIER_UNAVAILABLE_AFTER", default=3)
 # often; after a failed read, first again after NUMBERS_SYNC_RETRY_SECONDS, doubling each time.
 NUMBERS_SYNC_MINUTES = env.float("NUMBERS_SYNC_MINUTES", default=5.0)
 NUMBERS_SYNC_RETRY_SECONDS = env.float("NUMBERS_SYNC_RETRY_SECONDS", default=10.0)
+# The carrier's message detail records are read this often (messaging/services/detail_records.py);
+# the first read goes back DETAIL_RECORDS_LOOKBACK_HOURS. A recovered inbound text (its callback
+# never came) is auto-replied only if it reached the carrier at most AUTO_REPLY_RECOVERY_MINUTES
+# ago: a late answer to an old text is worse than none.
+DETAIL_RECORDS_SYNC_MINUTES = env.float("DETAIL_RECORDS_SYNC_MINUTES", default=5.0)
+DETAIL_RECORDS_LOOKBACK_HOURS = env.float("DETAIL_RECORDS_LOOKBACK_HOURS", default=24.0)
+AUTO_REPLY_RECOVERY_MINUTES = env.float("AUTO_REPLY_RECOVERY_MINUTES", default=15.0)
 
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)

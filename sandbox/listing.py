@@ -266,3 +266,104 @@ def list_response_body(
         "pagination": pagination,
         "total": total,
     }
+
+
+def _cursor_url(request: HttpRequest, *, limit: int, **cursor: str) -> str:
+    query = request.GET.copy()
+    for name in ("after", "before", "offset"):
+        query.pop(name, None)
+    query.update(cursor)
+    query["limit"] = str(limit)
+    return request.build_absolute_uri(request.path) + "?" + query.urlencode()
+
+
+def cursor_list_response_body(
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    fields: dict[str, Field],
+    serialize: Callable[[object], dict],
+    key: str,
+    when: str,
+    special: Special | None = None,
+) -> dict:
+    """The carrier's list envelope, paged by record: `after=<key>` is the page of rows inserted
+    after that row (by `when`, then pk), `before=<key>` the page just before it; `pagination`
+    links the next and previous pages the same way, as the carrier's detail records do
+    (CARRIERX-MORE.md §5.1). Not counted (`total: null`). With `order=`, the offset paging of
+    `list_response_body` instead."""
+    after, before = request.GET.get("after", ""), request.GET.get("before", "")
+    if request.GET.get("order", "").strip():
+        if after or before:
+            raise ApiError(400, "invalid order", [("order", "not with after or before")])
+        return list_response_body(
+            request,
+            queryset,
+            fields=fields,
+            serialize=serialize,
+            special=special,
+            count_total=False,
+        )
+    if after and before:
+        raise ApiError(400, "invalid paging", [("before", "send after or before, not both")])
+    limit = bounded_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = bounded_int(request, "offset", 0, 0, 2**31 - 1)
+    anchor = None
+    if after or before:
+        name, value = ("after", after) if after else ("before", before)
+        if len(value) > 100:
+            raise ApiError(400, f"invalid {name}", [(name, "is no record SID")])
+        anchor = queryset.filter(**{key: value}).values(when, "pk").first()
+        if anchor is None:
+            raise ApiError(400, f"invalid {name}", [(name, f"no record {value!r}")])
+    if len(request.GET.get("filter", "")) > MAX_FILTER_LENGTH:
+        raise ApiError(
+            400, "invalid filter", [("filter", f"must be at most {MAX_FILTER_LENGTH} characters")]
+        )
+    if request.GET.get("filter", "").strip():
+        queryset = apply_filter(queryset, request.GET["filter"], fields, special)
+
+    def later(row: dict) -> Q:
+        return Q(**{f"{when}__gt": row[when]}) | Q(**{when: row[when], "pk__gt": row["pk"]})
+
+    def earlier(row: dict) -> Q:
+        return Q(**{f"{when}__lt": row[when]}) | Q(**{when: row[when], "pk__lt": row["pk"]})
+
+    forward = queryset.order_by(when, "pk")
+    if before:
+        rows = list(
+            queryset.filter(earlier(anchor)).order_by(f"-{when}", "-pk")[offset:][: limit + 1]
+        )
+        has_previous = len(rows) > limit
+        rows = rows[:limit][::-1]
+        has_more = True
+    else:
+        if anchor is not None:
+            forward = forward.filter(later(anchor))
+        rows = list(forward[offset : offset + limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        has_previous = anchor is not None or offset > 0
+    pagination = {}
+    if rows and has_more:
+        last = {when: getattr(rows[-1], when), "pk": rows[-1].pk}
+        if before:
+            has_more = queryset.filter(later(last)).exists()
+        if has_more:
+            pagination["next"] = _cursor_url(request, limit=limit, after=getattr(rows[-1], key))
+    if rows and has_previous:
+        first = {when: getattr(rows[0], when), "pk": rows[0].pk}
+        if queryset.filter(earlier(first)).exists():
+            pagination["previous"] = _cursor_url(
+                request, limit=limit, before=getattr(rows[0], key), offset="0"
+            )
+    items = [serialize(obj) for obj in rows]
+    return {
+        "count": len(items),
+        "has_more": "next" in pagination,
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "pagination": pagination,
+        "total": None,
+    }

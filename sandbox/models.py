@@ -193,9 +193,20 @@ class SandboxMessage(models.Model):
     date_created = models.DateTimeField(default=timezone.now)
     date_changed = models.DateTimeField(default=timezone.now)
     date_status_changed = models.DateTimeField(null=True, blank=True)
+    # Its detail record (`GET /sms/message_drs`, sandbox/detail_records.py) is this row seen from
+    # the billing side: its own SID, inserted with the message (`date_insert` = `date_created`),
+    # updated as the message moves.
+    dr_sid = models.CharField(max_length=36, unique=True, default=new_sid)
+    # When it left for the handset's network (outbound), or reached ours (inbound).
+    date_sent = models.DateTimeField(null=True, blank=True)
+    # When it ended, with any status (delivered, failed, received).
+    date_stop = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Why it failed, as a code of sandbox/detail_records.py's ERROR_CODES; null otherwise.
+    vendor_error_code = models.CharField(max_length=10, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["date_created", "pk"]
+        indexes = [models.Index(fields=["date_created", "id"], name="sandbox_message_inserted")]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.from_number} → {self.to_number} ({self.status})"

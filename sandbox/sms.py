@@ -188,6 +188,9 @@ def sms_receive(
             date_created=now,
             date_changed=now,
             date_status_changed=now,
+            # Received is where an inbound text ends: its detail record is complete at once.
+            date_sent=now,
+            date_stop=now,
         )
         message.price = message.charge()
         if files:

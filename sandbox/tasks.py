@@ -15,6 +15,13 @@ from django.utils import timezone
 from django_tasks import task
 
 from sandbox.callback_targets import callback_target, without_credentials
+from sandbox.detail_records import (
+    LANDLINE,
+    MMS_MEDIA_NOT_RECEIVED,
+    MMS_MEDIA_NOT_SENT,
+    UNDELIVERED,
+    is_landline,
+)
 from sandbox.media import MediaError, MediaFile, media_fetch, media_store, storage_url
 from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxMessage
 from sandbox.serializers import sms_json
@@ -76,29 +83,44 @@ def advance_message(message_sid: str, from_status: str) -> None:
             return
         now = timezone.now()
         message.date_status_changed = message.date_changed = now
+        if from_status == Status.QUEUED and not problem and is_landline(message.to_number):
+            # Never sent, as a carrier refuses a text to a number that cannot take one.
+            problem = f"{message.to_number} is a landline; it cannot receive texts"
+            message.vendor_error_code = LANDLINE
+            prefix = "Not sent"
+        else:
+            message.vendor_error_code = MMS_MEDIA_NOT_SENT if problem else None
+            prefix = "MMS not sent"
         if problem:
             message.status = Status.FAILED
-            message.error_message = f"MMS not sent: {problem}"[:500]
+            message.error_message = f"{prefix}: {problem}"[:500]
             message.price = Decimal(0)
         else:
             if from_status == Status.QUEUED:
                 message.status = Status.SENT
+                message.date_sent = now
                 media_store(message=message, files=files)
             elif random.random() < settings.SANDBOX_FAILURE_RATE:
                 message.status = Status.FAILED
+                message.vendor_error_code = UNDELIVERED
             else:
                 message.status = Status.DELIVERED
             message.price = message.charge()
             message.mcc, message.mnc = MCC, MNC
+        if message.status != Status.SENT:
+            message.date_stop = now
         message.save(
             update_fields=[
                 "status",
                 "date_status_changed",
                 "date_changed",
+                "date_sent",
+                "date_stop",
                 "price",
                 "mcc",
                 "mnc",
                 "error_message",
+                "vendor_error_code",
             ]
         )
 
@@ -124,9 +146,17 @@ def deliver_inbound(message_sid: str, media_urls: list[str] | None = None) -> No
         except MediaError as err:
             message.status = Status.FAILED
             message.error_message = f"MMS not received: {err}"[:500]
-            message.date_status_changed = message.date_changed = timezone.now()
+            message.vendor_error_code = MMS_MEDIA_NOT_RECEIVED
+            message.date_status_changed = message.date_changed = message.date_stop = timezone.now()
             message.save(
-                update_fields=["status", "error_message", "date_status_changed", "date_changed"]
+                update_fields=[
+                    "status",
+                    "error_message",
+                    "vendor_error_code",
+                    "date_status_changed",
+                    "date_changed",
+                    "date_stop",
+                ]
             )
             logger.info("sandbox: inbound MMS %s failed: %s", message_sid, err)
             return

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sandbox import api, api_views, control_views, handset_views, media_views, numbers_views
+from sandbox import (
+    api,
+    api_views,
+    control_views,
+    detail_views,
+    handset_views,
+    media_views,
+    numbers_views,
+)
 from sandbox.faults import faulty
 
 app_name = "sandbox"
@@ -12,6 +20,17 @@ urlpatterns = [
     path("core/v2/sms/messages", faulty(api_views.sms_messages), name="sms_messages"),
     path(
         "core/v2/sms/messages/<str:message_sid>", faulty(api_views.sms_message), name="sms_message"
+    ),
+    path("core/v2/sms/message_drs", faulty(detail_views.message_drs), name="message_drs"),
+    path(
+        "core/v2/sms/message_drs/<str:dr_sid>",
+        faulty(detail_views.message_dr),
+        name="message_dr",
+    ),
+    path(
+        "core/v2/lookup/dids/<str:phonenumber>",
+        faulty(detail_views.lookup_did),
+        name="lookup_did",
     ),
     path("core/v2/phonenumber/dids", faulty(api_views.dids), name="dids"),
     path("core/v2/phonenumber/dids/<str:did_sid>", faulty(api_views.did), name="did"),

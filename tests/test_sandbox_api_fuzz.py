@@ -26,7 +26,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sandbox.listing import OPERATORS
-from sandbox.models import SandboxDid, SandboxDidGroup, SandboxPartner
+from sandbox.models import SandboxDid, SandboxDidGroup, SandboxMessage, SandboxPartner
+from sandbox.sms import sms_receive
 from tests.conftest import load_fixture, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,6 +46,8 @@ SHARES = {
     "lists": 0.25,
     "rent": 0.05,
     "messaging": 0.05,
+    "mdrs": 0.1,
+    "lookup": 0.05,
 }
 
 
@@ -542,6 +545,7 @@ LIST_ATTRIBUTES = {
     "partners": ["name", "partner_sid", "status"],
     "available_dids": ["phonenumber", "state", "npa", "npa_nxx", "capabilities", "country_code"],
     "coverage": ["state", "npa", "capabilities", "locality"],
+    "message_drs": ["dr_sid", "date_insert", "date_stop", "direction", "status", "number_src"],
 }
 FILTER_VALUES = st.one_of(
     st.sampled_from(["null", "'Main line'", '"%555%"', "5", "2021-04-21", "2021-04-21T17:42:55Z"]),
@@ -666,6 +670,107 @@ def test_no_messaging_enablement_body_is_a_server_error(
     sid = SandboxDid.objects.get(phonenumber="15162065576").did_sid
     path = reverse("sandbox:did_messaging", args=[sid]) + query
     send_raw(world["client"], "POST", path, raw, content_type, settings)
+
+
+# A record the sandbox has, put in place of this marker when the query is sent.
+A_RECORD = "<a record>"
+CURSOR_VALUES = st.one_of(
+    st.just(A_RECORD),
+    st.sampled_from(NASTY_TEXT),
+    st.text(max_size=40),
+    OVERSIZED,
+    st.sampled_from(["92cd9154-2f53-4e62-8b4e-8ff6e4849d16", "%", "' or 1=1 --"]),
+)
+MDR_CLAUSES = st.one_of(
+    st.sampled_from(
+        [
+            "direction eq any",
+            "direction eq inbound",
+            "direction eq undirected",
+            "direction ne outbound",
+            "direction like %",
+            "direction gt any",
+        ]
+    ),
+    st.builds(
+        lambda attr, op, value: f"{attr} {op} {value}",
+        st.sampled_from(["date_insert", "date_stop", "date_sent", "delay_sent", "direction"]),
+        st.sampled_from([*OPERATORS, "bit", "in"]),
+        FILTER_VALUES,
+    ),
+)
+
+
+@st.composite
+def mdr_queries(draw) -> list[tuple[str, str]]:
+    params: list[tuple[str, str]] = []
+    for key in ("after", "before"):
+        if draw(st.integers(min_value=0, max_value=2)):
+            params.append((key, draw(CURSOR_VALUES)))
+    if draw(st.booleans()):
+        clauses = draw(st.lists(MDR_CLAUSES, min_size=1, max_size=3))
+        params.append(("filter", draw(st.sampled_from([" and ", " AND ", " or "])).join(clauses)))
+    for key in ("limit", "offset"):
+        if draw(st.booleans()):
+            params.append((key, draw(st.sampled_from(["0", "1", "1000", "1001", "-1", "x", ""]))))
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        params.append(("order", draw(st.sampled_from(["date_insert desc", "price", ""]))))
+    return params
+
+
+def _encoded(params: list[tuple[str, str]]) -> str:
+    return "&".join(
+        quote_from_bytes(key.encode())
+        + "="
+        + quote_from_bytes(value.encode("utf-8", "surrogatepass"))
+        for key, value in params
+    )
+
+
+@seed(SEED)
+@fuzz_settings("mdrs")
+@given(params=mdr_queries(), one=CURSOR_VALUES)
+def test_no_detail_record_query_or_sid_is_a_server_error(
+    world, settings, after_the_storm, params, one
+):
+    partner = SandboxPartner.objects.get()
+    if not SandboxMessage.objects.exists():
+        sms_receive(
+            partner=partner, body={"from": "15162065574", "to": "15162065575", "message": "x"}
+        )
+    real = SandboxMessage.objects.values_list("dr_sid", flat=True).first()
+    params = [(key, real if value == A_RECORD else value) for key, value in params]
+    response = world["client"].get(
+        f"{reverse('sandbox:message_drs')}?{_encoded(params)}", **auth(settings)
+    )
+    assert_carrier_answer(response)
+    sid = quote_from_bytes((real if one == A_RECORD else one).encode("utf-8", "surrogatepass"))
+    response = world["client"].get(f"/sandbox/core/v2/sms/message_drs/{sid}", **auth(settings))
+    assert_carrier_answer(response)
+
+
+LOOKUP_NUMBERS = st.one_of(
+    st.sampled_from(NASTY_TEXT),
+    st.sampled_from(["+1 (562) 349-90-00", "15623499000", "5623499000", "+44 20 7946 0958"]),
+    st.text(alphabet="0123456789+-() .#*", max_size=30),
+    st.text(max_size=20),
+    OVERSIZED,
+)
+LOOKUP_FLAGS = st.sampled_from(["true", "false", "TRUE", "1", "0", "", "maybe", "\x00", "None"])
+
+
+@seed(SEED)
+@fuzz_settings("lookup")
+@given(
+    number=LOOKUP_NUMBERS,
+    flags=st.lists(st.tuples(st.sampled_from(["carrier", "cnam", "lrn", "hlr"]), LOOKUP_FLAGS)),
+)
+def test_no_lookup_path_or_query_is_a_server_error(world, settings, after_the_storm, number, flags):
+    path = quote_from_bytes(number.encode("utf-8", "surrogatepass"), safe="")
+    response = world["client"].get(
+        f"/sandbox/core/v2/lookup/dids/{path}?{_encoded(flags)}", **auth(settings)
+    )
+    assert_carrier_answer(response)
 
 
 # --- What the fuzz found, kept as plain tests ----------------------------------------------------
