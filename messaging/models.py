@@ -9,8 +9,8 @@ from django.db import models
 from django.urls import reverse
 
 from portal.permissions import meta_permissions
-from portal.request_context import current_request_id
 from portal.phones import format_number
+from portal.request_context import current_request_id
 
 
 class Direction(models.TextChoices):
