@@ -130,6 +130,42 @@ def thumbnail(data: bytes) -> bytes | None:
     return _as_jpeg(image, edge=THUMBNAIL_EDGE, quality=80)
 
 
+# JPEG APPn segments that describe the photo rather than draw it: EXIF (camera, time, GPS
+# position), XMP and IPTC. A picture sent to a customer must not say where staff took it.
+_METADATA = ((0xE1, b"Exif\x00"), (0xE1, b"http://ns.adobe.com/xap/"), (0xED, b"Photoshop 3.0"))
+
+
+def _jpeg_orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # unreadable EXIF: treat as upright
+        return 1
+
+
+def without_metadata(data: bytes, content_type: str) -> bytes:
+    """A JPEG without its EXIF/XMP/IPTC segments, pixels untouched (no re-encoding), unless the
+    EXIF said the photo is rotated: then it is re-encoded upright, since handsets would show it
+    sideways without that note. Other types are returned as they are (PNG/GIF/WebP from phones
+    rarely carry a position; HEIC and shrunk photos are re-encoded without metadata already)."""
+    if content_type != "image/jpeg" or not data.startswith(b"\xff\xd8"):
+        return data
+    image = _open(data)
+    if image is not None and _jpeg_orientation(image) != 1:
+        return _as_jpeg(image, edge=max(image.size), quality=92)
+    out, i = bytearray(b"\xff\xd8"), 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xDA:  # start of scan: the picture itself, to the end
+            break
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i : i + 2 + length]
+        payload = segment[4:]
+        if not any(marker == m and payload.startswith(tag) for m, tag in _METADATA):
+            out += segment
+        i += 2 + length
+    return bytes(out + data[i:])
+
+
 def fit_photo(data: bytes, *, budget: int) -> bytes | None:
     """A JPEG or PNG photo re-encoded as JPEG to at most `budget` bytes while it stays useful
     (long edge ≥ 800 px), or None when it cannot be made that small. GIFs are left alone: a

@@ -32,6 +32,7 @@ from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
 from phone_numbers.selectors import send_refusal
+from portal import metrics
 from portal.audit import signed_in
 from portal.carrierx import CarrierXError, get_client
 
@@ -94,6 +95,8 @@ def _settle(message: Message, *, status: str, error: str) -> None:
     ).update(status=status, error=error[:2000], updated_at=timezone.now())
     if updated:
         carrier_events.conversation_touch(message)
+        if status == Status.FAILED:
+            metrics.MESSAGES_FAILED.labels(message.our_number).inc()
 
 
 def _note(message_id: int, error: str) -> None:

@@ -124,6 +124,7 @@ def _read(upload: UploadedFile, position: int) -> Attachment:
         raise ValidationError(
             f"{shown} is not a picture or a file handsets can show ({KINDS}).", code="type"
         )
+    data = media_files.without_metadata(data, content_type)
     small = None
     if content_type in INLINE_IMAGE_TYPES:
         small = media_files.thumbnail(data)
