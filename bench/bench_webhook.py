@@ -8,6 +8,12 @@ the portal already holds as `queued`, a few out of order, and ~10 % exact duplic
 portal alternate (B, P, B, P) on the same database so machine noise hits both.
 
     .venv/bin/python bench/bench_webhook.py          # BENCH_WEBHOOK_REQUESTS, BENCH_ROUNDS, ...
+
+`--mms` compares new inbound SMS callbacks with new inbound MMS callbacks carrying 3 media_urls
+(issue 14: the MMS rate within 10 % of the SMS rate), portal only, no task worker running, so
+only the webhook's own cost is measured: the downloads are queued, never run.
+
+    .venv/bin/python bench/bench_webhook.py --mms    # BENCH_WEBHOOK_MMS_REQUESTS, BENCH_ROUNDS
 """
 
 from __future__ import annotations
@@ -174,6 +180,38 @@ def make_workload(n: int, rng: random.Random, customers: list[str]) -> Workload:
     return work
 
 
+def inbound_bodies(n: int, rng: random.Random, customers: list[str], *, files: int) -> list[dict]:
+    """`n` new inbound messages as the carrier posts them: SMS, or MMS with `files` media URLs
+    on the carrier's storage (never fetched here: no worker runs)."""
+    now = datetime.now(UTC)
+    bodies = []
+    for _ in range(n):
+        stamp = _stamp(now - timedelta(seconds=rng.uniform(0, 5)))
+        body = {
+            "date_created": stamp,
+            "date_status_changed": stamp,
+            "direction": "inbound",
+            "from": rng.choice(customers),
+            "group_recipients": [],
+            "mcc": None,
+            "media_urls": [
+                f"https://storage.carrierx.com/f/{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+                for _ in range(files)
+            ],
+            "message": rng.choice(BODIES),
+            "message_segments": 1,
+            "message_sid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "mnc": None,
+            "partner_sid": "QLJ79xlC2vP-UEx3hS0R4rldas8.G1UB",
+            "price": "0.02" if files else "0.0075",
+            "status": "received",
+            "to": rng.choice(DIDS),
+            "type": "mms" if files else "sms",
+        }
+        bodies.append(body)
+    return bodies
+
+
 def callback_requests(work: Workload) -> list[bytes]:
     headers = {"Content-Type": "application/json", "User-Agent": "CarrierX-bench"}
     return [request_bytes("POST", PATH, body, headers) for body in work.bodies]
@@ -257,9 +295,11 @@ def _statements_here(samples: int = 40) -> None:
         log.append((sql.split(None, 1)[0].upper(), connection.in_atomic_block))
         return execute(sql, params, many, context)
 
+    mms = inbound_bodies(samples, rng, [f"155599901{n:02d}" for n in range(40)], files=3)
     rows = []
     for label, bodies in (
         ("new inbound", inbound),
+        ("new inbound MMS, 3 files", mms),
         ("duplicate inbound", inbound),
         ("outbound sent", sent),
         ("outbound delivered", final),
@@ -417,7 +457,224 @@ def combined(runs: list[Run]) -> dict:
     }
 
 
+# --- inbound SMS against inbound MMS (--mms) ------------------------------------------------------
+
+MMS_REQUESTS = int(os.environ.get("BENCH_WEBHOOK_MMS_REQUESTS", "1000"))
+MMS_ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
+MMS_WARMUP = 100
+MMS_FILES = 3
+MMS_GOAL = 0.90  # the MMS rate at least this share of the SMS rate
+
+
+def _bodies_bytes(bodies: list[dict]) -> list[bytes]:
+    headers = {"Content-Type": "application/json", "User-Agent": "CarrierX-bench"}
+    return [request_bytes("POST", PATH, json.dumps(b).encode(), headers) for b in bodies]
+
+
+def _mms_cpu_here(samples: int = 400) -> None:
+    """CPU per new inbound SMS and per new inbound MMS in this process (Django test client, no
+    HTTP server), the two kinds interleaved one by one so a busy machine's drift hits both."""
+    _django_setup()
+    from django.db import connection
+    from django.test import Client
+
+    rng = random.Random(15)
+    customers = [f"155599902{n:02d}" for n in range(60)]
+    kinds = {
+        "SMS": inbound_bodies(samples, rng, customers, files=0),
+        f"MMS, {MMS_FILES} files": inbound_bodies(samples, rng, customers, files=MMS_FILES),
+    }
+    client = Client(HTTP_HOST="127.0.0.1")
+    cpu = dict.fromkeys(kinds, 0.0)
+    statements = dict.fromkeys(kinds, 0)
+    count = [0]
+
+    def counted(execute, sql, params, many, context):
+        count[0] += 1
+        return execute(sql, params, many, context)
+
+    for n in range(samples):
+        for kind, bodies in kinds.items():
+            body = json.dumps(bodies[n])
+            count[0] = 0
+            started = time.process_time()
+            with connection.execute_wrapper(counted):
+                answer = client.post(PATH, body, content_type="application/json", secure=True)
+            cpu[kind] += time.process_time() - started
+            statements[kind] += count[0]
+            if answer.status_code != 200:
+                raise SystemExit(f"{kind}: the webhook answered {answer.status_code}")
+    sms, mms = (cpu[k] * 1000 / samples for k in kinds)
+    print_table(
+        ["callback", "statements", "CPU ms", "vs SMS"],
+        [
+            [k, statements[k] / samples, cpu[k] * 1000 / samples, f"{v / sms:.2f}"]
+            for k, v in zip(kinds, (sms, mms), strict=True)
+        ],
+        title=(
+            f"CPU per new inbound callback in the portal's code (in-process test client, "
+            f"{samples} of each, interleaved; includes the client's own overhead)"
+        ),
+    )
+
+
+def mms_run(db: Database, env: dict, kind: str, rnd: int, warm: list[dict], work: list[dict]):
+    counts = {
+        t: db.scalar(f"SELECT count(*) FROM {t}")
+        for t in (
+            "messaging_message",
+            "messaging_messagemedia",
+            "django_tasks_database_dbtaskresult",
+        )
+    }
+    load = os.getloadavg()[0]
+    with Server(env, f"webhook-mms-{db.kind}-{kind}-{rnd}") as server:
+        run_load(server.port, _bodies_bytes(warm), concurrency=CONCURRENCY)
+        requests = _bodies_bytes(work)
+        app_before, db_before = cpu_seconds(server.pids()), cpu_seconds(db.backend_pids())
+        result = run_load(server.port, requests, concurrency=CONCURRENCY, deadline_s=DEADLINE_S)
+        app_cpu = cpu_delta(app_before, cpu_seconds(server.pids()))
+        db_cpu = cpu_delta(db_before, cpu_seconds(db.backend_pids()))
+    grew = {t: db.scalar(f"SELECT count(*) FROM {t}") - n for t, n in counts.items()}
+    files = MMS_FILES if kind == "mms" else 0
+    n = len(warm) + len(work)
+    expected = {
+        "messaging_message": n,
+        "messaging_messagemedia": n * files,
+        "django_tasks_database_dbtaskresult": n if files else 0,
+    }
+    checks = [
+        f"{t}: {grew[t]} new rows, expected {want}"
+        for t, want in expected.items()
+        if grew[t] != want
+    ]
+    if errors := server.log().count("Traceback"):
+        checks.append(f"{errors} tracebacks in {server.log_path.relative_to(REPO)}")
+    per_request = 1000 / max(result.count, 1)
+    return {
+        "db": db.label,
+        "kind": kind,
+        "round": rnd,
+        "result": result,
+        "load": load,
+        "cpu": (app_cpu + db_cpu) * per_request,
+        "checks": checks,
+    }
+
+
+def mms_main() -> int:
+    print_machine()
+    print(
+        f"{Server({}, 'probe').shape}; client: {CONCURRENCY} threads; {MMS_WARMUP} warm-up + "
+        f"{MMS_REQUESTS} new inbound callbacks per run, {MMS_ROUNDS} rounds of SMS and MMS "
+        f"({MMS_FILES} media_urls), alternating which goes first; no task worker"
+    )
+    rng = random.Random(14)
+    wanted = os.environ.get("BENCH_DATABASES", "postgresql,sqlite").split(",")
+    databases = []
+    if "postgresql" in wanted and pg_available():
+        databases.append(lambda: Database.postgres("bench_webhook_mms"))
+    if "sqlite" in wanted:
+        databases.append(Database.sqlite)
+    runs = []
+    for make in databases:
+        db = make()
+        try:
+            print(f"\n{db.label}: {db.name}", flush=True)
+            env = portal_env(db)
+            migrate(env)
+            customers = [f"1555{n:07d}" for n in rng.sample(range(10**7), 3000)]
+            for rnd in range(1, MMS_ROUNDS + 1):
+                order = ("sms", "mms") if rnd % 2 else ("mms", "sms")
+                for kind in order:
+                    files = MMS_FILES if kind == "mms" else 0
+                    warm = inbound_bodies(MMS_WARMUP, rng, customers, files=files)
+                    work = inbound_bodies(MMS_REQUESTS, rng, customers, files=files)
+                    run = mms_run(db, env, kind, rnd, warm, work)
+                    r = run["result"]
+                    print(
+                        f"  round {rnd} {kind}  {r.rate:7.0f}/s  p50 {r.ms(50):6.1f} ms  "
+                        f"p99 {r.ms(99):7.1f} ms  non-2xx {r.non_2xx}  errors {r.errors}  "
+                        f"CPU/req {run['cpu']:.2f} ms  load {run['load']:.1f}  "
+                        f"{'; '.join(run['checks']) or 'checks ok'}",
+                        flush=True,
+                    )
+                    runs.append(run)
+            NOTES.append(f"{db.label}:\n" + in_django(__file__, env, "--mms-cpu"))
+            print(NOTES[-1], end="", flush=True)
+        finally:
+            db.drop()
+
+    rows = []
+    all_met = True
+    for label in dict.fromkeys(run["db"] for run in runs):
+        summary = {}
+        for kind in ("sms", "mms"):
+            mine = [run for run in runs if run["db"] == label and run["kind"] == kind]
+            count = sum(run["result"].count for run in mine)
+            latencies = [x for run in mine for x in run["result"].latencies]
+            summary[kind] = {
+                "rate": count / sum(run["result"].elapsed for run in mine),
+                "p50": percentile(latencies, 50) * 1000,
+                "p99": percentile(latencies, 99) * 1000,
+                "bad": sum(run["result"].non_2xx + run["result"].errors for run in mine),
+                "checks": sum(len(run["checks"]) for run in mine),
+                "cpu": sum(run["cpu"] * run["result"].count for run in mine) / count,
+                "per_round": [round(run["result"].rate) for run in mine],
+            }
+        sms, mms = summary["sms"], summary["mms"]
+        ratio = mms["rate"] / sms["rate"]
+        met = ratio >= MMS_GOAL and not (sms["bad"] or mms["bad"] or sms["checks"] or mms["checks"])
+        all_met = all_met and met
+        for kind, row in (("SMS", sms), (f"MMS, {MMS_FILES} files", mms)):
+            rows.append(
+                [
+                    label,
+                    kind,
+                    round(row["rate"]),
+                    " / ".join(map(str, row["per_round"])),
+                    row["p50"],
+                    row["p99"],
+                    row["cpu"],
+                    row["bad"],
+                    row["checks"],
+                    f"{ratio:.2f}" if row is mms else "",
+                    ("met" if met else "MISSED") if row is mms else "",
+                ]
+            )
+    print()
+    text = print_table(
+        [
+            "database",
+            "callbacks",
+            "per s",
+            "per s by round",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/cb",
+            "non-2xx",
+            "failed checks",
+            "MMS/SMS rate",
+            f"goal ≥ {MMS_GOAL:.2f}",
+        ],
+        rows,
+        title=(
+            f"Webhook: new inbound SMS against new inbound MMS ({MMS_FILES} media_urls), "
+            f"{CONCURRENCY} concurrent, {MMS_REQUESTS:,} per run, no task worker; CPU = gunicorn "
+            "+ PostgreSQL backends per callback"
+        ),
+    )
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_webhook_mms.txt").write_text("\n\n".join([text, *NOTES]) + "\n")
+    return 1 if strict() and not all_met else 0
+
+
 def main() -> int:
+    if "--mms-cpu" in sys.argv:
+        _mms_cpu_here()
+        return 0
+    if "--mms" in sys.argv:
+        return mms_main()
     if "--seed" in sys.argv:
         _seed_here(sys.argv[sys.argv.index("--seed") + 1])
         return 0
