@@ -201,6 +201,11 @@ NUMBERS_SYNC_RETRY_SECONDS = env.float("NUMBERS_SYNC_RETRY_SECONDS", default=10.
 DETAIL_RECORDS_SYNC_MINUTES = env.float("DETAIL_RECORDS_SYNC_MINUTES", default=5.0)
 DETAIL_RECORDS_LOOKBACK_HOURS = env.float("DETAIL_RECORDS_LOOKBACK_HOURS", default=24.0)
 AUTO_REPLY_RECOVERY_MINUTES = env.float("AUTO_REPLY_RECOVERY_MINUTES", default=15.0)
+# An inbound record younger than this is left for its callback, which may still be on its way; it
+# is recovered by a later sync if the callback never comes.
+DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = env.float(
+    "DETAIL_RECORDS_RECOVERY_GRACE_SECONDS", default=300.0
+)
 
 # Sandbox behaviour (only used in sandbox mode).
 SANDBOX_STEP_SECONDS = env.float("SANDBOX_STEP_SECONDS", default=1.0)

@@ -57,6 +57,8 @@ def lost_callbacks(sandbox, settings):
     """The partner's SMS callback points at an address where nothing listens (the sandbox may
     try it: it is allow-listed), until the test calls the returned function to point it back."""
     numbers_sync()
+    # The texts are seconds old; the test does not wait out the grace given to late callbacks.
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 0
     webhook = sandbox.callbacks["sms"]
     dead = urlsplit(closed_port_url())
     settings.SANDBOX_CALLBACK_HOSTS = [dead.netloc]
@@ -292,3 +294,44 @@ def test_a_carrier_that_cannot_be_reached_is_recorded_and_reported(sandbox, sett
     with pytest.raises(CommandError, match="Could not read the detail records"):
         call_command("detail_records_sync")
     assert "unreachable" in DetailRecordSync.objects.get().last_error
+
+
+def test_a_text_too_recent_to_call_lost_is_left_to_its_callback_then_recovered_later(
+    lost_callbacks, live_server, settings
+):
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 3600
+    text_us(live_server, customer(1), "Is the shop open?")
+    run_tasks()
+    result = detail_records_sync()
+    assert (result.recovered_inbound, result.waiting) == (0, 1)
+    assert not Message.objects.exists()
+    # An hour on, its callback never came: the next sync re-reads it and recovers it.
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 0
+    result = detail_records_sync()
+    assert result.recovered_inbound == 1
+    assert Message.objects.get().recovered
+
+
+def test_a_late_callback_within_the_grace_leaves_one_message(
+    lost_callbacks, live_server, settings, client, webhook_url
+):
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 3600
+    text_us(live_server, customer(2), "Running late")
+    run_tasks()
+    assert detail_records_sync().waiting == 1
+    # The callback comes after all (the carrier retried, or the portal came back up).
+    sms = SandboxMessage.objects.get(direction="inbound")
+    body = {
+        "message_sid": str(sms.message_sid),
+        "direction": "inbound",
+        "from": sms.from_number,
+        "to": sms.to_number,
+        "message": sms.message,
+        "status": "received",
+    }
+    assert client.post(webhook_url, body, content_type="application/json").status_code == 200
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 0
+    result = detail_records_sync()
+    assert (result.recovered_inbound, result.matched) == (0, 1)
+    assert Message.objects.filter(direction="inbound").count() == 1
+    assert not Message.objects.get().recovered

@@ -78,13 +78,16 @@ class SyncResult:
     recovered_outbound: int = 0
     unmatched: int = 0
     unusable: int = 0
+    # Inbound records too recent to call lost: their callbacks may still come.
+    waiting: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = (
             f"read {self.read} detail records: {self.matched} matched, {self.updated} updated, "
             f"{self.recovered_inbound} inbound and {self.recovered_outbound} outbound recovered, "
-            f"{self.unmatched} not ours, {self.unusable} unusable"
+            f"{self.unmatched} not ours, {self.unusable} unusable, "
+            f"{self.waiting} left to their callbacks"
         )
         return text + (f"; {'; '.join(self.errors)}" if self.errors else "")
 
@@ -322,7 +325,11 @@ def record_apply(record: Record, result: SyncResult) -> None:
         if message is not None:
             _update(message, record, result)
         elif record.direction == Direction.INBOUND and record.status != Status.FAILED:
-            _recover_inbound(record, result)
+            if timezone.now() - record.date_start < _grace():
+                # Its callback may still be on its way: a later sync re-reads it (see _reread).
+                result.waiting += 1
+            else:
+                _recover_inbound(record, result)
         else:
             result.unmatched += 1
 
@@ -385,13 +392,23 @@ def detail_records_sync(*, client: CarrierXClient | None = None) -> SyncResult:
         state.last_error = str(err)[:2000]
         raise
     else:
-        state.stopped_since = started - OVERLAP
+        state.stopped_since = _reread(started)
         state.last_error = ""
     finally:
         state.last_run_at = timezone.now()
         state.save()
         logger.info("detail records: %s", result)
     return result
+
+
+def _grace() -> timedelta:
+    return timedelta(seconds=settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS)
+
+
+def _reread(started: datetime) -> datetime:
+    """Where the next sync's ended-since read starts: early enough for clock skew and rounding,
+    and for the inbound records this sync left to their callbacks."""
+    return started - max(OVERLAP, _grace())
 
 
 def recoveries_for(our_number: str) -> list[DetailRecordRecovery]:
