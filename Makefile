@@ -34,6 +34,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sandbox_seed
 	$(PY) manage.py numbers_sync --schedule
+	$(PY) manage.py detail_records_sync --schedule
 	$(PY) manage.py ensure_admin
 	exec $(PY) manage.py runportal --port $(PORT)
 

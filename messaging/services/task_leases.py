@@ -37,7 +37,11 @@ logger = logging.getLogger(__name__)
 # module is imported by messaging.tasks, and other apps' and the sandbox's are not imported at all.
 SEND = "messaging.tasks.send_message_task"
 # Periodic chains: each run queues the next at its end, so a run killed midway ends the chain.
-PERIODIC = {"messaging.tasks.reconcile_stuck_task", "phone_numbers.tasks.numbers_sync_periodic"}
+PERIODIC = {
+    "messaging.tasks.reconcile_stuck_task",
+    "messaging.tasks.detail_records_sync_periodic",
+    "phone_numbers.tasks.numbers_sync_periodic",
+}
 # Safe to run again, because each checks the state it would change before changing it.
 REQUEUE = {
     # Reads the carrier and adopts its SID; resends only by moving `unknown` to `sending`, once.
