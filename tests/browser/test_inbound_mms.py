@@ -1,8 +1,9 @@
 """Inbound MMS in the browser (issue 14): with a conversation open, the carrier posts an MMS with
 three photos (served by a local media host), the task worker downloads them, and the three
 thumbnails appear in the open thread by its live poll, without a reload, on a desktop and on a
-phone, with no sideways scrolling, no console error and nothing the CSP refuses. The
-conversation with pictures also passes test_layout's page checks and axe (test_accessibility's).
+phone, with no sideways scrolling, no console error and nothing the CSP refuses. Every kind of
+file (test_layout's MMS, which its page list and test_accessibility's axe run also cover) shows
+as it should on a conversation and a message page.
 
     SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_inbound_mms.py   # docs/screenshots/
 """
@@ -14,15 +15,12 @@ import uuid
 
 import pytest
 import requests
-from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageDraw
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from messaging.media_files import thumbnail
 from messaging.models import Conversation, Direction, MediaState, Message, MessageMedia
-from tests.browser import test_accessibility as accessibility
 from tests.browser import test_layout as layout
 from tests.browser.conftest import mark_page, screenshot, sign_in, still_same_page, wait_until
 from tests.conftest import load_fixture, make_user
@@ -131,8 +129,8 @@ def test_three_photos_appear_as_thumbnails_in_the_open_conversation_without_a_re
 
 @pytest.fixture
 def conversation_with_pictures(transactional_db) -> str:
-    """A conversation whose thread holds three stored photos, a PDF, an SVG, a file still
-    downloading and one that failed, stored as the download task leaves them."""
+    """A conversation whose MMS holds test_layout's files: three stored photos, a PDF, an SVG, a
+    file still downloading and one that failed."""
     message = Message.objects.create(
         message_sid="mms-1",
         direction=Direction.INBOUND,
@@ -140,42 +138,10 @@ def conversation_with_pictures(transactional_db) -> str:
         their_number=CUSTOMER,
         body="Photos of the damage, and the delivery note.",
         kind="mms",
-        media_count=7,
         group_recipients=["15162065580"],
         status="received",
     )
-    files = [(name.lstrip("/"), "image/jpeg", data) for name, data in PICTURES.items()] + [
-        ("delivery-note.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 120_000),
-        ("logo.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
-    ]
-    for position, (name, content_type, data) in enumerate(files):
-        media = MessageMedia(
-            message=message,
-            position=position,
-            source_url=f"https://storage.carrierx.com/f/{uuid.uuid4()}",
-            name=name,
-            content_type=content_type,
-            size=len(data),
-            state=MediaState.STORED,
-        )
-        media.file.save(name, ContentFile(data), save=False)
-        if content_type == "image/jpeg":
-            media.thumbnail.save(name, ContentFile(thumbnail(data)), save=False)
-        media.save()
-    MessageMedia.objects.create(
-        message=message,
-        position=5,
-        source_url="https://storage.carrierx.com/f/pending",
-        state=MediaState.PENDING,
-    )
-    MessageMedia.objects.create(
-        message=message,
-        position=6,
-        source_url="https://storage.carrierx.com/f/expired",
-        state=MediaState.FAILED,
-        attempts=1,
-        error="answered 404",
-    )
+    layout.add_mms_files(message)
     Conversation.objects.create(
         customer_number=CUSTOMER,
         last_message=message,
@@ -214,21 +180,3 @@ def test_the_conversation_with_pictures_passes_the_page_checks(
             layout.assert_tappable(page, path)
         layout.assert_nav(page, role, phone=phone, path=path)
         screenshot(page, f"conversation-files-{'phone' if phone else 'desktop'}.png")
-
-
-def test_axe_finds_nothing_serious_in_a_conversation_with_pictures(
-    browser, live_server, conversation_with_pictures
-):
-    context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-    page: Page = context.new_page()
-    layout.sign_in_as(page, live_server, layout.ROLES[3])
-    found = {}
-    message = Message.objects.get()
-    for viewport in (layout.PHONE, layout.DESKTOP):
-        page.set_viewport_size(viewport)
-        for path in (conversation_with_pictures, reverse("messaging:message", args=[message.pk])):
-            page.goto(path)
-            if findings := accessibility.axe_findings(page):
-                found[f"{path} at {viewport['width']} px"] = findings
-    context.close()
-    assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())

@@ -17,13 +17,22 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from messaging.models import CarrierEvent, Conversation, Direction, Message
+from messaging.media_files import thumbnail
+from messaging.models import (
+    CarrierEvent,
+    Conversation,
+    Direction,
+    MediaState,
+    Message,
+    MessageMedia,
+)
 from phone_numbers.models import CallbackChange, Did, DidGroup
 from phone_numbers.services import numbers_sync
 from tests.browser.conftest import SCREENSHOTS, screenshot
@@ -56,6 +65,59 @@ ATTACHMENTS = [
     {"name": "label.png", "mimeType": "image/png", "buffer": png_bytes("green")},
     {"name": "terms-and-conditions-2026.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"},
 ]
+
+
+def photo_bytes(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+# An inbound MMS's files as the download task leaves them (issue 14): stored photos with their
+# thumbnails, a PDF and an SVG (downloads only), one still downloading, one not downloaded.
+MMS_FILES = [
+    ("parcel-front.jpg", "image/jpeg", photo_bytes((800, 600), (176, 128, 80))),
+    ("parcel-label-with-a-very-long-name-from-the-phone-IMG_20261129_101500.jpg", "image/jpeg",
+     photo_bytes((600, 800), (230, 230, 220))),
+    ("damaged-corner.jpg", "image/jpeg", photo_bytes((1024, 768), (120, 150, 110))),
+    ("delivery-note.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 120_000),
+    ("logo.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+]  # fmt: skip
+
+
+def add_mms_files(message: Message) -> None:
+    """Store MMS_FILES on `message` as downloaded, then a pending and a failed file."""
+    for position, (name, content_type, data) in enumerate(MMS_FILES):
+        media = MessageMedia(
+            message=message,
+            position=position,
+            source_url=f"https://storage.carrierx.com/f/file-{position}",
+            name=name,
+            content_type=content_type,
+            size=len(data),
+            state=MediaState.STORED,
+        )
+        media.file.save(name, ContentFile(data), save=False)
+        if content_type == "image/jpeg":
+            media.thumbnail.save(name, ContentFile(thumbnail(data)), save=False)
+        media.save()
+    after = len(MMS_FILES)
+    MessageMedia.objects.create(
+        message=message,
+        position=after,
+        source_url="https://storage.carrierx.com/f/pending",
+        state=MediaState.PENDING,
+    )
+    MessageMedia.objects.create(
+        message=message,
+        position=after + 1,
+        source_url="https://storage.carrierx.com/f/expired",
+        state=MediaState.FAILED,
+        attempts=1,
+        error="answered 404",
+    )
+    Message.objects.filter(pk=message.pk).update(media_count=after + 2)
+
 
 DAILY = ["Messaging", "Inbox", "Messages"]
 CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
@@ -121,6 +183,17 @@ def world(sandbox):
         body="My order #1042 has not arrived yet. Can you check?",
         status="received",
     )
+    pictures = Message.objects.create(
+        message_sid="in-mms-1",
+        direction=Direction.INBOUND,
+        our_number=OUR_DID,
+        their_number=CUSTOMER,
+        body="Here is what arrived:",
+        kind="mms",
+        group_recipients=["15162065591", "15162065592"],
+        status="received",
+    )
+    add_mms_files(pictures)
     reply = Message.objects.create(
         message_sid="out-1",
         direction=Direction.OUTBOUND,
@@ -146,7 +219,7 @@ def world(sandbox):
         unread_count=1,
     )
     group = DidGroup.objects.order_by("name").first()
-    return {"did": did, "group": group, "message": inbound}
+    return {"did": did, "group": group, "message": inbound, "pictures": pictures}
 
 
 def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
@@ -173,6 +246,7 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
             (reverse("messaging:conversation", args=[CUSTOMER]), 200),
             (reverse("messaging:messages"), 200),
             (reverse("messaging:message", args=[world["message"].pk]), 200),
+            (reverse("messaging:message", args=[world["pictures"].pk]), 200),
         ]
     if role.configures:
         pages += [
