@@ -38,6 +38,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from messaging.models import CarrierEvent, Direction, Message, Status
+from messaging.services.task_leases import PERIODIC
 from ops.models import WorkerHeartbeat
 from phone_numbers.models import Did
 from sandbox.models import SandboxCallbackAttempt, SandboxDid, SandboxMessage
@@ -481,8 +482,6 @@ class Drive:
 
 # --- what the database says ----------------------------------------------------------------------
 
-# Chains that queue their next run for later: always one READY, and now and then one RUNNING.
-PERIODIC = ["messaging.tasks.reconcile_stuck_task", "phone_numbers.tasks.numbers_sync_periodic"]
 SEND_TASK = "messaging.tasks.send_message_task"
 
 
@@ -509,7 +508,8 @@ def kill_a_worker_mid_send(cluster: Cluster) -> tuple[Process, DBTaskResult] | N
 
 
 def unfinished_tasks() -> list[DBTaskResult]:
-    """Work still queued or running, the periodic chains aside."""
+    """Work still queued or running, the periodic chains aside (each always has its next run
+    queued, and now and then one running)."""
     return list(
         DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exclude(task_path__in=PERIODIC)
     )

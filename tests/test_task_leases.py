@@ -232,6 +232,37 @@ def test_the_periodic_check_of_stuck_messages_recovers_abandoned_tasks(settings)
     assert len(queued(RECONCILE_TASK)) == 1
 
 
+@pytest.mark.django_db
+def test_a_dead_workers_unposted_send_is_queued_once_though_its_message_is_also_stuck(settings):
+    # Found by tests/test_scale_out.py: the reaper queued a send for the dead worker's message,
+    # then the stuck check of the same run queued another; two workers took them at once and the
+    # customer was texted twice.
+    settings.TASK_LEASE_SECONDS = 60
+    settings.RECONCILE_STUCK_MINUTES = 1
+    message = outbound(send_attempts=0)
+    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now() - timedelta(minutes=2))
+    left_running(send_message_task, message.pk, started_ago=61)
+
+    reconcile_stuck_task.call(False)
+
+    assert [task.args_kwargs["args"] for task in queued(SEND_TASK)] == [[message.pk]]
+
+
+@pytest.mark.django_db
+def test_the_periodic_check_queues_no_second_send_beside_one_still_waiting_in_the_queue(settings):
+    settings.RECONCILE_STUCK_MINUTES = 1
+    waiting, lost = outbound(send_attempts=0), outbound(send_attempts=0)
+    send_message_task.enqueue(waiting.pk)  # behind a backlog longer than the check's interval
+    Message.objects.update(updated_at=timezone.now() - timedelta(minutes=2))
+
+    reconcile_stuck_task.call(False)
+
+    assert sorted(task.args_kwargs["args"] for task in queued(SEND_TASK)) == [
+        [waiting.pk],
+        [lost.pk],
+    ]
+
+
 # --- a real worker killed mid-send ---------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
 from messaging.models import CarrierEvent, Direction, Kind, Message, Status
@@ -293,10 +294,21 @@ def messages_reconcile_stuck(*, reschedule: bool) -> str:
     return f"checked {len(stuck)}"
 
 
+def _send_task_pending(message_id: int) -> bool:
+    return DBTaskResult.objects.filter(
+        task_path=tasks.send_message_task.module_path,
+        status__in=["READY", "RUNNING"],
+        args_kwargs__args__0=message_id,
+    ).exists()
+
+
 def _reconcile_stuck(message: Message, *, cutoff) -> None:
     if message.status == Status.SENDING and message.send_attempts == 0:
-        # Never POSTed (its task was lost): safe to send now.
-        _enqueue(tasks.send_message_task, message.pk)
+        # Never POSTed. Its task may be lost (send now) or only waiting: in a backed-up queue, or
+        # queued a moment ago by the lease reaper for a dead worker's send. A second task beside
+        # it could be taken by another worker at the same time, and both would POST.
+        if not _send_task_pending(message.pk):
+            _enqueue(tasks.send_message_task, message.pk)
         return
     if not message.message_sid:
         # POSTed but never answered (say, the worker died mid-call): same as a timeout.
