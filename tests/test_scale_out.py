@@ -690,7 +690,9 @@ def test_three_web_and_four_worker_processes_lose_nothing_and_send_nothing_twice
     logs = cluster.logs()
     assert drive.done == SENDS + INBOUND
     assert not refused, f"answered but not accepted by a live web process:\n{listing(refused)}"
-    assert not duplicates, f"at the carrier more than once: {duplicates}"
+    assert not duplicates, f"at the carrier more than once: {duplicates}\n" + "\n".join(
+        cluster.story(m) for m in outbound if f"portal-message-{m.pk}" in duplicates
+    )
     assert not posted_twice, f"POSTed by more than one task: {posted_twice}"
     assert not not_once_at_carrier, (
         f"not at the carrier exactly once:\n{listing(map(told, not_once_at_carrier))}\n"
