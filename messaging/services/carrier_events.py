@@ -253,9 +253,9 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
     if sms.get("direction") == Direction.INBOUND and not callback.creation_problem:
         # Nearly every inbound callback is a new text: insert first, and look only when the SID
         # is already held (the carrier retrying, or a concurrent copy of this callback).
-        message = _new_message(sid, sms)
+        message = message_from_callback(sid, sms)
         if insert(message, unless_exists="message_sid"):
-            _filed(message, sms)
+            message_file(message, sms)
             return message, f"new inbound message ({message.status})", True
     message = Message.objects.select_for_update().filter(message_sid=sid).first()
     if message is None:
@@ -263,9 +263,9 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
     if message is None:
         if callback.creation_problem:
             raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
-        message = _new_message(sid, sms)
+        message = message_from_callback(sid, sms)
         if insert(message, unless_exists="message_sid"):
-            _filed(message, sms)
+            message_file(message, sms)
             return message, f"new {message.direction} message ({message.status})", True
         # A concurrent copy of this callback inserted it first: apply this one to that row.
         message = Message.objects.select_for_update().get(message_sid=sid)
@@ -276,7 +276,7 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
     return message, outcome, False
 
 
-def _new_message(sid: str, sms: dict) -> Message:
+def message_from_callback(sid: str, sms: dict) -> Message:
     inbound = sms.get("direction") == Direction.INBOUND
     urls, group = sms.get("media_urls") or [], sms.get("group_recipients") or []
     message = Message(
@@ -295,7 +295,7 @@ def _new_message(sid: str, sms: dict) -> Message:
     return message
 
 
-def _filed(message: Message, sms: dict) -> None:
+def message_file(message: Message, sms: dict) -> None:
     """A message just made from a callback: into its conversation, and its files recorded."""
     conversation_add_message(message)
     urls = sms.get("media_urls")

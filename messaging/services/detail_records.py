@@ -41,14 +41,10 @@ from messaging.models import (
     Message,
     Status,
 )
+
+# The module, not its names: carrier_events imports messaging.tasks, which imports this module.
+from messaging.services import carrier_events
 from messaging.services.auto_reply_numbers import auto_reply_numbers
-from messaging.services.carrier_events import (
-    _filed,
-    _new_message,
-    conversation_touch,
-    message_id_from_user_data,
-    message_update_from_sms,
-)
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Invalid, lenient
 from portal import metrics
@@ -202,7 +198,7 @@ def message_for_record(record: Record) -> Message | None:
         message = unmatched.filter(message_sid=record.message_sid).first()
         if message is not None:
             return message
-    message_id = message_id_from_user_data(record.user_data)
+    message_id = carrier_events.message_id_from_user_data(record.user_data)
     if message_id is not None:
         message = unmatched.filter(pk=message_id).first()
         if message is not None:
@@ -256,7 +252,7 @@ def _count_recovery(message: Message, record: Record) -> None:
 
 def _update(message: Message, record: Record, result: SyncResult) -> None:
     was_final = message.is_final
-    changed, outcome = message_update_from_sms(message, _as_sms(record))
+    changed, outcome = carrier_events.message_update_from_sms(message, _as_sms(record))
     if message.dr_sid is None:
         message.dr_sid = record.dr_sid
         changed.append("dr_sid")
@@ -284,7 +280,7 @@ def _update(message: Message, record: Record, result: SyncResult) -> None:
     if set(changed) - {"dr_sid", "delay_sent"}:
         _event(record, message, outcome)
     if "status" in changed:
-        conversation_touch(message)
+        carrier_events.conversation_touch(message)
 
 
 def _recover_inbound(record: Record, result: SyncResult) -> None:
@@ -292,7 +288,7 @@ def _recover_inbound(record: Record, result: SyncResult) -> None:
     one, then dated by the carrier, marked recovered, and counted."""
     sms = _as_sms(record)
     sms["status"] = Status.RECEIVED
-    message = _new_message(record.message_sid or None, sms)
+    message = carrier_events.message_from_callback(record.message_sid or None, sms)
     message.recovered = True
     message.dr_sid = record.dr_sid
     message.delay_sent = record.delay_sent
@@ -306,7 +302,7 @@ def _recover_inbound(record: Record, result: SyncResult) -> None:
     # Filed under the time it reached the carrier, not the time we learnt of it.
     Message.objects.filter(pk=message.pk).update(created_at=record.date_start)
     message.created_at = record.date_start
-    _filed(message, sms)
+    carrier_events.message_file(message, sms)
     metrics.MESSAGES_RECEIVED.labels(message.our_number).inc()
     opt_out_record(message)
     window = timedelta(minutes=settings.AUTO_REPLY_RECOVERY_MINUTES)
