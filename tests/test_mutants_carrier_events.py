@@ -1,10 +1,11 @@
 """Carrier events where mutation testing (docs/mutation-testing.md) found the suite silent: which
 inbound texts queue an auto-reply, the status a message first seen in a callback starts at, and
-marking one conversation read."""
+marking one conversation read; and the opt-out rule every send asks."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -12,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.models import AutoReply, Conversation, Message
+from messaging.models import AutoReply, Conversation, Message, OptOut
+from messaging.services.opt_out import opt_out_refusal
 from phone_numbers.models import CAP_SMS_IN, CAP_SMS_OUT, Did
 from tests.conftest import load_fixture, make_user
 
@@ -94,3 +96,31 @@ def test_opening_one_conversation_marks_only_it_read_and_other_inboxes_see_the_c
     # Another staff member's inbox, polling since before, is told the badge changed.
     poll = client.get(reverse("messaging:inbox"), {"since": since}, HTTP_HX_REQUEST="true")
     assert poll.status_code == 200
+
+
+# --- the opt-out rule every send asks ------------------------------------------------------------
+
+
+def test_a_stop_refuses_texts_to_that_customer_only_and_a_start_lifts_it():
+    stopped_on = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+    OptOut.objects.create(
+        customer_number="15162065319",
+        our_number=OUR_DID,
+        opted_out=True,
+        keyword="STOP",
+        changed_at=stopped_on,
+    )
+    OptOut.objects.create(
+        customer_number="15162065320",
+        our_number=OUR_DID,
+        opted_out=False,
+        keyword="START",
+        changed_at=stopped_on,
+    )
+
+    refusal = opt_out_refusal(customer="15162065319", our_number=OUR_DID)
+    assert refusal.endswith(" (texted STOP on Mar 5, 2026). They can text START to opt back in."), (
+        refusal
+    )
+    assert opt_out_refusal(customer="15162065320", our_number=OUR_DID) is None  # texted START
+    assert opt_out_refusal(customer="15162065321", our_number=OUR_DID) is None  # never texted
