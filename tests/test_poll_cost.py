@@ -3,10 +3,14 @@ read fresh on each request (a role taken away counts at once)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from messaging.models import Message
 from messaging.selectors.paging import new_cursor
 
 
@@ -48,3 +52,62 @@ def test_a_permission_given_to_the_user_directly_counts_too(client, db):
     assert poll(client).status_code == 204
     assert user.has_perm("messaging.view_inbox")
     assert not User.objects.get(pk=user.pk).has_perm("messaging.send_message")
+
+
+def test_a_conversation_poll_with_nothing_new_loads_no_conversation_or_thread(
+    client, inbox_staff, webhook_url
+):
+    client.post(
+        webhook_url,
+        {
+            "message_sid": "s1",
+            "direction": "inbound",
+            "from": "15162065319",
+            "to": "15162065575",
+            "message": "Hi",
+            "status": "received",
+        },
+        content_type="application/json",
+    )
+    client.force_login(inbox_staff)
+    url = "/messaging/inbox/15162065319/"
+    client.get(url)
+    # Older than the cursor's grace for clock skew.
+    Message.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, {"since": new_cursor()}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response.content == b""
+    last = captured.captured_queries[-1]["sql"]
+    assert last.startswith("SELECT 1 AS") and "messaging_message" in last
+    assert not any("messaging_conversation" in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_poll_still_sees_a_retry_note_that_changes_only_the_message(
+    client, inbox_staff, webhook_url
+):
+    client.post(
+        webhook_url,
+        {
+            "message_sid": "s2",
+            "direction": "inbound",
+            "from": "15162065319",
+            "to": "15162065575",
+            "message": "Hi",
+            "status": "received",
+        },
+        content_type="application/json",
+    )
+    client.force_login(inbox_staff)
+    url = "/messaging/inbox/15162065319/"
+    client.get(url)
+    cursor = new_cursor()
+    Message.objects.update(error="Attempt 1 failed: refused. Retrying in 2 s.")
+    response = client.get(url, {"since": cursor, "last": 0}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Retrying in 2 s" in response.content.decode()
+
+
+def test_a_poll_of_a_number_no_thread_can_have_is_a_404(client, inbox_staff):
+    client.force_login(inbox_staff)
+    response = client.get("/messaging/inbox/1" + "5" * 40 + "/", {"since": new_cursor()})
+    assert response.status_code == 404

@@ -17,6 +17,7 @@ from messaging.selectors.visibility import (
     conversations_visible_to,
     did_limit,
     messages_visible_to,
+    no_such_number,
 )
 from portal.phones import number_matches
 
@@ -83,6 +84,13 @@ def thread_page(user, customer: str, before: str = "") -> tuple[list[Message], b
         before=before,
     )
     return messages_for_display(list(reversed(rows))), more
+
+
+def thread_changed(user, customer: str, since: datetime) -> bool:
+    """Whether any message of the thread the person may read changed after `since`: one probe
+    of the (customer, updated_at) index, for the poll that usually finds nothing."""
+    no_such_number(customer)
+    return _thread(user, customer).filter(updated_at__gt=since).exists()
 
 
 def thread_changes(user, customer: str, since: datetime) -> list[Message]:

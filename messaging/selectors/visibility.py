@@ -98,11 +98,15 @@ def conversations_visible_to(
     )
 
 
-def conversation_visible_or_404(user, customer: str) -> Conversation:
+def no_such_number(customer: str) -> None:
     # A URL part that no stored number can equal (too long, a NUL PostgreSQL refuses) is a 404
     # without asking the database.
     if len(customer) > CUSTOMER_MAX_LENGTH or "\x00" in customer:
         raise Http404("No such conversation.")
+
+
+def conversation_visible_or_404(user, customer: str) -> Conversation:
+    no_such_number(customer)
     conversation = (
         conversations_visible_to(user)
         .select_related("last_message")

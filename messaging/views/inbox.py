@@ -17,6 +17,7 @@ from messaging.selectors.conversations import (
     inbox_conversations,
     inbox_page,
     reply_from_default,
+    thread_changed,
     thread_changes,
     thread_page,
 )
@@ -67,8 +68,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @inbox_required
 def conversation(request: HttpRequest, customer: str) -> HttpResponse:
-    convo = conversation_visible_or_404(request.user, customer)
     since = parse_cursor(request.GET.get("since"))
+    if since is not None and not thread_changed(request.user, customer, since):
+        # The cheap answer to a poll: nothing changed, no conversation or thread is loaded.
+        return HttpResponse(status=204)
+    convo = conversation_visible_or_404(request.user, customer)
     if since is not None:
         return _thread_changes(request, convo, since)
 
