@@ -54,24 +54,21 @@ def test_a_permission_given_to_the_user_directly_counts_too(client, db):
     assert not User.objects.get(pk=user.pk).has_perm("messaging.send_message")
 
 
+def open_conversation(client, staff, webhook_url) -> str:
+    """A customer has texted us, and staff have the conversation open: its URL."""
+    body = {"message_sid": "s1", "direction": "inbound", "from": "15162065319"}
+    body |= {"to": "15162065575", "message": "Hi", "status": "received"}
+    assert client.post(webhook_url, body, content_type="application/json").status_code == 200
+    client.force_login(staff)
+    url = "/messaging/inbox/15162065319/"
+    assert client.get(url).status_code == 200
+    return url
+
+
 def test_a_conversation_poll_with_nothing_new_loads_no_conversation_or_thread(
     client, inbox_staff, webhook_url
 ):
-    client.post(
-        webhook_url,
-        {
-            "message_sid": "s1",
-            "direction": "inbound",
-            "from": "15162065319",
-            "to": "15162065575",
-            "message": "Hi",
-            "status": "received",
-        },
-        content_type="application/json",
-    )
-    client.force_login(inbox_staff)
-    url = "/messaging/inbox/15162065319/"
-    client.get(url)
+    url = open_conversation(client, inbox_staff, webhook_url)
     # Older than the cursor's grace for clock skew.
     Message.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with CaptureQueriesContext(connection) as captured:
@@ -85,21 +82,7 @@ def test_a_conversation_poll_with_nothing_new_loads_no_conversation_or_thread(
 def test_a_poll_still_sees_a_retry_note_that_changes_only_the_message(
     client, inbox_staff, webhook_url
 ):
-    client.post(
-        webhook_url,
-        {
-            "message_sid": "s2",
-            "direction": "inbound",
-            "from": "15162065319",
-            "to": "15162065575",
-            "message": "Hi",
-            "status": "received",
-        },
-        content_type="application/json",
-    )
-    client.force_login(inbox_staff)
-    url = "/messaging/inbox/15162065319/"
-    client.get(url)
+    url = open_conversation(client, inbox_staff, webhook_url)
     cursor = new_cursor()
     Message.objects.update(error="Attempt 1 failed: refused. Retrying in 2 s.")
     response = client.get(url, {"since": cursor, "last": 0}, HTTP_HX_REQUEST="true")
