@@ -43,3 +43,20 @@ def insert(obj: models.Model, *, unless_exists: str | None = None) -> bool:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+def insert_many(objs: list[models.Model]) -> None:
+    """Insert objects of one model in one statement (no pks back: callers that need them use
+    `insert`)."""
+    if not objs:
+        return
+    fields = tuple(f for f in type(objs[0])._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(type(objs[0])._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * len(objs))}",
+            values,
+        )

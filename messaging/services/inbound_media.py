@@ -34,11 +34,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection
 from django.utils import timezone
 
 from messaging import media_files
-from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia, media_token
+from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia
+from portal.inserts import insert_many
 
 logger = logging.getLogger(__name__)
 
@@ -55,31 +55,16 @@ def media_record(message: Message, urls: list[str]) -> None:
     """Record each file as pending and queue its download with the webhook's transaction, so the
     webhook answers at once and no file is forgotten if the worker is down.
 
-    One INSERT of every row, written here rather than by `bulk_create`: compiling the ORM's
-    insert cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14)."""
+    One INSERT of every row (`portal.inserts`), not `bulk_create`: compiling the ORM's insert
+    cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14)."""
     from messaging import tasks  # imported here: the tasks module imports this one
 
-    fields = [f for f in MessageMedia._meta.concrete_fields if not f.primary_key]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params: list = []
-    for position, url in enumerate(urls):
-        given = {
-            "message": message.pk,
-            "position": position,
-            "token": media_token(),
-            "source_url": url,
-            "state": MediaState.PENDING.value,
-            "created_at": now,
-        }
-        params += [given[f.name] if f.name in given else f.get_default() for f in fields]
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(MessageMedia._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * len(urls))}",
-            params,
-        )
+    insert_many(
+        [
+            MessageMedia(message=message, position=i, source_url=url, state=MediaState.PENDING)
+            for i, url in enumerate(urls)
+        ]
+    )
     tasks.download_media_task.enqueue(message.pk)
 
 
