@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
 
 from messaging.models import Message
 from messaging.services import auto_reply, detail_records, inbound_media, outbound, task_leases
+from portal import periodic
 from portal.carrierx import CarrierXError
 from portal.request_context import logged_task
 
@@ -66,12 +65,6 @@ def _detail_records_sync() -> str:
         return f"could not read the detail records: {err}"
 
 
-def _detail_records_queued() -> DBTaskResult | None:
-    return DBTaskResult.objects.filter(
-        task_path=detail_records_sync_periodic.module_path, status="READY"
-    ).first()
-
-
 @task()
 @logged_task()
 def detail_records_sync_periodic() -> str:
@@ -81,19 +74,15 @@ def detail_records_sync_periodic() -> str:
     try:
         return _detail_records_sync()
     finally:
-        if not _detail_records_queued():
-            delay = timedelta(minutes=settings.DETAIL_RECORDS_SYNC_MINUTES)
-            detail_records_sync_periodic.using(run_after=timezone.now() + delay).enqueue()
+        delay = timedelta(minutes=settings.DETAIL_RECORDS_SYNC_MINUTES)
+        periodic.queue_next(detail_records_sync_periodic, delay)
 
 
 def detail_records_sync_schedule() -> str:
     """Start the periodic read, due at once; a chain already queued is brought forward, not
     doubled."""
-    waiting = _detail_records_queued()
-    if waiting is not None:
-        DBTaskResult.objects.filter(pk=waiting.pk, status="READY").update(run_after=timezone.now())
+    if periodic.start_now(detail_records_sync_periodic):
         return "The periodic read of detail records was already queued; it runs now."
-    detail_records_sync_periodic.enqueue()
     return (
         "Queued a read of the carrier's message detail records; the task worker reads them every "
         f"{settings.DETAIL_RECORDS_SYNC_MINUTES:g} minutes."

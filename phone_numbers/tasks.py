@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from phone_numbers.selectors import sync_status
 from phone_numbers.sync import numbers_sync
+from portal import periodic
 from portal.carrierx import CarrierXError
 from portal.request_context import logged_task
 
@@ -52,8 +53,7 @@ def numbers_sync_periodic() -> str:
     try:
         return _sync()
     finally:
-        if not _queued(numbers_sync_periodic):
-            numbers_sync_periodic.using(run_after=timezone.now() + _next_delay()).enqueue()
+        periodic.queue_next(numbers_sync_periodic, _next_delay())
 
 
 def _next_delay() -> timedelta:
@@ -66,24 +66,17 @@ def _next_delay() -> timedelta:
     return timedelta(seconds=interval)
 
 
-def _queued(task_) -> DBTaskResult | None:
-    return DBTaskResult.objects.filter(task_path=task_.module_path, status="READY").first()
-
-
 def numbers_sync_soon() -> None:
     """Queue one re-read now, unless one is already waiting (it will see this change too)."""
-    if not _queued(numbers_sync_task):
+    if not periodic.queued(numbers_sync_task):
         numbers_sync_task.enqueue()
 
 
 def numbers_sync_schedule() -> str:
     """Start the periodic re-read, due at once; a chain already queued is brought forward rather
     than doubled (one chain is enough; two would read the carrier twice as often)."""
-    waiting = _queued(numbers_sync_periodic)
-    if waiting is not None:
-        DBTaskResult.objects.filter(pk=waiting.pk, status="READY").update(run_after=timezone.now())
+    if periodic.start_now(numbers_sync_periodic):
         return "The periodic re-read of numbers was already queued; it runs now."
-    numbers_sync_periodic.enqueue()
     return (
         "Queued the first read of numbers, DID groups and the partner from CarrierX; the task "
         f"worker re-reads them every {settings.NUMBERS_SYNC_MINUTES:g} minutes."
