@@ -36,9 +36,16 @@ class Status(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
     RECEIVED = "received", "Received"
+    # Ours: "Send later" holds it until `send_at`; the scheduled task then moves it to sending.
+    SCHEDULED = "scheduled", "Scheduled"
+    # Ours: a scheduled message called off before it went. Final: it is never sent.
+    CANCELLED = "cancelled", "Cancelled"
 
 
 # Status only moves forward; terminal states share the top rank so they never replace each other.
+# Scheduled and cancelled rank above them all: they have no SID and were never at the carrier, so
+# no carrier status (a callback or detail record naming the row by user_data) can ever move them;
+# only our own scheduled task (scheduled → sending) or a cancel does.
 STATUS_RANK = {
     Status.SENDING: 0,
     Status.UNKNOWN: 0,
@@ -47,8 +54,10 @@ STATUS_RANK = {
     Status.DELIVERED: 3,
     Status.FAILED: 3,
     Status.RECEIVED: 3,
+    Status.SCHEDULED: 4,
+    Status.CANCELLED: 4,
 }
-TERMINAL = {Status.DELIVERED, Status.FAILED, Status.RECEIVED}
+TERMINAL = {Status.DELIVERED, Status.FAILED, Status.RECEIVED, Status.CANCELLED}
 
 
 def status_rank(status: str) -> int:
@@ -83,6 +92,9 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # "Send later": when a scheduled message is due (status scheduled until then). Kept after it
+    # goes, so its page can say when it was scheduled for.
+    send_at = models.DateTimeField(null=True, blank=True)
     # How many times we POSTed it to the carrier (retries only where it cannot have arrived).
     send_attempts = models.PositiveSmallIntegerField(default=0)
     # Sent a second time after the carrier provably had no copy of an unknown first send.
@@ -129,6 +141,30 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == Status.SCHEDULED
+
+
+class SavedReply(models.Model):
+    """A text the team sends often, with `{placeholders}` (messaging/text_templates.py), picked
+    from the composers and used by campaigns. One list for the whole portal, names unique."""
+
+    name = models.CharField(max_length=100, unique=True)
+    body = models.TextField(max_length=1600)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def media_token() -> str:
