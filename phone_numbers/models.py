@@ -1,10 +1,14 @@
 """A local cache of what the carrier knows about our numbers. CarrierX stays the source of truth:
-`numbers.services.numbers_sync` pulls, and every change is sent to the carrier first. The one
-thing that is ours alone is the audit of callback changes, `CallbackChange`."""
+`numbers.services.numbers_sync` pulls, and every change is sent to the carrier first. What is ours
+alone: the audit of callback changes (`CallbackChange`) and each number's campaign pace
+(`Did.send_rate`), which no sync touches."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -94,6 +98,15 @@ class Did(models.Model):
     messaging_status_at = models.DateTimeField(null=True, blank=True)
     # Why it failed, in the carrier's words when it gave any.
     messaging_reason = models.TextField(blank=True)
+    # Campaign pacing: at most this many messages a second from this number (the carrier and the
+    # mobile networks throttle or filter a number that sends faster than its registration allows).
+    send_rate = models.DecimalField(
+        "messages per second",
+        max_digits=6,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1000"))],
+    )
 
     objects = DidQuerySet.as_manager()
 

@@ -176,6 +176,16 @@ SEND_BACKOFF_MAX_SECONDS = env.float("SEND_BACKOFF_MAX_SECONDS", default=120.0)
 SEND_RECONCILE_DELAY_SECONDS = env.float("SEND_RECONCILE_DELAY_SECONDS", default=10.0)
 # Outbound messages short of a final status for this long are checked against the carrier.
 RECONCILE_STUCK_MINUTES = env.float("RECONCILE_STUCK_MINUTES", default=15.0)
+# Campaigns (campaigns/dispatch.py). A dispatcher is one task run of at most CAMPAIGN_TICK_SECONDS
+# that sends on up to CAMPAIGN_SEND_THREADS carrier calls at once (enough for the pool's rate times
+# the carrier's latency: 50 messages/s against a 2 s carrier needs 100), then queues its successor.
+# CAMPAIGN_DISPATCHERS run side by side per campaign (on several workers; each DID's pace is kept in
+# the database, so they share it). A recipient claimed by a dispatcher that died is given back after
+# CAMPAIGN_CLAIM_LEASE_SECONDS.
+CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=20.0)
+CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=100)
+CAMPAIGN_DISPATCHERS = env.int("CAMPAIGN_DISPATCHERS", default=1)
+CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default=60.0)
 # A task RUNNING this long is taken to have lost its worker (messaging/services/task_leases.py).
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
 # Health (`/healthz`) and metrics (`/metrics`). A worker writes a heartbeat this often; /healthz
@@ -239,6 +249,7 @@ INSTALLED_APPS = [
     "portal",
     "phone_numbers",
     "messaging",
+    "campaigns",
     "ops",
 ]
 # The carrier stand-in exists only in sandbox mode: with a real token no sandbox table, admin page

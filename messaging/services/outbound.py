@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,7 +28,7 @@ from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
 from messaging.models import CarrierEvent, Direction, Kind, Message, Status
-from messaging.services import carrier_events, outbound_media
+from messaging.services import carrier_events, outbound_media, scheduled
 from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
@@ -51,9 +51,12 @@ def message_send(
     user: AbstractBaseUser | None = None,
     auto_reply_to: Message | None = None,
     attachments: Sequence[outbound_media.Attachment] = (),
+    send_at: datetime | None = None,
 ) -> Message:
     """Queue one SMS (an MMS with `attachments`, checked by outbound_media.attachments_prepare):
-    save our row and its files, file it in its conversation, hand the call to the worker."""
+    save our row and its files, file it in its conversation, hand the call to the worker. With
+    `send_at` ("Send later") it is saved as scheduled and the worker sends it at that time
+    (messaging/services/scheduled.py)."""
     with transaction.atomic():
         message = Message.objects.create(
             direction=Direction.OUTBOUND,
@@ -62,13 +65,17 @@ def message_send(
             body=body,
             kind=Kind.MMS if attachments else Kind.SMS,
             media_count=len(attachments),
-            status=Status.SENDING,
+            status=Status.SCHEDULED if send_at else Status.SENDING,
+            send_at=send_at,
             sent_by=signed_in(user),
             auto_reply_to=auto_reply_to,
         )
         outbound_media.message_media_store(message=message, attachments=attachments)
         carrier_events.conversation_add_message(message)
-        tasks.send_message_task.enqueue(message.pk)
+        if send_at:
+            scheduled.scheduled_queue(message)
+        else:
+            tasks.send_message_task.enqueue(message.pk)
     return message
 
 
@@ -135,25 +142,48 @@ def message_send_attempt(*, message_id: int) -> str:
     message = _claim_attempt(message_id)
     if message is None:
         return "nothing to send"
-    # The customer may have texted STOP after this was queued.
+    refused = send_refusal_settle(message)
+    if refused:
+        return refused
+    try:
+        sms = carrier_post(message)
+    except CarrierXError as err:
+        return send_outcome_record(message, err=err)
+    return send_outcome_record(message, sms=sms)
+
+
+def send_refusal_settle(message: Message) -> str | None:
+    """Fail a claimed message that may not go now (the customer texted STOP after it was queued,
+    or the DID lost its SMS/MMS enablement); say why, or None when it may go."""
     refusal = opt_out_refusal(customer=message.their_number, our_number=message.our_number)
     if refusal is not None:
         _settle(message, status=Status.FAILED, error=f"Not sent: {refusal}")
         return "opted out"
-    media_urls = outbound_media.media_urls(message)
-    refusal = send_refusal(message.our_number, media=bool(media_urls))
+    refusal = send_refusal(message.our_number, media=message.media_count > 0)
     if refusal is not None:
         _settle(message, status=Status.FAILED, error=refusal)
         return "not enabled"
-    try:
-        sms = get_client().send_sms(
-            from_=message.our_number,
-            to=message.their_number,
-            message=message.body,
-            user_data=carrier_events.user_data_for(message),
-            media_urls=media_urls,
-        )
-    except CarrierXError as err:
+    return None
+
+
+def carrier_post(message: Message, *, client=None) -> dict:
+    """The carrier call alone, no database write: campaigns run it on a thread pool, and record
+    the outcome on their own thread with `send_outcome_record`. Raises CarrierXError."""
+    return (client or get_client()).send_sms(
+        from_=message.our_number,
+        to=message.their_number,
+        message=message.body,
+        user_data=carrier_events.user_data_for(message),
+        media_urls=outbound_media.media_urls(message),
+    )
+
+
+def send_outcome_record(
+    message: Message, *, sms: dict | None = None, err: CarrierXError | None = None
+) -> str:
+    """Store what one POST of a claimed message came to: the carrier's SID, or the error and
+    what follows from it (a retry, a failure, or reconciliation)."""
+    if err is not None:
         return _send_failed(message, err)
     carrier_health_record(ok=True)
     message_adopt_sid(message_id=message.pk, sms=sms)

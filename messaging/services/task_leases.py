@@ -52,10 +52,16 @@ REQUEUE = {
     # webhook stores and ignores.
     "sandbox.tasks.advance_message",
     "sandbox.tasks.deliver_inbound",
+    # Moves its message from scheduled to sending only while it is still scheduled; once it is
+    # sending, a rerun does nothing and the stuck check finishes the send.
+    "messaging.tasks.send_scheduled_task",
     # Downloads only files still pending; a stored file is never fetched again.
     "messaging.tasks.download_media_task",
     # Reads the carrier into the DID cache.
     "phone_numbers.tasks.numbers_sync_task",
+    # Claims only waiting recipients and writes each message before calling the carrier; what a
+    # dead dispatcher claimed comes back after its lease (campaigns/dispatch.py).
+    "campaigns.tasks.campaign_dispatch_task",
 }
 # A task that was running each time its worker died is more likely killing workers than unlucky.
 MAX_CLAIMS = 3

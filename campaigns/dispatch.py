@@ -1,0 +1,302 @@
+"""Sending a campaign: each DID at its pace, many carrier calls at once, crash-safe.
+
+One dispatcher is one task run (at most CAMPAIGN_TICK_SECONDS; it queues its successor). It keeps
+one database connection, on its own thread, and a pool of threads that only make carrier calls:
+
+1. *Claim*, about a second ahead, as many waiting recipients of each DID as that DID's pace allows
+   (one UPDATE: two dispatchers never claim the same row), and take that many send times from the
+   DID's pace row (campaigns/pacing.py). Recipients who texted STOP meanwhile are set aside here;
+   ones in their quiet hours wait for their morning.
+2. *Release* each at its time: write its Message (status `sending`, one attempt counted) and mark
+   the recipient sent in one transaction — before the carrier is called, as every send does here —
+   then hand the call to the thread pool.
+3. *Record* each answer on this thread with the send path's own rules (messaging/services/
+   outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout.
+
+A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but unreleased, which
+the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
+row comes first), and messages written but unanswered, which the stuck-message check reconciles by
+`user_data` like any send whose worker died (adopted, or sent once more only if the carrier
+provably has none). Pause and Cancel are seen within half a second: claimed recipients not yet
+released go back (or are cancelled) and nothing more is released.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import pacing
+from campaigns.models import Campaign, Recipient
+from messaging.models import Direction, Kind, Message, OptOut, Status
+from messaging.services import carrier_events, outbound
+from messaging.text_templates import render
+from phone_numbers.models import Did
+from phone_numbers.selectors import send_refusal
+from portal.carrierx import CarrierXClient, CarrierXError
+
+logger = logging.getLogger(__name__)
+
+LOOKAHEAD = timedelta(seconds=1)
+STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
+IDLE_SLEEP = 0.05
+
+
+@dataclass
+class Lane:
+    """One DID of the pool, as one dispatcher sees it."""
+
+    our_number: str
+    rate: Decimal
+    refusal: str | None  # why this DID may not send now (not enabled for SMS), or None
+    horizon: datetime  # claimed up to here
+    dry_until: float = 0.0  # monotonic: found nothing to claim, look again then
+
+
+@dataclass(order=True)
+class Due:
+    at: datetime
+    seq: int
+    recipient: Recipient = field(compare=False)
+
+
+def lanes_for(campaign: Campaign) -> list[Lane]:
+    rates = dict(
+        Did.objects.filter(phonenumber__in=campaign.dids).values_list("phonenumber", "send_rate")
+    )
+    now = timezone.now()
+    return [
+        Lane(
+            our_number=number,
+            rate=campaign.rate_per_did or rates.get(number) or Decimal(1),
+            refusal=send_refusal(number, media=False),
+            horizon=now,
+        )
+        for number in campaign.dids
+    ]
+
+
+def claims_recover(campaign_id: int) -> int:
+    """Give back what a dead dispatcher claimed and never released (no message was written)."""
+    stale = timezone.now() - timedelta(seconds=settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
+    return Recipient.objects.filter(
+        campaign_id=campaign_id,
+        state=Recipient.State.CLAIMED,
+        message__isnull=True,
+        claimed_at__lt=stale,
+    ).update(state=Recipient.State.PENDING, claim="")
+
+
+def _claim(campaign: Campaign, lane: Lane, count: int) -> list[Recipient]:
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    waiting = (
+        Recipient.objects.filter(
+            campaign_id=campaign.pk, our_number=lane.our_number, state=Recipient.State.PENDING
+        )
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .order_by("id")
+        .values("id")[:count]
+    )
+    # The state test on the outer UPDATE is re-checked under the row lock on PostgreSQL, and
+    # SQLite runs one writer at a time: a row another dispatcher took meanwhile is skipped.
+    Recipient.objects.filter(pk__in=waiting, state=Recipient.State.PENDING).update(
+        state=Recipient.State.CLAIMED, claim=token, claimed_at=now
+    )
+    claimed = list(Recipient.objects.filter(claim=token, state=Recipient.State.CLAIMED))
+    return _set_aside(campaign, claimed, now)
+
+
+def _set_aside(campaign: Campaign, claimed: list[Recipient], now: datetime) -> list[Recipient]:
+    """Drop from `claimed` who opted out of their DID since the list was read, and hold back who
+    is in their quiet hours."""
+    if not claimed:
+        return claimed
+    opted = set(
+        OptOut.objects.filter(
+            customer_number__in=[r.number for r in claimed], opted_out=True
+        ).values_list("customer_number", "our_number")
+    )
+    stopped = [r.pk for r in claimed if (r.number, r.our_number) in opted]
+    if stopped:
+        Recipient.objects.filter(pk__in=stopped, state=Recipient.State.CLAIMED).update(
+            state=Recipient.State.OPTED_OUT, claim=""
+        )
+    ready = []
+    for r in claimed:
+        if r.pk in stopped:
+            continue
+        if campaign.quiet_start is not None and campaign.quiet_end is not None:
+            wait = pacing.quiet_until(
+                r.number, start=campaign.quiet_start, end=campaign.quiet_end, now=now
+            )
+            if wait is not None:
+                Recipient.objects.filter(pk=r.pk, state=Recipient.State.CLAIMED).update(
+                    state=Recipient.State.PENDING, claim="", not_before=wait
+                )
+                continue
+        ready.append(r)
+    return ready
+
+
+def _release(campaign: Campaign, recipient: Recipient, lane: Lane) -> Message | None:
+    """Write the recipient's message and mark it sent, together; None when another dispatcher
+    took the recipient back meanwhile (then nothing is written and nothing is sent)."""
+    with transaction.atomic():
+        taken = Recipient.objects.filter(
+            pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
+        ).update(state=Recipient.State.MESSAGED)
+        if not taken:
+            return None
+        message = Message.objects.create(
+            direction=Direction.OUTBOUND,
+            our_number=lane.our_number,
+            their_number=recipient.number,
+            body=render(campaign.body, recipient.variables),
+            kind=Kind.SMS,
+            status=Status.SENDING,
+            send_attempts=0 if lane.refusal else 1,
+            sent_by_id=campaign.created_by_id,
+        )
+        Recipient.objects.filter(pk=recipient.pk).update(message=message)
+        carrier_events.conversation_add_message(message)
+    return message
+
+
+def _post(client: CarrierXClient, message: Message) -> tuple[dict | None, CarrierXError | None]:
+    try:
+        return outbound.carrier_post(message, client=client), None
+    except CarrierXError as err:
+        return None, err
+    except Exception as err:  # noqa: BLE001 — it may have reached the carrier: reconcile, never resend blindly
+        logger.exception("campaign send of message %s failed unexpectedly", message.pk)
+        return None, CarrierXError(f"The send failed unexpectedly: {err}")
+
+
+def _pooled_client(threads: int) -> CarrierXClient:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return CarrierXClient(
+        base_url=settings.CARRIERX_API_URL,
+        token=settings.CARRIERX_TOKEN,
+        timeout=settings.CARRIERX_TIMEOUT,
+        session=session,
+    )
+
+
+class Dispatcher:
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.lanes = lanes_for(campaign)
+        self.due: list[Due] = []
+        self.seq = itertools.count()
+        self.in_flight: dict[Future, Message] = {}
+        self.sent = 0
+        self.state = campaign.state
+
+    def run(self, seconds: float) -> int:
+        threads = settings.CAMPAIGN_SEND_THREADS
+        client = _pooled_client(threads)
+        deadline = time.monotonic() + seconds
+        next_state_read = 0.0
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign") as pool:
+            try:
+                while True:
+                    now_mono = time.monotonic()
+                    if now_mono >= next_state_read:
+                        self.state = (
+                            Campaign.objects.filter(pk=self.campaign.pk)
+                            .values_list("state", flat=True)
+                            .first()
+                        )
+                        next_state_read = now_mono + STATE_EVERY
+                    if self.state != Campaign.State.RUNNING:
+                        break
+                    claiming = now_mono < deadline
+                    if claiming:
+                        self._claim_ahead(now_mono)
+                    self._release_due(pool, client)
+                    self._record_done()
+                    if not claiming and not self.due:
+                        break
+                    if not self.due and all(lane.dry_until > now_mono for lane in self.lanes):
+                        break  # nothing left that may go now
+                    time.sleep(self._pause_for())
+            finally:
+                self._give_back()
+                for future in list(self.in_flight):
+                    future.result()
+                self._record_done()
+        client.session.close()
+        return self.sent
+
+    def _claim_ahead(self, now_mono: float) -> None:
+        horizon = timezone.now() + LOOKAHEAD
+        for lane in self.lanes:
+            if lane.dry_until > now_mono or lane.horizon >= horizon:
+                continue
+            gap = (horizon - max(lane.horizon, timezone.now())).total_seconds()
+            count = max(1, math.ceil(gap * float(lane.rate)))
+            claimed = _claim(self.campaign, lane, count)
+            if not claimed:
+                lane.dry_until = now_mono + 1.0
+                continue
+            slots = pacing.slots_reserve(lane.our_number, len(claimed), lane.rate)
+            for at, recipient in zip(slots, claimed, strict=True):
+                heapq.heappush(self.due, Due(at, next(self.seq), recipient))
+            lane.horizon = slots[-1]
+
+    def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> None:
+        lanes = {lane.our_number: lane for lane in self.lanes}
+        now = timezone.now()
+        while self.due and self.due[0].at <= now:
+            recipient = heapq.heappop(self.due).recipient
+            lane = lanes[recipient.our_number]
+            message = _release(self.campaign, recipient, lane)
+            if message is None:
+                continue
+            if lane.refusal:
+                outbound.send_refusal_settle(message)
+                continue
+            self.in_flight[pool.submit(_post, client, message)] = message
+            self.sent += 1
+
+    def _record_done(self) -> None:
+        for future in [f for f in self.in_flight if f.done()]:
+            message = self.in_flight.pop(future)
+            sms, err = future.result()
+            outbound.send_outcome_record(message, sms=sms, err=err)
+
+    def _pause_for(self) -> float:
+        if not self.due:
+            return IDLE_SLEEP
+        wait = (self.due[0].at - timezone.now()).total_seconds()
+        return min(max(wait, 0.0), IDLE_SLEEP)
+
+    def _give_back(self) -> None:
+        """Claimed, not released: back to waiting, or cancelled with the campaign."""
+        if not self.due:
+            return
+        cancelled = self.state == Campaign.State.CANCELLED
+        Recipient.objects.filter(
+            pk__in=[d.recipient.pk for d in self.due], state=Recipient.State.CLAIMED
+        ).update(
+            state=Recipient.State.CANCELLED if cancelled else Recipient.State.PENDING, claim=""
+        )
+        self.due.clear()
