@@ -12,7 +12,14 @@ from django.conf import settings
 from django_tasks import task
 
 from messaging.models import Message
-from messaging.services import auto_reply, detail_records, inbound_media, outbound, task_leases
+from messaging.services import (
+    auto_reply,
+    detail_records,
+    inbound_media,
+    outbound,
+    scheduled,
+    task_leases,
+)
 from portal import periodic
 from portal.carrierx import CarrierXError
 from portal.request_context import logged_task
@@ -28,6 +35,13 @@ def message_request_id(message_id: int, *args) -> str:
 @logged_task(message_request_id)
 def send_message_task(message_id: int) -> str:
     return outbound.message_send_attempt(message_id=message_id)
+
+
+@task()
+@logged_task(message_request_id)
+def send_scheduled_task(message_id: int) -> str:
+    """Queued for a "Send later" message's time: sends it if it is still scheduled and due."""
+    return scheduled.scheduled_send_due(message_id=message_id)
 
 
 @task()
