@@ -196,7 +196,11 @@ class MessageMedia(models.Model):
     carrier's `source_url` may expire, so the file is downloaded and kept.
     """
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="media")
+    # No index of its own: the unique (message, position) pair leads with it and serves every
+    # lookup by message; a second index only cost the webhook a write per file (issue 14).
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="media", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     token = models.CharField(max_length=64, unique=True, default=media_token)
     source_url = models.TextField(blank=True)
@@ -208,12 +212,22 @@ class MessageMedia(models.Model):
     state = models.CharField(max_length=10, choices=MediaState.choices)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
+    # Inbound, pending: not to be fetched before this time (a retry's backoff, or a download run
+    # that has claimed it); empty when it may be fetched now.
+    retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["message_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["message", "position"], name="one_file_per_position")
+        ]
+        indexes = [
+            # The download task's queue: the few files still pending, oldest first, without
+            # reading every file ever kept.
+            models.Index(
+                fields=["id"], condition=models.Q(state="pending"), name="messagemedia_pending"
+            )
         ]
         verbose_name_plural = "message media"
 

@@ -56,6 +56,7 @@ def reconcile_stuck_task(reschedule: bool = True) -> str:
     # First the tasks a dead worker left RUNNING: a send among them hands its message to
     # reconciliation, which the stuck check then finds.
     task_leases.abandoned_tasks_recover()
+    inbound_media.media_downloads_sweep()
     return outbound.messages_reconcile_stuck(reschedule=reschedule)
 
 
@@ -66,9 +67,11 @@ def auto_reply_task(message_id: int) -> str:
 
 
 @task()
-@logged_task(message_request_id)
-def download_media_task(message_id: int) -> str:
-    return inbound_media.media_download(message_id=message_id)
+@logged_task()
+def download_media_task(message_id: int | None = None) -> str:
+    # One run takes the pending files of every message; `message_id` is only on tasks queued
+    # before that (one task per MMS), which run the same way.
+    return inbound_media.media_download()
 
 
 def _detail_records_sync() -> str:

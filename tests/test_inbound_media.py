@@ -21,11 +21,14 @@ import pytest
 import requests
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from messaging.models import MediaState, Message, MessageMedia
+from messaging.services import inbound_media
 from messaging.services.inbound_media import media_download
+from messaging.tasks import download_media_task, reconcile_stuck_task
 from tests.conftest import load_fixture, make_user, run_tasks, sandbox_auth
 
 pytestmark = pytest.mark.django_db
@@ -219,8 +222,122 @@ def test_the_webhook_answers_at_once_and_downloads_nothing_inside_the_request(db
     assert [(f.source_url, f.state) for f in files_of(message)] == [
         (url, MediaState.PENDING) for url in urls
     ]
-    queued = DBTaskResult.objects.filter(task_path="messaging.tasks.download_media_task")
-    assert [r.args_kwargs["args"] for r in queued] == [[message.pk]]
+    assert [r.args_kwargs["args"] for r in download_tasks()] == [[]]
+
+
+# --- one download task per burst -----------------------------------------------------------------
+
+
+def download_tasks(status: str | None = None) -> list[DBTaskResult]:
+    found = DBTaskResult.objects.filter(task_path="messaging.tasks.download_media_task")
+    return list(found.filter(status=status) if status else found)
+
+
+def test_ten_mms_callbacks_queue_one_download_task_that_stores_every_file(
+    transactional_db, media_server
+):
+    media_server.extra = {f"/burst-{n}.jpg": picture("JPEG", (n * 20, 90, 90)) for n in range(20)}
+    messages = [
+        receive(
+            [media_server.url(f"/burst-{2 * n}.jpg"), media_server.url(f"/burst-{2 * n + 1}.jpg")]
+        )
+        for n in range(10)
+    ]
+    assert len(download_tasks()) == 1
+    assert media_server.hits == Counter()
+
+    assert run_tasks() == 1
+    (run,) = download_tasks()
+    assert (run.status, run.return_value) == ("SUCCESSFUL", "20 stored")
+    for n, message in enumerate(messages):
+        stored = [(f.state, f.file.read()) for f in files_of(message)]
+        extra = media_server.extra
+        assert stored == [
+            (MediaState.STORED, extra[f"/burst-{2 * n}.jpg"]),
+            (MediaState.STORED, extra[f"/burst-{2 * n + 1}.jpg"]),
+        ]
+    assert set(media_server.hits.values()) == {1}  # each file fetched once
+
+
+def test_a_run_takes_the_oldest_files_first_up_to_its_limit_and_queues_itself_for_the_rest(
+    transactional_db, media_server
+):
+    first = receive([media_server.url("/parcel.jpg"), media_server.url("/receipt.png")])
+    second = receive([media_server.url("/screen.jpg"), media_server.url("/logo.svg")])
+    DBTaskResult.objects.all().delete()
+
+    assert media_download(limit=3) == "3 stored"
+    assert [f.state for f in files_of(first) + files_of(second)] == [MediaState.STORED] * 3 + [
+        MediaState.PENDING
+    ]
+    (next_run,) = download_tasks("READY")
+    assert run_tasks() == 1
+    next_run.refresh_from_db()
+    assert next_run.return_value == "1 stored"
+    assert files_of(second)[1].state == MediaState.STORED
+    assert download_tasks("READY") == []  # nothing pending: the chain ends
+
+
+def test_a_new_mms_does_not_wait_behind_a_download_queued_for_a_backoff(
+    transactional_db, media_server, settings
+):
+    settings.SEND_BACKOFF_SECONDS = 60
+    busy = receive([media_server.url("/busy.jpg")])
+    run_tasks()
+    (waiting,) = download_tasks("READY")
+    assert files_of(busy)[0].attempts == 1 and waiting.run_after > timezone.now()
+
+    fresh = receive([media_server.url("/parcel.jpg")])
+    run_tasks()
+    assert files_of(fresh)[0].state == MediaState.STORED
+    # The busy file waits out its backoff: the run the new MMS queued did not fetch it again.
+    assert media_server.hits["/busy.jpg"] == 1
+    assert [t.run_after for t in download_tasks("READY")] == [waiting.run_after]
+
+
+def test_a_file_another_run_has_claimed_is_not_fetched_again(media_server):
+    message = receive([media_server.url("/parcel.jpg"), media_server.url("/receipt.png")])
+    claimed, free = files_of(message)
+    assert inbound_media._claim(claimed)  # a run on another worker is downloading it
+
+    assert media_download() == "1 stored"
+    assert media_server.hits == Counter({"/receipt.png": 1})
+    assert [f.state for f in files_of(message)] == [MediaState.PENDING, MediaState.STORED]
+
+
+def test_the_stuck_check_queues_a_download_for_pending_files_whose_task_was_lost(
+    transactional_db, media_server
+):
+    message = receive([media_server.url("/parcel.jpg"), media_server.url("/receipt.png")])
+    DBTaskResult.objects.all().delete()  # the worker that held it was killed, task and all
+
+    reconcile_stuck_task.enqueue(False)
+    run_tasks()
+    assert [f.state for f in files_of(message)] == [MediaState.STORED] * 2
+    assert [t.return_value for t in download_tasks()] == ["2 stored"]
+
+
+def test_the_stuck_check_does_not_queue_a_second_download_beside_one_waiting(
+    transactional_db, media_server
+):
+    receive([media_server.url("/parcel.jpg")])
+    assert inbound_media.media_downloads_sweep() == "files pending, a download queued"
+    DBTaskResult.objects.all().delete()
+    assert inbound_media.media_downloads_sweep() == "files pending without a download: queued one"
+    assert inbound_media.media_downloads_sweep() == "files pending, a download queued"
+    assert len(download_tasks()) == 1
+    run_tasks()
+    assert inbound_media.media_downloads_sweep() == "no file pending"
+
+
+def test_a_download_task_queued_with_a_message_id_before_the_change_still_runs(
+    transactional_db, media_server
+):
+    message = receive([media_server.url("/parcel.jpg")])
+    DBTaskResult.objects.all().delete()
+    download_media_task.enqueue(message.pk)
+    run_tasks()
+    assert files_of(message)[0].state == MediaState.STORED
 
 
 # --- downloads -----------------------------------------------------------------------------------
@@ -230,7 +347,7 @@ def test_three_images_are_downloaded_byte_identical_with_thumbnails_and_shown_as
     media_server, staff
 ):
     message = receive([media_server.url(p) for p in PHOTOS])
-    assert media_download(message_id=message.pk) == "3 stored"
+    assert media_download() == "3 stored"
 
     files = files_of(message)
     assert [f.state for f in files] == [MediaState.STORED] * 3
@@ -257,16 +374,16 @@ def test_three_images_are_downloaded_byte_identical_with_thumbnails_and_shown_as
 
 def test_a_second_run_with_nothing_pending_fetches_nothing(media_server):
     message = receive([media_server.url("/parcel.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     before = media_server.hits.copy()
-    assert media_download(message_id=message.pk) == "nothing to download"
+    assert media_download() == "nothing to download"
     assert media_server.hits == before
     assert files_of(message)[0].state == MediaState.STORED
 
 
 def test_the_type_comes_from_the_bytes_and_the_name_is_made_safe(media_server):
     message = receive([media_server.url("/named")])
-    media_download(message_id=message.pk)
+    media_download()
     (f,) = files_of(message)
     # Served as image/jpeg named .jpg, but the bytes are a PNG; the path parts are dropped.
     assert (f.content_type, f.name) == ("image/png", "my_receipt.png")
@@ -290,7 +407,7 @@ def test_a_file_that_cannot_be_downloaded_is_shown_not_downloaded_with_its_link_
     settings.MEDIA_DOWNLOAD_ATTEMPTS = 1  # a timeout is retried; here the first one is the last
     url = media_server.url(path)
     message = receive([url, media_server.url("/parcel.jpg")], text="See attached")
-    media_download(message_id=message.pk)
+    media_download()
 
     failed, fine = files_of(message)
     assert (failed.state, failed.error, failed.attempts) == (MediaState.FAILED, reason, 1)
@@ -310,7 +427,7 @@ def test_a_file_that_cannot_be_downloaded_is_shown_not_downloaded_with_its_link_
 
 def test_a_huge_file_is_not_read_past_the_cap(media_server):
     message = receive([media_server.url("/huge.jpg"), media_server.url("/huge-declared.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     assert [f.error for f in files_of(message)] == ["larger than 5 MB"] * 2
     # The server writes until the portal hangs up: once it has stopped, it has sent at most the
     # cap plus what the two sockets' buffers hold, far from the 50 MB it offered.
@@ -325,7 +442,7 @@ def test_a_huge_file_is_not_read_past_the_cap(media_server):
 
 def test_a_redirect_to_a_private_address_is_never_followed(media_server):
     message = receive([media_server.url("/redirect-private.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     assert files_of(message)[0].error == "redirects to a private address"
     assert media_server.elsewhere.hits == Counter()
 
@@ -335,7 +452,7 @@ def test_a_redirect_to_a_private_address_is_not_followed_even_to_a_trusted_host(
 ):
     settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = [media_server.host, media_server.elsewhere.host]
     message = receive([media_server.url("/redirect-private.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     assert files_of(message)[0].state == MediaState.FAILED
     assert media_server.elsewhere.hits == Counter()
 
@@ -343,7 +460,7 @@ def test_a_redirect_to_a_private_address_is_not_followed_even_to_a_trusted_host(
 def test_a_private_address_is_refused_unless_it_is_trusted(media_server, settings):
     settings.MEDIA_DOWNLOAD_PRIVATE_HOSTS = []
     message = receive([media_server.url("/parcel.jpg"), "http://[::1]:9/x.jpg"])
-    media_download(message_id=message.pk)
+    media_download()
     assert [(f.state, f.error) for f in files_of(message)] == [
         (MediaState.FAILED, "points at a private address")
     ] * 2
@@ -367,7 +484,7 @@ def test_a_name_that_resolves_public_for_the_check_and_private_for_the_connectio
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     url = media_server.url("/parcel.jpg").replace("127.0.0.1", "media.example.test")
     message = receive([url])
-    media_download(message_id=message.pk)
+    media_download()
     (f,) = files_of(message)
     assert (f.state, f.error) == (MediaState.FAILED, "points at a private address")
     assert not f.file
@@ -378,7 +495,7 @@ def test_in_sandbox_mode_the_sandbox_host_is_trusted(media_server, settings):
     settings.CARRIERX_SANDBOX = True
     settings.CARRIERX_API_URL = f"http://{media_server.host}/sandbox/core/v2"
     message = receive([media_server.url("/parcel.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     assert files_of(message)[0].state == MediaState.STORED
 
 
@@ -388,7 +505,7 @@ def test_outside_sandbox_mode_the_carrier_api_host_is_not_trusted(media_server, 
     settings.CARRIERX_SANDBOX = False
     settings.CARRIERX_API_URL = f"http://{media_server.host}/core/v2"
     message = receive([media_server.url("/parcel.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     assert files_of(message)[0].error == "points at a private address"
 
 
@@ -421,7 +538,7 @@ def test_the_download_repaints_the_open_thread_and_inbox(media_server, staff):
     message = receive([media_server.url("/parcel.jpg")])
     conversation_html(staff)
     since = staff.get(reverse("messaging:inbox")).context["cursor"]
-    media_download(message_id=message.pk)
+    media_download()
     poll = staff.get(
         reverse("messaging:conversation", args=[CUSTOMER]),
         {"since": since, "last": message.pk},
@@ -437,7 +554,7 @@ def test_the_download_repaints_the_open_thread_and_inbox(media_server, staff):
 
 def test_an_svg_is_offered_as_a_download_never_as_an_image(media_server, staff):
     message = receive([media_server.url("/logo.svg")])
-    media_download(message_id=message.pk)
+    media_download()
     (f,) = files_of(message)
     assert (f.state, f.content_type, f.name) == (MediaState.STORED, "image/svg+xml", "logo.svg")
     assert not f.thumbnail
@@ -456,7 +573,7 @@ def test_an_svg_is_offered_as_a_download_never_as_an_image(media_server, staff):
 
 def test_a_person_without_the_inbox_role_cannot_fetch_an_inbound_file(media_server, client):
     message = receive([media_server.url("/parcel.jpg")])
-    media_download(message_id=message.pk)
+    media_download()
     (f,) = files_of(message)
     for name in ("messaging:media", "messaging:media_thumbnail"):
         url = reverse(name, args=[f.token])
@@ -483,13 +600,13 @@ def test_pending_files_say_downloading(media_server, staff):
 
 
 def test_the_inbox_counts_photos_and_files_on_a_last_message_without_text(media_server, staff):
-    message = receive([media_server.url(p) for p in PHOTOS])
-    media_download(message_id=message.pk)
+    receive([media_server.url(p) for p in PHOTOS])
+    media_download()
     html = staff.get(reverse("messaging:inbox")).content.decode()
     assert '<span class="mms-count">3 photos</span>' in html
 
-    other = receive([media_server.url("/parcel.jpg"), media_server.url("/logo.svg")])
-    media_download(message_id=other.pk)
+    receive([media_server.url("/parcel.jpg"), media_server.url("/logo.svg")])
+    media_download()
     html = staff.get(reverse("messaging:inbox")).content.decode()
     assert '<span class="mms-count">2 files</span>' in html
 

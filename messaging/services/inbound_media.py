@@ -17,6 +17,14 @@ Each file is settled on its own. What may pass (a timeout, a refused connection,
 tried again later with backoff, up to MEDIA_DOWNLOAD_ATTEMPTS; what cannot (another 4xx, too
 big, a type we do not keep, a redirect to a private address) fails at once. A failed file keeps
 its original link and its reason; the message is never touched beyond its `updated_at`.
+
+One download task serves a burst of MMS: the webhook queues one only when none is waiting to
+start (a task row per callback cost the webhook a write each, issue 14), and a run takes every
+pending file that is due, oldest first, a bounded number per run, then queues the next run while
+any file is pending. Each file is claimed (`retry_at` moved past the run) before it is fetched,
+so two runs at once never fetch the same file. A pending file whose task was lost (a worker
+killed, or a callback that committed just as the run meant to take it ended) is picked up by
+`media_downloads_sweep`, which the periodic stuck check calls.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import Message as MimeHeaders
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
@@ -34,7 +43,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from messaging import media_files
 from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia
@@ -51,9 +62,16 @@ USER_AGENT = "CarrierX-Messaging-Portal media download"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+# As django-tasks records the task (this module cannot import messaging.tasks at load time).
+DOWNLOAD_TASK = "messaging.tasks.download_media_task"
+# Files one run takes at most; it queues the next run for the rest.
+RUN_FILES = 20
+
+
 def media_record(message: Message, urls: list[str]) -> None:
-    """Record each file as pending and queue its download with the webhook's transaction, so the
-    webhook answers at once and no file is forgotten if the worker is down.
+    """Record each file as pending, and queue a download with the webhook's transaction unless
+    one waits to start already (it will take these files too), so the webhook answers at once and
+    no file is forgotten if the worker is down.
 
     One INSERT of every row (`portal.inserts`), not `bulk_create`: compiling the ORM's insert
     cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14)."""
@@ -65,7 +83,14 @@ def media_record(message: Message, urls: list[str]) -> None:
             for i, url in enumerate(urls)
         ]
     )
-    tasks.download_media_task.enqueue(message.pk)
+    if not _download_waiting():
+        tasks.download_media_task.enqueue()
+
+
+def _download_waiting() -> bool:
+    """A download task queued and due, not yet started. One due later (a retry's backoff) does
+    not count: the new files would wait for it."""
+    return DBTaskResult.objects.ready().filter(task_path=DOWNLOAD_TASK).exists()
 
 
 class DownloadFailed(Exception):
@@ -270,7 +295,7 @@ def _store(media: MessageMedia, fetched: Fetched) -> bool:
         small = media_files.thumbnail(data)
         if small is not None:
             media.thumbnail.save(f"{name.rpartition('.')[0]}.jpg", ContentFile(small), save=False)
-    # Only a file still pending is settled: a second run of the task may have stored it already.
+    # Only a file still pending is settled: a run that outlived its claim may have stored it.
     return bool(
         MessageMedia.objects.filter(pk=media.pk, state=MediaState.PENDING).update(
             file=media.file.name,
@@ -280,56 +305,132 @@ def _store(media: MessageMedia, fetched: Fetched) -> bool:
             size=len(data),
             state=MediaState.STORED,
             error="",
+            retry_at=None,
         )
     )
 
 
 def _record_failure(media: MessageMedia, failed: DownloadFailed) -> bool:
-    """Count the attempt; True when it will be tried again."""
+    """Count the attempt; True when it will be tried again, after a backoff."""
+    from messaging.services import outbound  # imported here: it imports this module
+
     attempts = media.attempts + 1
     again = failed.transient and attempts < settings.MEDIA_DOWNLOAD_ATTEMPTS
+    delay = outbound.retry_delay(attempts, failed.retry_after) if again else 0
     MessageMedia.objects.filter(pk=media.pk, state=MediaState.PENDING).update(
         attempts=attempts,
         error=failed.reason[:300],
         state=MediaState.PENDING if again else MediaState.FAILED,
+        retry_at=timezone.now() + timedelta(seconds=delay) if again else None,
     )
     return again
 
 
-def media_download(*, message_id: int) -> str:
-    """Download every file of an inbound MMS that is still pending; each is settled on its own,
-    and those that may pass are tried again later. Nothing pending: nothing done."""
-    # Imported here: each of these imports this module (the webhook records files through it).
-    from messaging import tasks
-    from messaging.services import carrier_events, outbound
-
-    pending = list(
-        MessageMedia.objects.filter(message_id=message_id, state=MediaState.PENDING).order_by(
-            "position"
-        )
+def _pending_due(now: datetime):
+    return MessageMedia.objects.filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now), state=MediaState.PENDING
     )
-    if not pending:
-        return "nothing to download"
-    outcomes = {"stored": 0, "failed": 0, "retry": 0}
-    retry_in: list[float] = []
-    with requests.Session() as session:
-        for media in pending:
-            try:
-                fetched = _fetch(session, media.source_url)
-                _store(media, fetched)
-                outcomes["stored"] += 1
-            except DownloadFailed as failed:
-                logger.info("media %s of message %s: %s", media.pk, message_id, failed.reason)
-                if _record_failure(media, failed):
-                    outcomes["retry"] += 1
-                    retry_in.append(outbound.retry_delay(media.attempts + 1, failed.retry_after))
-                else:
-                    outcomes["failed"] += 1
-    if retry_in:
-        outbound._enqueue(tasks.download_media_task, message_id, delay=max(retry_in))
-    # The thread's poll repaints messages changed since it last asked; the inbox, conversations.
+
+
+def _claim(media: MessageMedia) -> bool:
+    """Take the file for this run, unless another run took it (or settled it) meanwhile. The
+    claim lasts a task lease: a run killed midway leaves its files to the next run after that."""
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    return bool(_pending_due(now).filter(pk=media.pk).update(retry_at=until))
+
+
+def _settle(session: requests.Session, media: MessageMedia, outcomes: dict[str, int]) -> None:
+    try:
+        _store(media, _fetch(session, media.source_url))
+        outcomes["stored"] += 1
+    except DownloadFailed as failed:
+        logger.info("media %s of message %s: %s", media.pk, media.message_id, failed.reason)
+        outcomes["retry" if _record_failure(media, failed) else "failed"] += 1
+
+
+def _repaint(message_id: int) -> None:
+    """The thread's poll repaints messages changed since it last asked; the inbox, conversations."""
+    from messaging.services import carrier_events  # imported here: it imports this module
+
     Message.objects.filter(pk=message_id).update(updated_at=timezone.now())
     message = Message.objects.filter(pk=message_id).only("their_number").first()
     if message is not None:
         carrier_events.conversation_touch(message)
-    return ", ".join(f"{n} {what}" for what, n in outcomes.items() if n)
+
+
+def media_download(*, limit: int = RUN_FILES) -> str:
+    """Download the pending files that are due, of every inbound MMS, oldest first: at most
+    `limit`, and none started once the run has used a third of the task lease (a file may take
+    a minute: connect, and the body's deadline), so a live run is never taken for a dead one.
+    Each file is settled on its own; those that may pass are tried again after a backoff. The
+    next run is queued while any file is pending. Nothing due: nothing fetched."""
+    started = time.monotonic()
+    budget = settings.TASK_LEASE_SECONDS / 3
+    batch = list(_pending_due(timezone.now()).order_by("id")[:limit])
+    outcomes = {"stored": 0, "failed": 0, "retry": 0}
+    repaint: int | None = None
+    try:
+        with requests.Session() as session:
+            for media in batch:
+                if time.monotonic() - started > budget:
+                    break
+                if not _claim(media):
+                    continue
+                if repaint is not None and repaint != media.message_id:
+                    _repaint(repaint)
+                repaint = media.message_id
+                _settle(session, media, outcomes)
+    finally:
+        if repaint is not None:
+            _repaint(repaint)
+        _queue_next()
+    return ", ".join(f"{n} {what}" for what, n in outcomes.items() if n) or "nothing to download"
+
+
+def _queue_next() -> None:
+    """Queue a run for the pending file due first (now, or when its backoff ends), unless a run
+    that starts by then is queued already; a later one is brought forward, not doubled."""
+    from messaging import tasks  # imported here: the tasks module imports this one
+
+    first = list(
+        MessageMedia.objects.filter(state=MediaState.PENDING)
+        .order_by(F("retry_at").asc(nulls_first=True))
+        .values_list("retry_at", flat=True)[:1]
+    )
+    if not first:
+        return
+    now = timezone.now()
+    due = max(first[0] or now, now)
+    never = get_date_max()  # what django-tasks-db stores for "no run_after": due at once
+    waiting = list(
+        DBTaskResult.objects.filter(task_path=DOWNLOAD_TASK, status="READY")
+        .order_by("run_after")
+        .values_list("pk", "run_after")[:10]
+    )
+    if any(run_after == never or run_after <= due for _, run_after in waiting):
+        return
+    if waiting:
+        DBTaskResult.objects.filter(pk=waiting[0][0], status="READY").update(run_after=due)
+    elif due > now:
+        tasks.download_media_task.using(run_after=due).enqueue()
+    else:
+        tasks.download_media_task.enqueue()
+
+
+def media_downloads_sweep() -> str:
+    """For the periodic stuck check: pending files with no download task queued or running get
+    one (a worker killed with the task, or a callback that committed just after the run that
+    would have taken its files looked). A task left RUNNING by a dead worker is the lease
+    reaper's, which runs first."""
+    from messaging import tasks  # imported here: the tasks module imports this one
+
+    if not MessageMedia.objects.filter(state=MediaState.PENDING).exists():
+        return "no file pending"
+    if DBTaskResult.objects.filter(
+        task_path=DOWNLOAD_TASK, status__in=["READY", "RUNNING"]
+    ).exists():
+        return "files pending, a download queued"
+    tasks.download_media_task.enqueue()
+    logger.warning("inbound files pending without a download task: queued one")
+    return "files pending without a download: queued one"
