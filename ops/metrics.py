@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.db.models import Count
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
+from campaigns.models import Campaign, Recipient
 from ops.health import queue_facts, worker_facts
 
 
@@ -34,6 +36,30 @@ class DatabaseFacts:
             -1 if workers["heartbeat_age_seconds"] is None else workers["heartbeat_age_seconds"],
         )
         yield _gauge("portal_workers_alive", "Workers with a recent heartbeat", workers["alive"])
+        yield campaign_progress()
+
+
+ACTIVE = [Campaign.State.SCHEDULED, Campaign.State.RUNNING, Campaign.State.PAUSED]
+
+
+def campaign_progress() -> GaugeMetricFamily:
+    """Recipients of each scheduled, running or paused campaign by state (waiting, sending,
+    sent, opted out, cancelled; removed ones are left out): one grouped count."""
+    gauge = GaugeMetricFamily(
+        "portal_campaign_recipients",
+        "Recipients of active campaigns, by campaign and state",
+        labels=["campaign", "state"],
+    )
+    rows = (
+        Recipient.objects.filter(campaign__state__in=ACTIVE)
+        .exclude(state=Recipient.State.REMOVED)
+        .values_list("campaign_id", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for campaign_id, state, n in rows:
+        gauge.add_metric([str(campaign_id), state], n)
+    return gauge
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -123,3 +123,33 @@ def test_a_failed_message_is_counted_by_its_did(client, db, metrics_on, webhook_
     after = scrape(client)
     name = "portal_messages_failed_total"
     assert value(after, name, did=OUR_DID) == value(before, name, did=OUR_DID) + 1
+
+
+def test_campaign_progress_is_scraped_by_campaign_and_state_and_moves_as_it_sends(
+    client, sandbox, sender, metrics_on
+):
+    from decimal import Decimal
+
+    from campaigns import services
+    from campaigns.models import Campaign
+    from campaigns.recipients import read_pasted, recipients_prepare
+
+    numbers_sync()
+    campaign = Campaign.objects.create(
+        name="Metrics", body="Hi", dids=[OUR_DID], created_by=sender, rate_per_did=Decimal(50)
+    )
+    recipients_prepare(campaign, read_pasted("+1 212 555 0101\n+1 212 555 0102\nnot a number"))
+    services.campaign_start(campaign)
+    label = str(campaign.pk)
+    started = scrape(client)
+    assert value(started, "portal_campaign_recipients", campaign=label, state="pending") == 2
+    assert value(started, "portal_campaign_recipients", campaign=label, state="removed") == 0
+    services.campaign_pause(campaign)
+    campaign.refresh_from_db()
+    services.campaign_resume(campaign)
+    run_tasks()
+    done = scrape(client)
+    # Finished campaigns leave the gauge: only active ones are reported.
+    assert Campaign.objects.get().state == Campaign.State.FINISHED
+    assert value(done, "portal_campaign_recipients", campaign=label, state="pending") == 0
+    assert value(done, "portal_campaign_recipients", campaign=label, state="messaged") == 0
