@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 from messaging.models import AutoReply, Direction, Status
 from messaging.services.opt_out import opt_out_refusal
 from messaging.services.outbound_media import attachments_prepare, limit_text
+from messaging.services.scheduled import EARLIEST, LATEST
+from messaging.text_templates import placeholders
 from messaging.widgets import AttachInput, ComposerTextarea, FromDidSelect
 from phone_numbers.models import Did
 from phone_numbers.selectors import mms_refusal
@@ -30,6 +34,16 @@ class AttachmentsField(forms.Field):
 
     def clean(self, value) -> list:
         return [f for f in value or [] if f is not None]
+
+
+class LaterField(forms.DateTimeField):
+    """The Send later time: read only when Schedule was pressed, so whatever sits in the field
+    when Send is pressed neither blocks nor delays sending now."""
+
+    active = True
+
+    def clean(self, value):
+        return super().clean(value) if self.active else None
 
 
 class SendForm(forms.Form):
@@ -59,9 +73,19 @@ class SendForm(forms.Form):
         label="Attach",
         template_name="messaging/widgets/attachments_field.html",
     )
+    # "Send later": the time, typed in the user's own zone (the middleware activates it), used
+    # only when the Schedule button (`SCHEDULE_FIELD`) was pressed.
+    send_at = LaterField(
+        label="Date and time",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Enter a date and a time, like 2026-12-01 09:30."},
+    )
 
     def __init__(self, *args, dids=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["send_at"].help_text = zone_help()
+        self.fields["send_at"].active = self.scheduling
         # The view passes the DIDs this user may send from; anything else is an invalid choice.
         dids = list(Did.objects.sms_capable() if dids is None else dids)
         self.fields["from_did"].choices = [(d.phonenumber, d.label) for d in dids]
@@ -102,8 +126,19 @@ class SendForm(forms.Form):
 
     def clean_message(self) -> str:
         text = self.cleaned_data["message"]
+        placeholders_refusal(text)
         # Spaces alone are no text: with files the MMS goes without it, else the form says so.
         return text if text.strip() else ""
+
+    @property
+    def scheduling(self) -> bool:
+        """Schedule was pressed (Send later), not Send."""
+        return self.is_bound and bool(self.data.get(SCHEDULE_FIELD))
+
+    def clean_send_at(self) -> datetime | None:
+        if not self.scheduling:
+            return None
+        return send_at_checked(self.cleaned_data["send_at"])
 
     def clean_attachments(self) -> list:
         uploads = self.cleaned_data["attachments"]
@@ -128,6 +163,42 @@ class SendForm(forms.Form):
             if refusal is not None:
                 self.add_error(self.refusal_field, f"Not sent: {refusal}")
         return cleaned
+
+
+class ScheduledEditForm(forms.Form):
+    """A scheduled message's text and time, changed before it goes."""
+
+    message = forms.CharField(
+        label="Message",
+        required=False,
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=ComposerTextarea(attrs={"rows": 4}),
+    )
+    send_at = forms.DateTimeField(
+        label="Date and time",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={
+            "invalid": "Enter a date and a time, like 2026-12-01 09:30.",
+            "required": "Pick the date and time to send it.",
+        },
+    )
+
+    def __init__(self, *args, has_files: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.has_files = has_files
+        self.fields["send_at"].help_text = zone_help()
+
+    def clean_message(self) -> str:
+        text = self.cleaned_data["message"]
+        placeholders_refusal(text)
+        if not text.strip():
+            if not self.has_files:
+                raise ValidationError("Type a message to send.")
+            return ""
+        return text
+
+    def clean_send_at(self) -> datetime:
+        return send_at_checked(self.cleaned_data["send_at"])
 
 
 class ReplyForm(SendForm):
@@ -162,6 +233,51 @@ class ReplyForm(SendForm):
 
 
 CONFIRM_FIELD = "confirm_to"
+# The name of the Schedule button: pressed, the message is saved as scheduled for `send_at`.
+SCHEDULE_FIELD = "schedule"
+
+
+def zone_help() -> str:
+    """Which zone a typed time is read in: the user's (Preferences), else the portal's."""
+    zone = timezone.get_current_timezone()
+    abbreviation = timezone.localtime(timezone=zone).strftime("%Z")
+    name = str(zone).replace("_", " ")
+    return f"In your time zone, {name} ({abbreviation}); 1 minute to 35 days from now."
+
+
+def when_text(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "M j, Y, H:i T")
+
+
+def send_at_checked(send_at: datetime | None) -> datetime:
+    """A "Send later" time: given, at least a minute ahead, at most 35 days ahead."""
+    if send_at is None:
+        raise ValidationError("Pick the date and time to send it.", code="required")
+    now = timezone.now()
+    if send_at < now + EARLIEST:
+        past = "That time has passed" if send_at <= now else "That is less than a minute away"
+        raise ValidationError(
+            f"{past} (it is now {when_text(now)}). Pick a time at least 1 minute ahead, or "
+            "press Send to send it now.",
+            code="too_soon",
+        )
+    if send_at > now + LATEST:
+        raise ValidationError(
+            f"Messages can be scheduled up to 35 days ahead: pick a time before "
+            f"{when_text(now + LATEST)}.",
+            code="too_late",
+        )
+    return send_at
+
+
+def placeholders_refusal(text: str) -> None:
+    """Refuse a text with `{placeholders}` left in it (a saved reply not filled in): the customer
+    would get the braces."""
+    names = placeholders(text)
+    if names:
+        listed = ", ".join(f"{{{n}}}" for n in names[:-1])
+        listed = f"{listed} and {{{names[-1]}}}" if listed else f"{{{names[-1]}}}"
+        raise ValidationError(f"Fill in {listed} before sending.", code="placeholders")
 
 
 def own_did_refusal(number: str, *, reply: bool = False) -> None:

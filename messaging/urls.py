@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.views import auto_reply, inbox, media, messages, send
+from messaging.views import auto_reply, inbox, media, messages, saved_replies, send
 
 app_name = "messaging"
 urlpatterns = [
@@ -14,6 +14,16 @@ urlpatterns = [
     path("messages/", messages.message_list, name="messages"),
     path("messages/export.csv", messages.messages_export, name="messages_export"),
     path("messages/<int:pk>/", messages.message_detail, name="message"),
+    path("messages/<int:pk>/scheduled/", messages.scheduled_edit, name="scheduled_edit"),
+    path("messages/<int:pk>/cancel/", messages.scheduled_cancel_view, name="scheduled_cancel"),
+    path("saved-replies/", saved_replies.saved_replies, name="saved_replies"),
+    path("saved-replies/new/", saved_replies.saved_reply_new, name="saved_reply_new"),
+    path("saved-replies/<int:pk>/", saved_replies.saved_reply_edit, name="saved_reply_edit"),
+    path(
+        "saved-replies/<int:pk>/delete/",
+        saved_replies.saved_reply_delete,
+        name="saved_reply_delete",
+    ),
     path("media/<str:token>/", media.message_media, name="media"),
     path(
         "media/<str:token>/thumbnail/",

@@ -21,14 +21,45 @@ class NavItem:
 
 
 DAILY_WORK = [
-    NavItem("Messaging", "messaging:send", SEND_MESSAGE, frozenset({"messaging:send"})),
+    NavItem(
+        "Messaging",
+        "messaging:send",
+        SEND_MESSAGE,
+        # Saved replies are managed from the Messaging page (and a conversation's reply box).
+        frozenset(
+            {
+                "messaging:send",
+                "messaging:saved_replies",
+                "messaging:saved_reply_new",
+                "messaging:saved_reply_edit",
+                "messaging:saved_reply_delete",
+            }
+        ),
+    ),
     NavItem(
         "Inbox",
         "messaging:inbox",
         VIEW_INBOX,
-        frozenset({"messaging:inbox", "messaging:conversation", "messaging:message"}),
+        frozenset(
+            {
+                "messaging:inbox",
+                "messaging:conversation",
+                "messaging:message",
+                "messaging:scheduled_edit",
+                "messaging:scheduled_cancel",
+            }
+        ),
     ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
+    NavItem(
+        "Campaigns",
+        "campaigns:list",
+        SEND_MESSAGE,
+        frozenset(
+            f"campaigns:{name}"
+            for name in ("list", "new", "detail", "preview", "edit", "delete", "cancel", "report")
+        ),
+    ),
 ]
 CONFIGURE = [
     NavItem(

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from messaging.forms import ReplyForm
+from messaging.forms import ReplyForm, when_text
 from messaging.models import Conversation, Direction
 from messaging.selectors.conversations import (
     inbox_conversations,
@@ -30,6 +30,7 @@ from messaging.selectors.visibility import (
 )
 from messaging.services.carrier_events import conversation_mark_read
 from messaging.services.outbound import message_send
+from messaging.views.saved_replies import picker_context
 from portal.permissions import VIEW_INBOX
 from portal.roles import role_required
 
@@ -82,11 +83,16 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
         conversation_mark_read(customer)
     senders = sender_dids(request.user)
     opt_outs = opt_outs_visible_to(request.user, customer)
+    picker = picker_context(request)
+    initial = {"from_did": reply_from_default(convo, senders)}
+    if picker["saved_reply_picked"] is not None:
+        # The Saved replies picker without JavaScript: its text fills the Message box.
+        initial["message"] = picker["saved_reply_picked"].body
     form = ReplyForm(
         dids=senders.dids,
         customer=customer,
         opted_out=opt_outs,
-        initial={"from_did": reply_from_default(convo, senders)},
+        initial=initial,
     )
     return render(
         request,
@@ -100,6 +106,7 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
             "cursor": new_cursor(),
             "last_id": rows[-1].pk if rows else 0,
             "form": form,
+            **picker,
         },
     )
 
@@ -134,23 +141,30 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
     convo = conversation_visible_or_404(request.user, customer)
     dids = sender_dids(request.user).dids
     form = ReplyForm(request.POST, request.FILES, dids=dids, customer=customer)
+    notice = ""
     if form.is_valid():
+        send_at = form.cleaned_data["send_at"]
         sent = message_send(
             from_number=form.cleaned_data["from_did"],
             to=customer,
             body=form.cleaned_data["message"],
             user=request.user,
             attachments=form.cleaned_data["attachments"],
+            send_at=send_at,
         )
+        if send_at:
+            notice = f"Reply scheduled for {when_text(send_at)}; edit or cancel it in the thread."
         if not request.htmx:
-            messages.success(request, "Reply queued; its status follows in the thread.")
+            messages.success(request, notice or "Reply queued; its status follows in the thread.")
             return redirect("messaging:conversation", customer=customer)
         # A fresh composer that keeps the chosen DID; the thread's poll shows the reply.
         form = ReplyForm(dids=dids, customer=customer, initial={"from_did": sent.our_number})
     if request.htmx:
         # 200 even with errors: htmx swaps only successful answers, and the errors must show.
         return render(
-            request, "messaging/_reply_composer.html", {"conversation": convo, "form": form}
+            request,
+            "messaging/_reply_composer.html",
+            {"conversation": convo, "form": form, "notice": notice},
         )
     return render(
         request,

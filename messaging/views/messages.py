@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -16,14 +17,14 @@ from django.http import (
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from messaging.forms import MessageFilterForm
-from messaging.models import Direction
+from messaging.forms import MessageFilterForm, ScheduledEditForm, when_text
+from messaging.models import Direction, Message, Status
 from messaging.selectors.messages import (
     failure_report,
     message_events,
@@ -32,6 +33,8 @@ from messaging.selectors.messages import (
 )
 from messaging.selectors.paging import keyset_page, parse_id
 from messaging.selectors.visibility import did_limit, message_visible_or_404
+from messaging.services.scheduled import NotScheduled, scheduled_cancel, scheduled_update
+from portal.csv_cells import spreadsheet_safe
 from portal.permissions import SEND_MESSAGE, VIEW_INBOX
 from portal.roles import DENIED_REASONS, role_required
 
@@ -51,8 +54,6 @@ EXPORT_COLUMNS = [
     ("files", "media_count"),
     ("body", "body"),
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 inbox_required = role_required(VIEW_INBOX)
 
@@ -94,19 +95,13 @@ class _Echo:
         return value
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
     batch: list[str] = []
     for pk, created_at, *rest in rows:
         when = timezone.localtime(created_at).isoformat(timespec="seconds")
-        batch.append(writer.writerow([pk, when, *map(_cell, rest)]))
+        batch.append(writer.writerow([pk, when, *map(spreadsheet_safe, rest)]))
         # A few hundred lines per write: far fewer socket writes than one per row.
         if len(batch) == 500:
             yield "".join(batch)
@@ -192,3 +187,98 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "back_label": back_label,
     }
     return render(request, "messaging/message_detail.html", context)
+
+
+# --- a scheduled message ("Send later"): change its time and text, or cancel it, until it goes ---
+
+
+def _scheduled_or_redirect(request: HttpRequest, pk: int) -> tuple[Message | None, HttpResponse]:
+    """The scheduled message to change, if this person may change it (whoever may send or reply
+    and can see it); else the answer to give: a 403/404, or back to the message page when it is
+    no longer scheduled (it went, or someone cancelled it)."""
+    if not (request.user.has_perm(SEND_MESSAGE) or request.user.has_perm(VIEW_INBOX)):
+        raise PermissionDenied(DENIED_REASONS[SEND_MESSAGE])
+    if parse_id(str(pk)) is None:
+        raise Http404("No such message.")
+    message = message_visible_or_404(request.user, pk)
+    if message.direction != Direction.OUTBOUND:
+        raise Http404("Only a message we send can be scheduled.")
+    if message.status != Status.SCHEDULED:
+        return None, _gone(request, message)
+    return message, HttpResponse()
+
+
+def _gone(request: HttpRequest, message: Message) -> HttpResponse:
+    messages.error(request, str(NotScheduled(message)))
+    return redirect("messaging:message", pk=message.pk)
+
+
+def _next_url(request: HttpRequest, message: Message) -> str:
+    """Where to go once done: the page the person came from (this site only), else the message's
+    conversation, or the Messaging page for a sender who cannot read the inbox."""
+    wanted = request.POST.get("next") or request.headers.get("Referer", "")
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        path = urlsplit(wanted).path
+        if path.startswith("/") and "/scheduled/" not in path and not path.endswith("/cancel/"):
+            return wanted
+    if request.user.has_perm(VIEW_INBOX):
+        return reverse("messaging:conversation", args=[message.their_number])
+    return reverse("messaging:send")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def scheduled_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    message, answer = _scheduled_or_redirect(request, pk)
+    if message is None:
+        return answer
+    form = ScheduledEditForm(
+        request.POST if request.method == "POST" else None,
+        has_files=message.media_count > 0,
+        initial={"message": message.body, "send_at": timezone.localtime(message.send_at)},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = scheduled_update(
+                message_id=message.pk,
+                send_at=form.cleaned_data["send_at"],
+                body=form.cleaned_data["message"],
+            )
+        except NotScheduled as gone:
+            return _gone(request, gone.message or message)
+        messages.success(
+            request,
+            f"Saved: the message to {message.their_formatted} goes {when_text(message.send_at)}.",
+        )
+        return redirect(_next_url(request, message))
+    return render(
+        request,
+        "messaging/scheduled_edit.html",
+        {"message": message, "form": form, "next": _next_url(request, message)},
+        status=422 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def scheduled_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    message, answer = _scheduled_or_redirect(request, pk)
+    if message is None:
+        return answer
+    if request.method == "POST":
+        try:
+            message = scheduled_cancel(message_id=message.pk)
+        except NotScheduled as gone:
+            return _gone(request, gone.message or message)
+        messages.success(
+            request,
+            f"Cancelled: the message to {message.their_formatted} will not be sent.",
+        )
+        return redirect(_next_url(request, message))
+    return render(
+        request,
+        "messaging/scheduled_cancel.html",
+        {"message": message, "next": _next_url(request, message)},
+    )

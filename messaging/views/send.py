@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from messaging.forms import SendForm
+from messaging.forms import SendForm, when_text
 from messaging.models import Message
 from messaging.selectors.messages import carrier_unavailable, recent_sends
 from messaging.selectors.visibility import sender_dids
 from messaging.services.outbound import message_send
+from messaging.views.saved_replies import picker_context
 from portal.permissions import SEND_MESSAGE
 from portal.roles import role_required
 
@@ -41,22 +43,36 @@ def send_page(request: HttpRequest) -> HttpResponse:
     dids = senders.dids
     # Staff usually send several texts from one number: keep the last From DID selected.
     preselected = request.session.get("from_did") or senders.default
+    picker = picker_context(request)
+    initial = {"from_did": preselected}
+    if picker["saved_reply_picked"] is not None:
+        # The Saved replies picker without JavaScript: its text fills the Message box.
+        initial["message"] = picker["saved_reply_picked"].body
     form = SendForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         dids=dids,
-        initial={"from_did": preselected},
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
+        send_at = form.cleaned_data["send_at"]
         message = message_send(
             from_number=form.cleaned_data["from_did"],
             to=form.cleaned_data["to_did"],
             body=form.cleaned_data["message"],
             user=request.user,
             attachments=form.cleaned_data["attachments"],
+            send_at=send_at,
         )
         request.session["from_did"] = message.our_number
-        request.session[JUST_SENT] = message.pk
+        if send_at:
+            messages.success(
+                request,
+                f"Scheduled: the message to {message.their_formatted} goes {when_text(send_at)}. "
+                "Edit or cancel it under Recently sent until then.",
+            )
+        else:
+            request.session[JUST_SENT] = message.pk
         return redirect("messaging:send")
     recent = recent_sends(request.user)
     return render(
@@ -68,6 +84,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
             "just_sent": _just_sent(request, recent)[0],
             "has_dids": bool(dids),
             "carrier_down": carrier_unavailable(),
+            **picker,
         },
         status=422 if request.method == "POST" and form.errors else 200,
     )
