@@ -51,15 +51,6 @@ DAILY_WORK = [
         ),
     ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
-    NavItem(
-        "Campaigns",
-        "campaigns:list",
-        SEND_MESSAGE,
-        frozenset(
-            f"campaigns:{name}"
-            for name in ("list", "new", "detail", "preview", "edit", "delete", "cancel", "report")
-        ),
-    ),
 ]
 CONFIGURE = [
     NavItem(
