@@ -165,9 +165,7 @@ def test_without_javascript_the_picker_fills_the_message_box(sender_client, did,
     assert "Hi {first_name}, your order {order} is ready for pickup.</textarea>" in page
 
 
-def test_the_reply_box_offers_them_too_and_fills_without_javascript(
-    client, conversation, pickup
-):
+def test_the_reply_box_offers_them_too_and_fills_without_javascript(client, conversation, pickup):
     staff = signed_in(client, make_user("ines", "Inbox staff"))
     path = reverse("messaging:conversation", args=[CUSTOMER])
     page = staff.get(path).content.decode()

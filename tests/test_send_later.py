@@ -11,12 +11,16 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from hypothesis import given
+from hypothesis import strategies as st
 
 from messaging.models import Message, OptOut, Status
 from messaging.services.carrier_events import message_update_from_sms
@@ -29,8 +33,11 @@ from messaging.services.scheduled import (
 )
 from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
+from portal.models import UserPreferences
 from sandbox.models import SandboxMessage
-from tests.conftest import run_tasks
+from tests.conftest import make_user, run_tasks
+from tests.fuzz_values import form_data, fuzz_settings
+from tests.test_forms_fuzz import answered, post
 
 OUR_DID = "15162065575"
 HANDSET = "15162065574"
@@ -271,3 +278,218 @@ def test_after_a_restart_a_fresh_worker_sends_a_message_whose_time_has_passed(sy
     [task] = scheduled_tasks()
     assert task.status == "SUCCESSFUL", log.read_text()
     assert task.started_at >= send_at
+
+
+# --- the composers' Send later, and Edit / Cancel until it goes ----------------------------------
+
+
+def local_input(moment: datetime, zone: str) -> str:
+    """What a datetime-local field sends: the wall time in the user's zone, to the minute."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def schedule(client, when: str, *, message="See you tomorrow", to=HANDSET):
+    return client.post(
+        SEND_URL,
+        {"from_did": OUR_DID, "to_did": to, "message": message, "send_at": when, "schedule": "1"},
+    )
+
+
+@pytest.fixture
+def in_new_york(sender):
+    UserPreferences.objects.create(user=sender, time_zone="America/New_York")
+
+
+def test_the_composer_says_which_zone_the_time_is_in(sender_client, did, in_new_york):
+    page = sender_client.get(SEND_URL).content.decode()
+    assert "<summary>Send later</summary>" in page
+    assert 'type="datetime-local" name="send_at"' in page
+    assert "In your time zone, America/New York (E" in page
+
+
+def test_send_later_reads_the_time_in_the_users_zone_and_schedules_it(
+    sender_client, did, in_new_york
+):
+    at = (timezone.now() + timedelta(hours=5)).replace(second=0, microsecond=0)
+    response = schedule(sender_client, local_input(at, "America/New_York"))
+    assert response.status_code == 302
+    message = Message.objects.get()
+    assert (message.status, message.send_at, message.body) == (
+        Status.SCHEDULED,
+        at,
+        "See you tomorrow",
+    )
+    assert [t.run_after for t in scheduled_tasks()] == [at]
+    page = sender_client.get(SEND_URL).content.decode()
+    assert "Scheduled: the message to +1 516-206-5574 goes" in page
+    assert "Scheduled for <time" in page
+    assert 'data-status="scheduled"' in page
+    assert reverse("messaging:scheduled_edit", args=[message.pk]) in page
+    assert reverse("messaging:scheduled_cancel", args=[message.pk]) in page
+
+
+def test_send_ignores_the_send_later_field(sender_client, did):
+    response = sender_client.post(
+        SEND_URL,
+        {"from_did": OUR_DID, "to_did": HANDSET, "message": "Now", "send_at": "garbage"},
+    )
+    assert response.status_code == 302
+    assert Message.objects.get().status == Status.SENDING
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (-3600, "That time has passed"),
+        (20, "That is less than a minute away"),
+        (36 * 86400, "Messages can be scheduled up to 35 days ahead"),
+    ],
+)
+def test_a_time_in_the_past_too_soon_or_too_far_ahead_is_a_form_error(
+    sender_client, did, seconds, words
+):
+    typed = in_(seconds).strftime("%Y-%m-%d %H:%M:%S")  # to the second, as a person may type it
+    response = schedule(sender_client, typed)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert words in page
+    assert '<details class="send-later" open>' in page
+    assert not Message.objects.exists()
+
+
+def test_schedule_without_a_time_is_refused(sender_client, did):
+    response = schedule(sender_client, "")
+    assert response.status_code == 422
+    assert "Pick the date and time to send it." in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_a_reply_can_be_scheduled_and_the_thread_shows_it(client, did):
+    staff = client
+    staff.force_login(make_user("ines", "Inbox staff"))
+    Message.objects.create(
+        direction="inbound", our_number=OUR_DID, their_number=HANDSET, body="hi", status="received"
+    )
+    from messaging.services.carrier_events import conversation_add_message
+
+    conversation_add_message(Message.objects.get())
+    at = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    response = staff.post(
+        reverse("messaging:reply", args=[HANDSET]),
+        {"from_did": OUR_DID, "message": "Tomorrow!", "send_at": local_input(at, "UTC"),
+         "schedule": "1"},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    assert "Reply scheduled for" in response.content.decode()
+    reply = Message.objects.get(direction="outbound")
+    assert (reply.status, reply.send_at) == (Status.SCHEDULED, at)
+    thread = staff.get(reverse("messaging:conversation", args=[HANDSET])).content.decode()
+    assert "Scheduled for <time" in thread
+    assert reverse("messaging:scheduled_edit", args=[reply.pk]) in thread
+
+
+@pytest.fixture
+def waiting(did, sender) -> Message:
+    return message_send(
+        from_number=OUR_DID, to=HANDSET, body="Later", send_at=in_(3600), user=sender
+    )
+
+
+def test_edit_changes_the_time_and_text_and_queues_at_the_new_time(sender_client, waiting):
+    edit = reverse("messaging:scheduled_edit", args=[waiting.pk])
+    page = sender_client.get(edit).content.decode()
+    assert "Later</textarea>" in page
+    at = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    response = sender_client.post(
+        edit, {"message": "Later, moved", "send_at": local_input(at, "UTC")}
+    )
+    assert response.status_code == 302
+    waiting.refresh_from_db()
+    assert (waiting.body, waiting.send_at, waiting.status) == ("Later, moved", at, "scheduled")
+    assert max(t.run_after for t in scheduled_tasks()) == at
+
+
+def test_edit_refuses_placeholders_and_past_times(sender_client, waiting):
+    edit = reverse("messaging:scheduled_edit", args=[waiting.pk])
+    response = sender_client.post(
+        edit, {"message": "Hi {first_name}", "send_at": local_input(in_(-60), "UTC")}
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "Fill in {first_name} before sending." in page
+    assert "That time has passed" in page
+    assert Message.objects.get().body == "Later"
+
+
+def test_cancel_asks_first_then_the_message_shows_cancelled_and_is_never_sent(
+    sender_client, waiting
+):
+    cancel = reverse("messaging:scheduled_cancel", args=[waiting.pk])
+    page = sender_client.get(cancel).content.decode()
+    assert "Cancel this scheduled message?" in page
+    assert Message.objects.get().status == Status.SCHEDULED
+    assert sender_client.post(cancel).status_code == 302
+    waiting.refresh_from_db()
+    assert waiting.status == Status.CANCELLED
+    detail = sender_client.get(reverse("messaging:message", args=[waiting.pk])).content.decode()
+    assert 'status-cancelled">cancelled' in detail
+    assert cancel not in detail
+    due_now(waiting)
+    assert scheduled_send_due(message_id=waiting.pk).startswith("not scheduled any more")
+
+
+def test_a_message_that_went_meanwhile_cannot_be_edited_any_more(sender_client, waiting):
+    Message.objects.filter(pk=waiting.pk).update(status=Status.SENDING)
+    edit = reverse("messaging:scheduled_edit", args=[waiting.pk])
+    response = sender_client.post(edit, {"message": "x", "send_at": local_input(in_(600), "UTC")})
+    assert response["Location"] == reverse("messaging:message", args=[waiting.pk])
+    page = sender_client.get(response["Location"]).content.decode()
+    assert "This message is no longer scheduled: it is sending." in page
+    assert Message.objects.get().body == "Later"
+
+
+def test_only_people_who_may_send_and_see_it_can_change_a_scheduled_message(client, waiting):
+    client.force_login(make_user("nora", "Number admins"))
+    for name in ("scheduled_edit", "scheduled_cancel"):
+        assert client.post(reverse(f"messaging:{name}", args=[waiting.pk])).status_code == 403
+    assert Message.objects.get().status == Status.SCHEDULED
+
+
+def test_the_messages_list_and_its_filter_know_the_new_statuses(client, waiting):
+    client.force_login(make_user("ines", "Inbox staff"))
+    page = client.get("/messaging/messages/", {"status": "scheduled"}).content.decode()
+    assert '<option value="scheduled" selected>Scheduled</option>' in page
+    assert '<option value="cancelled">Cancelled</option>' in page
+    assert "Scheduled for <time" in page
+    assert client.get("/messaging/messages/", {"status": "cancelled"}).context["rows"] == []
+    export = client.get("/messaging/messages/export.csv", {"status": "scheduled"})
+    assert b",scheduled," in b"".join(export.streaming_content)
+
+
+def test_fuzzed_send_later_forms_never_answer_5xx(client, waiting):
+    client.force_login(make_user("root", superuser=True))
+    soon = local_input(in_(7200), "UTC")
+    send = {"from_did": OUR_DID, "to_did": HANDSET, "message": "hi", "send_at": soon,
+            "schedule": "1"}  # fmt: skip
+    edit = {"message": "Later", "send_at": soon}
+    paths = {
+        SEND_URL: send,
+        reverse("messaging:reply", args=[HANDSET]): {
+            k: v for k, v in send.items() if k != "to_did"
+        },
+        reverse("messaging:scheduled_edit", args=[waiting.pk]): edit,
+        reverse("messaging:scheduled_cancel", args=[waiting.pk]): {"next": "/messaging/"},
+    }
+
+    @fuzz_settings()
+    @given(data=st.data(), path=st.sampled_from(sorted(paths)), htmx=st.booleans())
+    def fuzz(data, path, htmx):
+        answered(post(client, path, data.draw(form_data(paths[path])), htmx=htmx))
+
+    fuzz()
+    for path in (
+        "/messaging/",
+        "/messaging/messages/",
+        reverse("messaging:message", args=[waiting.pk]),
+    ):
+        assert client.get(path).status_code == 200, path
