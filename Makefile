@@ -35,6 +35,7 @@ run: install
 	$(PY) manage.py sandbox_seed
 	$(PY) manage.py numbers_sync --schedule
 	$(PY) manage.py detail_records_sync --schedule
+	$(PY) manage.py dashboard_rollup --schedule
 	$(PY) manage.py ensure_admin
 	exec $(PY) manage.py runportal --port $(PORT)
 

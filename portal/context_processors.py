@@ -51,6 +51,7 @@ DAILY_WORK = [
         ),
     ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
+    NavItem("Dashboard", "dashboard", VIEW_INBOX, frozenset({"dashboard"})),
 ]
 CONFIGURE = [
     NavItem(

@@ -186,6 +186,10 @@ CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=20.0)
 CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=100)
 CAMPAIGN_DISPATCHERS = env.int("CAMPAIGN_DISPATCHERS", default=1)
 CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default=60.0)
+# The dashboard reads per-day totals that the task worker recounts every DASHBOARD_ROLLUP_MINUTES
+# for the last DASHBOARD_RECOUNT_DAYS days (late callbacks and detail records change recent days).
+DASHBOARD_ROLLUP_MINUTES = env.float("DASHBOARD_ROLLUP_MINUTES", default=5.0)
+DASHBOARD_RECOUNT_DAYS = env.int("DASHBOARD_RECOUNT_DAYS", default=7)
 # A task RUNNING this long is taken to have lost its worker (messaging/services/task_leases.py).
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
 # Health (`/healthz`) and metrics (`/metrics`). A worker writes a heartbeat this often; /healthz
@@ -250,6 +254,7 @@ INSTALLED_APPS = [
     "phone_numbers",
     "messaging",
     "campaigns",
+    "dashboard",
     "ops",
 ]
 # The carrier stand-in exists only in sandbox mode: with a real token no sandbox table, admin page

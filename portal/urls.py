@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path, re_path
 
+from dashboard import views as dashboard_views
 from messaging.views import media
 from portal import errors, password_reset, preferences, views
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("accounts/preferences/", preferences.preferences, name="preferences"),
     path("admin/", admin.site.urls),
     path("", include("ops.urls")),
+    path("messaging/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
     path("webhooks/", include("messaging.webhook_urls")),

@@ -41,6 +41,7 @@ PERIODIC = {
     "messaging.tasks.reconcile_stuck_task",
     "messaging.tasks.detail_records_sync_periodic",
     "phone_numbers.tasks.numbers_sync_periodic",
+    "dashboard.tasks.dashboard_rollup_periodic",
 }
 # Safe to run again, because each checks the state it would change before changing it.
 REQUEUE = {

@@ -119,7 +119,7 @@ def add_mms_files(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(media_count=after + 2)
 
 
-DAILY = ["Messaging", "Inbox", "Messages"]
+DAILY = ["Messaging", "Inbox", "Messages", "Dashboard"]
 CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
 
 
@@ -143,7 +143,7 @@ class Role:
 
     def nav(self) -> list[str]:
         daily = (["Messaging"] if self.sends else []) + (
-            ["Inbox", "Messages"] if self.reads else []
+            ["Inbox", "Messages", "Dashboard"] if self.reads else []
         )
         return daily + CONFIGURE + (["Sandbox handset", "Admin"] if self.staff else [])
 
@@ -240,6 +240,7 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
         ("/no-such-page/", 404),
         (reverse("messaging:send"), 200 if role.sends else 403),
         (reverse("messaging:inbox"), 200 if role.reads else 403),
+        (reverse("dashboard"), 200 if role.reads else 403),
     ]
     if role.reads:
         pages += [

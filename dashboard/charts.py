@@ -1,0 +1,113 @@
+"""Charts drawn on the server as SVG (no chart library, nothing from a CDN, nothing for the CSP to
+refuse): the geometry here, the markup in templates/dashboard/_chart_*.html."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+WIDTH = 640
+HEIGHT = 220
+LEFT = 48  # room for the y axis labels
+BOTTOM = 24  # room for the day labels
+TOP = 8
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    series: str  # a CSS class: the colour
+    title: str  # the tooltip and what a screen reader hears
+    value: str  # the exact figure, as the CSV has it
+
+
+def nice_ceiling(value: float) -> float:
+    """The axis top: 1, 2 or 5 times a power of ten, at least `value`."""
+    if value <= 0:
+        return 1
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+def columns(
+    days: list[date], series: list[tuple[str, str, list]], *, unit: str = "", ceiling=None
+) -> dict:
+    """Bars per day, the series side by side. `series`: (name, css class, values)."""
+    plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+    values = [float(v) for _, _, vs in series for v in vs if v is not None]
+    top = ceiling or nice_ceiling(max(values, default=0))
+    slot = plot_w / max(len(days), 1)
+    bar_w = max(slot * 0.8 / max(len(series), 1), 1)
+    bars = []
+    for i, day in enumerate(days):
+        for j, (name, css, vs) in enumerate(series):
+            v = vs[i]
+            if v is None:
+                continue
+            h = plot_h * float(v) / top
+            shown = f"{v:.0%}" if unit == "%" else (f"{v:.2f}" if unit == "$" else f"{v}")
+            bars.append(
+                Bar(
+                    x=round(LEFT + i * slot + slot * 0.1 + j * bar_w, 2),
+                    y=round(TOP + plot_h - h, 2),
+                    width=round(bar_w, 2),
+                    height=round(h, 2),
+                    series=css,
+                    title=f"{day:%b %-d}: {shown} {name}",
+                    value=str(v),
+                )
+            )
+    label_every = max(1, len(days) // 8)
+    labels = [
+        {"x": round(LEFT + i * slot + slot / 2, 2), "text": f"{d:%b %-d}"}
+        for i, d in enumerate(days)
+        if i % label_every == 0
+    ]
+    ticks = [
+        {
+            "y": round(TOP + plot_h - plot_h * k / 4, 2),
+            "text": _tick(top * k / 4, unit),
+        }
+        for k in range(5)
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH,
+        "base": TOP + plot_h,
+        "bars": bars,
+        "labels": labels,
+        "ticks": ticks,
+        "legend": [(name, css) for name, css, _ in series],
+    }
+
+
+def _tick(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.0%}"
+    if unit == "$":
+        return f"${value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def rows(items: list[tuple[str, Decimal | int]], *, unit: str = "") -> list[dict]:
+    """Horizontal bars: (label, value) → label, value and the bar's width in percent."""
+    top = max((float(v) for _, v in items), default=0) or 1
+    return [
+        {
+            "label": label,
+            "value": f"${float(v):,.2f}" if unit == "$" else f"{v:,}",
+            "raw": str(v),
+            "percent": round(100 * float(v) / top, 1),
+        }
+        for label, v in items
+    ]
