@@ -16,7 +16,6 @@ from dashboard.rollup import day_bounds
 from messaging.failure_reasons import code_label
 from messaging.models import Direction, Message, Status
 
-
 CENT_FIFTHS = Decimal("0.00001")  # the carrier prices to 5 places
 
 

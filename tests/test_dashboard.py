@@ -10,7 +10,9 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from dashboard.models import DayTotal, Rollup
 from dashboard.rollup import rollup_recent, zone
