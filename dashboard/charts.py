@@ -26,15 +26,20 @@ class Bar:
     value: str  # the exact figure, as the CSV has it
 
 
-def nice_ceiling(value: float) -> float:
-    """The axis top: 1, 2 or 5 times a power of ten, at least `value`."""
+TICKS = 4
+
+
+def nice_ceiling(value: float, *, whole: bool = False) -> float:
+    """The axis top: four steps of 1, 2, 2.5 or 5 times a power of ten, reaching `value`. With
+    `whole`, steps are whole numbers (counts of messages)."""
     if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value * (1 - 1e-9):
-            return step * power
-    return 10 * power
+        return TICKS if whole else 1
+    least = value / TICKS
+    power = 10 ** math.floor(math.log10(least))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= least * (1 - 1e-9))
+    if whole:
+        step = max(1, math.ceil(step))
+    return step * TICKS
 
 
 def columns(
@@ -43,7 +48,7 @@ def columns(
     """Bars per day, the series side by side. `series`: (name, css class, values)."""
     plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
     values = [float(v) for _, _, vs in series for v in vs if v is not None]
-    top = ceiling or nice_ceiling(max(values, default=0))
+    top = ceiling or nice_ceiling(max(values, default=0), whole=not unit)
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.8 / max(len(series), 1), 1)
     bars = []
@@ -73,10 +78,10 @@ def columns(
     ]
     ticks = [
         {
-            "y": round(TOP + plot_h - plot_h * k / 4, 2),
-            "text": _tick(top * k / 4, unit),
+            "y": round(TOP + plot_h - plot_h * k / TICKS, 2),
+            "text": _tick(top * k / TICKS, unit),
         }
-        for k in range(5)
+        for k in range(TICKS + 1)
     ]
     return {
         "width": WIDTH,

@@ -162,3 +162,20 @@ def test_no_query_string_breaks_the_dashboard(client, inbox_staff, history, para
     response = client.get("/messaging/dashboard/", params)
     assert response.status_code in (200, 404)
     assert client.get("/messaging/dashboard/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("largest", "whole", "top"),
+    [
+        (0, True, 4),
+        (3, True, 4),
+        (9, True, 12),
+        (11, True, 20),
+        (999, True, 1000),
+        (0.03, False, 0.04),
+    ],
+)
+def test_an_axis_top_is_four_round_steps_above_the_largest_value(largest, whole, top):
+    from dashboard.charts import nice_ceiling
+
+    assert nice_ceiling(largest, whole=whole) == pytest.approx(top)
