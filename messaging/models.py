@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from messaging.failure_reasons import reason_for
 from portal.permissions import meta_permissions
 from portal.phones import format_number
 from portal.request_context import current_request_id
@@ -141,6 +142,18 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def failure_line(self) -> str:
+        """Why it failed, in one line for lists and threads: the carrier's code and what it means
+        (messaging/failure_reasons.py), else our own reason, else that none was given."""
+        if self.vendor_error_code:
+            known = reason_for(self.vendor_error_code)
+            meaning = known.meaning if known else self.vendor_error_reason or "meaning not known"
+            return f"Error {self.vendor_error_code}: {meaning}"
+        if self.error:
+            return self.error if len(self.error) <= 160 else self.error[:159] + "…"
+        return "CarrierX gave no reason."
 
     @property
     def is_scheduled(self) -> bool:

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from messaging.models import Direction, Message, Status
+from messaging.services import carrier_events
 from phone_numbers.models import Did
 from tests.conftest import load_fixture, make_user
 
@@ -123,3 +124,52 @@ def test_the_sending_banner_goes_once_the_status_is_final(webhook_url, staff, se
     assert '<div id="sending-banner" hx-swap-oob="delete"></div>' in poll
     page = staff.get(reverse("messaging:send")).content.decode()
     assert "Sending to" not in page
+
+
+def landline_failure(sent: Message) -> Message:
+    """What the detail-record sync writes on a message the carrier failed: its code and reason."""
+    Message.objects.filter(pk=sent.pk).update(
+        status=Status.FAILED,
+        vendor_error_code="4001",
+        vendor_error_reason="The destination is a landline: it cannot receive texts.",
+    )
+    return Message.objects.get(pk=sent.pk)
+
+
+def test_a_carrier_code_is_shown_with_its_meaning_wherever_the_failed_message_appears(sent, staff):
+    landline_failure(sent)
+    carrier_events.conversation_add_message(sent)
+    line = "Error 4001: The number is a landline: it cannot receive texts."
+    for url in (
+        reverse("messaging:messages"),
+        reverse("messaging:conversation", args=[CUSTOMER]),
+        reverse("messaging:send"),
+    ):
+        assert line in staff.get(url).content.decode(), url
+    page = staff.get(reverse("messaging:message", args=[sent.pk])).content.decode()
+    assert "error 4001, the number is a landline: it cannot receive texts." in page
+    assert "Call them instead, or ask for a mobile number." in page
+
+
+def test_an_unknown_code_shows_the_carriers_own_reason_beside_it(sent, staff):
+    Message.objects.filter(pk=sent.pk).update(
+        status=Status.FAILED, vendor_error_code="7777", vendor_error_reason="Spam filtered"
+    )
+    assert "Error 7777: Spam filtered" in staff.get(reverse("messaging:messages")).content.decode()
+
+
+def test_a_failure_of_ours_shows_our_reason_in_the_list(sent, staff):
+    Message.objects.filter(pk=sent.pk).update(
+        status=Status.FAILED, error="Not sent: the customer texted STOP."
+    )
+    assert (
+        "Not sent: the customer texted STOP."
+        in staff.get(reverse("messaging:messages")).content.decode()
+    )
+
+
+def test_a_recovered_message_says_so_on_its_page(sent, staff):
+    Message.objects.filter(pk=sent.pk).update(recovered=True, delay_sent=3)
+    page = staff.get(reverse("messaging:message", args=[sent.pk])).content.decode()
+    assert "Recovered from the carrier’s records" in page
+    assert "3 s between CarrierX taking it and sending it" in page

@@ -11,6 +11,7 @@ from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from messaging import media_files
+from messaging.failure_reasons import reason_for
 from messaging.models import (
     INLINE_IMAGE_TYPES,
     CarrierHealth,
@@ -123,6 +124,15 @@ def failure_report(message: Message, events: list[dict]) -> dict | None:
 
 
 def _in_words(message: Message, fields: dict[str, str]) -> str:
+    known = reason_for(message.vendor_error_code)
+    if message.vendor_error_code:
+        # From the carrier's detail record of it: the surest word on why.
+        meaning = known.meaning if known else message.vendor_error_reason or "a code not known here"
+        advice = known.advice if known else "Check that the number can receive texts."
+        return (
+            f"CarrierX could not deliver this text to {message.their_formatted}: error "
+            f"{message.vendor_error_code}, {meaning[0].lower() + meaning[1:]} {advice}"
+        )
     said = fields.get("error_message") or fields.get("error") or fields.get("status_reason")
     said = said or fields.get("reason") or fields.get("description") or fields.get("errors")
     code = fields.get("vendor_error_code") or fields.get("error_code")
