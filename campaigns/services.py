@@ -12,6 +12,7 @@ from django.utils import timezone
 from campaigns import tasks
 from campaigns.dispatch import Dispatcher, claims_recover
 from campaigns.models import Campaign, Recipient
+from campaigns.recipients import RecipientList, recipients_prepare
 
 State = Campaign.State
 
@@ -20,6 +21,20 @@ def _dispatchers_enqueue(campaign: Campaign, *, at=None) -> None:
     task = tasks.campaign_dispatch_task.using(run_after=at) if at else tasks.campaign_dispatch_task
     for lane in range(settings.CAMPAIGN_DISPATCHERS):
         task.enqueue(campaign.pk, lane)
+
+
+def campaign_draft_save(campaign: Campaign, people: RecipientList) -> dict[str, int]:
+    """Save a draft (new or edited) and read its list into recipients, together: a draft never
+    exists without the recipients its preview counts. Returns recipients_prepare's counts."""
+    with transaction.atomic():
+        campaign.save()
+        return recipients_prepare(campaign, people)
+
+
+def campaign_draft_delete(campaign: Campaign) -> bool:
+    """Delete a draft with its recipients; a campaign that started is cancelled, never deleted."""
+    deleted, _ = Campaign.objects.filter(pk=campaign.pk, state=State.DRAFT).delete()
+    return bool(deleted)
 
 
 def campaign_start(campaign: Campaign) -> Campaign:

@@ -51,6 +51,15 @@ DAILY_WORK = [
         ),
     ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
+    NavItem(
+        "Campaigns",
+        "campaigns:list",
+        SEND_MESSAGE,
+        frozenset(
+            f"campaigns:{name}"
+            for name in ("list", "new", "detail", "preview", "edit", "delete", "cancel", "report")
+        ),
+    ),
     NavItem("Dashboard", "dashboard", VIEW_INBOX, frozenset({"dashboard"})),
 ]
 CONFIGURE = [
@@ -84,6 +93,7 @@ CONFIGURE = [
 def portal(request: HttpRequest) -> dict:
     return {
         "sandbox_mode": settings.CARRIERX_SANDBOX,
+        "landline_check": settings.LANDLINE_CHECK,
         "nav": nav_for(request),
     }
 

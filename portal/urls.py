@@ -25,6 +25,8 @@ urlpatterns = [
     path("accounts/preferences/", preferences.preferences, name="preferences"),
     path("admin/", admin.site.urls),
     path("", include("ops.urls")),
+    # Before messaging's own patterns: the campaigns app lives under the Messaging URL.
+    path("messaging/campaigns/", include("campaigns.urls")),
     path("messaging/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),

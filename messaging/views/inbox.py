@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from campaigns.selectors import campaign_tags
 from messaging.forms import ReplyForm, when_text
 from messaging.models import Conversation, Direction
 from messaging.selectors.conversations import (
@@ -54,6 +55,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
     page, next_before = inbox_page(request.user, conversations, before)
+    tags = campaign_tags([c.customer_number for c in page])
+    for c in page:
+        c.campaign_tag = tags.get(c.customer_number)
     context = {
         "conversations": page,
         "q": q,
@@ -99,6 +103,7 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
         "messaging/conversation.html",
         {
             "conversation": convo,
+            "campaign_tag": campaign_tags([customer]).get(customer),
             "opt_outs": opt_outs,
             "thread": rows,
             "older_before": rows[0].pk if more and rows else "",

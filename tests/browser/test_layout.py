@@ -24,6 +24,8 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from campaigns.models import Campaign
+from campaigns.recipients import read_csv, recipients_prepare
 from messaging.media_files import thumbnail
 from messaging.models import (
     CarrierEvent,
@@ -119,7 +121,7 @@ def add_mms_files(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(media_count=after + 2)
 
 
-DAILY = ["Messaging", "Inbox", "Messages", "Dashboard"]
+DAILY = ["Messaging", "Inbox", "Messages", "Campaigns", "Dashboard"]
 CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
 
 
@@ -142,8 +144,11 @@ class Role:
         return "Number admins" in self.groups or self.staff
 
     def nav(self) -> list[str]:
-        daily = (["Messaging"] if self.sends else []) + (
-            ["Inbox", "Messages", "Dashboard"] if self.reads else []
+        daily = (
+            (["Messaging"] if self.sends else [])
+            + (["Inbox", "Messages"] if self.reads else [])
+            + (["Campaigns"] if self.sends else [])
+            + (["Dashboard"] if self.reads else [])
         )
         return daily + CONFIGURE + (["Sandbox handset", "Admin"] if self.staff else [])
 
@@ -219,7 +224,46 @@ def world(sandbox):
         unread_count=1,
     )
     group = DidGroup.objects.order_by("name").first()
-    return {"did": did, "group": group, "message": inbound, "pictures": pictures}
+    return {
+        "did": did,
+        "group": group,
+        "message": inbound,
+        "pictures": pictures,
+        **campaign_world(),
+    }
+
+
+def campaign_world() -> dict:
+    """A draft with a list that removes some rows and flags others, and a running campaign
+    halfway through (its messages written directly: no dispatcher runs here)."""
+    body = "Hi {first_name}, your order from {company} is ready. Reply STOP to opt out."
+    rows = "first_name,phone,company\nAnn,+1 212 555 1000,Acme\n,+1 212 555 1001,\n"
+    rows += "Zoë,+1 212 555 1002,Initech\nBob,not a number,Acme\nAnn,+1 212 555 1000,Acme\n"
+    draft = Campaign.objects.create(name="Spring sale", body=body, dids=[OUR_DID])
+    recipients_prepare(draft, read_csv(rows.encode()))
+    running = Campaign.objects.create(
+        name="Order ready — a long campaign name that must wrap on a phone",
+        body=body,
+        dids=[OUR_DID, SMS_ONLY_DID],
+        state=Campaign.State.RUNNING,
+        started_at=timezone.now(),
+        quiet_start="21:00",
+        quiet_end="08:00",
+    )
+    recipients_prepare(running, read_csv(rows.encode()))
+    for recipient in running.recipients.filter(state="pending")[:2]:
+        message = Message.objects.create(
+            direction=Direction.OUTBOUND,
+            our_number=recipient.our_number,
+            their_number=recipient.number,
+            body="Hi",
+            status="delivered",
+            message_sid=f"campaign-{recipient.pk}",
+            price="0.0075",
+        )
+        recipient.state, recipient.message = "messaged", message
+        recipient.save()
+    return {"draft": draft, "running": running}
 
 
 def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
@@ -241,7 +285,18 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
         (reverse("messaging:send"), 200 if role.sends else 403),
         (reverse("messaging:inbox"), 200 if role.reads else 403),
         (reverse("dashboard"), 200 if role.reads else 403),
+        (reverse("campaigns:list"), 200 if role.sends else 403),
     ]
+    if role.sends:
+        draft, running = world["draft"], world["running"]
+        pages += [
+            (reverse("campaigns:new"), 200),
+            (reverse("campaigns:preview", args=[draft.pk]), 200),
+            (reverse("campaigns:delete", args=[draft.pk]), 200),
+            (running.get_absolute_url(), 200),
+            (reverse("campaigns:report", args=[running.pk]), 200),
+            (reverse("campaigns:cancel", args=[running.pk]), 200),
+        ]
     if role.reads:
         pages += [
             (reverse("messaging:conversation", args=[CUSTOMER]), 200),
