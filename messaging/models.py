@@ -481,3 +481,34 @@ class DetailRecordRecovery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} {self.direction} on {format_number(self.our_number)}"
+
+
+class NumberLookup(models.Model):
+    """What the carrier's lookup said of a customer number (CARRIERX-MORE.md §6), kept so the
+    composer can warn about a landline without calling the carrier while someone types: a
+    lookup is asked for in the background (messaging/services/lookups.py) and read from here."""
+
+    class LineType(models.TextChoices):
+        MOBILE = "mobile", "Mobile"
+        LANDLINE = "landline", "Landline"
+        VOIP = "voip", "VoIP"
+        UNKNOWN = "", "Not known"
+
+    number = models.CharField(max_length=20, unique=True)
+    line_type = models.CharField(max_length=10, choices=LineType.choices, blank=True)
+    carrier_name = models.CharField(max_length=200, blank=True)
+    # Empty until the background lookup has answered.
+    looked_up_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{format_number(self.number)}: {self.line_type or 'not known'}"
+
+    @property
+    def is_landline(self) -> bool:
+        return self.line_type == self.LineType.LANDLINE
+
+    @property
+    def formatted(self) -> str:
+        return format_number(self.number)

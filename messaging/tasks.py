@@ -12,7 +12,7 @@ from django.conf import settings
 from django_tasks import task
 
 from messaging.models import Message
-from messaging.services import (
+from messaging.services import (, lookups
     auto_reply,
     detail_records,
     inbound_media,
@@ -72,6 +72,12 @@ def download_media_task(message_id: int | None = None) -> str:
     # One run takes the pending files of every message; `message_id` is only on tasks queued
     # before that (one task per MMS), which run the same way.
     return inbound_media.media_download()
+
+
+@task()
+@logged_task()
+def number_lookup_task(number: str) -> str:
+    return lookups.number_lookup(number=number)
 
 
 def _detail_records_sync() -> str:

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.views import auto_reply, inbox, media, messages, saved_replies, send
+from messaging.views import auto_reply, inbox, lookups, media, messages, saved_replies, send
 
 app_name = "messaging"
 urlpatterns = [
     path("", send.send_page, name="send"),
     path("recent/", send.recent_messages, name="recent"),
+    path("number-check/", lookups.number_check, name="number_check"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<str:customer>/", inbox.conversation, name="conversation"),
     path("inbox/<str:customer>/reply/", inbox.reply, name="reply"),

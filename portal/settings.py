@@ -186,6 +186,11 @@ CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=20.0)
 CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=100)
 CAMPAIGN_DISPATCHERS = env.int("CAMPAIGN_DISPATCHERS", default=1)
 CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default=60.0)
+# The composer warns before texting a number the carrier's lookup calls a landline
+# (messaging/services/lookups.py). A lookup may be billed by the carrier, so it is off by default
+# outside sandbox mode; answers are kept LOOKUP_CACHE_DAYS.
+LANDLINE_CHECK = env.bool("LANDLINE_CHECK", default=CARRIERX_SANDBOX)
+LOOKUP_CACHE_DAYS = env.float("LOOKUP_CACHE_DAYS", default=30.0)
 # The dashboard reads per-day totals that the task worker recounts every DASHBOARD_ROLLUP_MINUTES
 # for the last DASHBOARD_RECOUNT_DAYS days (late callbacks and detail records change recent days).
 DASHBOARD_ROLLUP_MINUTES = env.float("DASHBOARD_ROLLUP_MINUTES", default=5.0)

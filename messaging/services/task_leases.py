@@ -60,6 +60,8 @@ REQUEUE = {
     "messaging.tasks.download_media_task",
     # Reads the carrier into the DID cache.
     "phone_numbers.tasks.numbers_sync_task",
+    # Reads the carrier's lookup of a number into its cache row.
+    "messaging.tasks.number_lookup_task",
     # Claims only waiting recipients and writes each message before calling the carrier; what a
     # dead dispatcher claimed comes back after its lease (campaigns/dispatch.py).
     "campaigns.tasks.campaign_dispatch_task",
