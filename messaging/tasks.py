@@ -12,10 +12,11 @@ from django.conf import settings
 from django_tasks import task
 
 from messaging.models import Message
-from messaging.services import (, lookups
+from messaging.services import (
     auto_reply,
     detail_records,
     inbound_media,
+    lookups,
     outbound,
     scheduled,
     task_leases,
