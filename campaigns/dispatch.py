@@ -153,10 +153,25 @@ def _set_aside(campaign: Campaign, claimed: list[Recipient], now: datetime) -> l
     return ready
 
 
+class CampaignStopped(Exception):
+    """Paused or cancelled since this dispatcher last looked: release nothing more."""
+
+
 def _release(campaign: Campaign, recipient: Recipient, lane: Lane) -> Message | None:
     """Write the recipient's message and mark it sent, together; None when another dispatcher
-    took the recipient back meanwhile (then nothing is written and nothing is sent)."""
+    took the recipient back meanwhile, or they texted STOP since the claim (then nothing is
+    written and nothing is sent). Raises CampaignStopped once the campaign is paused or
+    cancelled: a pause stops the next release, not the next read of the state."""
     with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING).exists():
+            raise CampaignStopped
+        if OptOut.objects.filter(
+            customer_number=recipient.number, our_number=lane.our_number, opted_out=True
+        ).exists():
+            Recipient.objects.filter(
+                pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
+            ).update(state=Recipient.State.OPTED_OUT, claim="")
+            return None
         taken = Recipient.objects.filter(
             pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
         ).update(state=Recipient.State.MESSAGED)
@@ -231,7 +246,9 @@ class Dispatcher:
                     claiming = now_mono < deadline
                     if claiming:
                         self._claim_ahead(now_mono)
-                    self._release_due(pool, client)
+                    if not self._release_due(pool, client):
+                        next_state_read = 0.0  # paused or cancelled: read which, then stop
+                        continue
                     self._record_done()
                     if not claiming and not self.due:
                         break
@@ -262,13 +279,19 @@ class Dispatcher:
                 heapq.heappush(self.due, Due(at, next(self.seq), recipient))
             lane.horizon = slots[-1]
 
-    def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> None:
+    def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
+        """Release every claimed recipient whose time has come; False when the campaign was
+        stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
         now = timezone.now()
         while self.due and self.due[0].at <= now:
-            recipient = heapq.heappop(self.due).recipient
+            recipient = self.due[0].recipient
             lane = lanes[recipient.our_number]
-            message = _release(self.campaign, recipient, lane)
+            try:
+                message = _release(self.campaign, recipient, lane)
+            except CampaignStopped:
+                return False
+            heapq.heappop(self.due)
             if message is None:
                 continue
             if lane.refusal:
@@ -276,6 +299,7 @@ class Dispatcher:
                 continue
             self.in_flight[pool.submit(_post, client, message)] = message
             self.sent += 1
+        return True
 
     def _record_done(self) -> None:
         for future in [f for f in self.in_flight if f.done()]:
@@ -294,9 +318,14 @@ class Dispatcher:
         if not self.due:
             return
         cancelled = self.state == Campaign.State.CANCELLED
-        Recipient.objects.filter(
-            pk__in=[d.recipient.pk for d in self.due], state=Recipient.State.CLAIMED
-        ).update(
+        # Only under our own claims: one a dead dispatcher's lease gave to another is theirs now.
+        by_claim: dict[str, list[int]] = {}
+        for d in self.due:
+            by_claim.setdefault(d.recipient.claim, []).append(d.recipient.pk)
+        ours = Q()
+        for claim, pks in by_claim.items():
+            ours |= Q(claim=claim, pk__in=pks)
+        Recipient.objects.filter(ours, state=Recipient.State.CLAIMED).update(
             state=Recipient.State.CANCELLED if cancelled else Recipient.State.PENDING, claim=""
         )
         self.due.clear()

@@ -74,16 +74,18 @@ def campaign_resume(campaign: Campaign) -> bool:
 
 
 def campaign_cancel(campaign: Campaign) -> int:
-    """Cancel: nothing more is sent; every recipient still waiting is marked cancelled (a
-    dispatcher's claimed ones too, as it lets go of them). Returns how many were cancelled."""
+    """Cancel: nothing more is sent; every recipient still waiting is marked cancelled, claimed
+    ones too (a claimed recipient has no message yet, and a dispatcher releases one only while
+    the campaign runs; a dead dispatcher's claims would otherwise stay claimed for ever).
+    Returns how many were cancelled."""
     with transaction.atomic():
         if not Campaign.objects.filter(
             pk=campaign.pk, state__in=[State.DRAFT, State.SCHEDULED, State.RUNNING, State.PAUSED]
         ).update(state=State.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()):
             return 0
-        return campaign.recipients.filter(state=Recipient.State.PENDING).update(
-            state=Recipient.State.CANCELLED
-        )
+        return campaign.recipients.filter(
+            state__in=[Recipient.State.PENDING, Recipient.State.CLAIMED]
+        ).update(state=Recipient.State.CANCELLED, claim="")
 
 
 def campaign_dispatch(campaign_id: int, lane: int = 0) -> str:
