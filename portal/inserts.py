@@ -10,6 +10,7 @@ and SQLite (3.35+) both speak.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from django.db import connection, models
@@ -45,11 +46,14 @@ def insert(obj: models.Model, *, unless_exists: str | None = None) -> bool:
     return True
 
 
-def insert_many(objs: list[models.Model]) -> None:
+def insert_many(
+    objs: list[models.Model], *, returning: str = "", params: Sequence = ()
+) -> tuple | None:
     """Insert objects of one model in one statement (no pks back: callers that need them use
-    `insert`)."""
+    `insert`). `returning` (SQL, with `params`) is computed in the same statement and its first
+    row returned: a question asked with the rows costs no second round trip."""
     if not objs:
-        return
+        return None
     fields = tuple(f for f in type(objs[0])._meta.concrete_fields if not f.primary_key)
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -57,6 +61,8 @@ def insert_many(objs: list[models.Model]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(type(objs[0])._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * len(objs))}",
-            values,
+            f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * len(objs))}"
+            + (f" RETURNING {returning}" if returning else ""),
+            [*values, *params],
         )
+        return cursor.fetchone() if returning else None

@@ -29,20 +29,24 @@ killed, or a callback that committed just as the run meant to take it ended) is 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
+import os
 import re
 import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message as MimeHeaders
+from functools import cache
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -66,6 +70,8 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 DOWNLOAD_TASK = "messaging.tasks.download_media_task"
 # Files one run takes at most; it queues the next run for the rest.
 RUN_FILES = 20
+# A file's token: as `models.media_token`, 192 random bits.
+TOKEN_BYTES = 24
 
 
 def media_record(message: Message, urls: list[str]) -> None:
@@ -74,23 +80,57 @@ def media_record(message: Message, urls: list[str]) -> None:
     no file is forgotten if the worker is down.
 
     One INSERT of every row (`portal.inserts`), not `bulk_create`: compiling the ORM's insert
-    cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14)."""
+    cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14). The same
+    statement asks whether a download waits (no second round trip), and the tokens come from
+    one read of the system's random source, not one per file (bench/RESULTS.md, run G)."""
     from messaging import tasks  # imported here: the tasks module imports this one
 
-    insert_many(
+    random = os.urandom(TOKEN_BYTES * len(urls))
+    (waiting,) = insert_many(
         [
-            MessageMedia(message=message, position=i, source_url=url, state=MediaState.PENDING)
+            MessageMedia(
+                message=message,
+                position=i,
+                token=base64.urlsafe_b64encode(random[i * TOKEN_BYTES : (i + 1) * TOKEN_BYTES])
+                .rstrip(b"=")
+                .decode(),
+                source_url=url,
+                state=MediaState.PENDING,
+            )
             for i, url in enumerate(urls)
-        ]
+        ],
+        returning=f"({_waiting_sql()})",
+        params=_waiting_params(),
     )
-    if not _download_waiting():
+    if not waiting:
         tasks.download_media_task.enqueue()
 
 
-def _download_waiting() -> bool:
-    """A download task queued and due, not yet started. One due later (a retry's backoff) does
-    not count: the new files would wait for it."""
-    return DBTaskResult.objects.ready().filter(task_path=DOWNLOAD_TASK).exists()
+def _waiting_params() -> list:
+    run_after = DBTaskResult._meta.get_field("run_after")
+    return [
+        "READY",
+        DOWNLOAD_TASK,
+        run_after.get_db_prep_value(get_date_max(), connection),
+        run_after.get_db_prep_value(timezone.now(), connection),
+    ]
+
+
+@cache
+def _waiting_sql() -> str:
+    """Whether a download task is queued and due, not yet started (django-tasks-db's `ready()`,
+    for this task). One due later (a retry's backoff) does not count: the new files would wait
+    for it. Written once, not built by the ORM per callback: that cost more than everything
+    else an MMS adds to the webhook (bench/RESULTS.md, run G)."""
+    meta, quote = DBTaskResult._meta, connection.ops.quote_name
+    status, path, run_after = (
+        quote(meta.get_field(name).column) for name in ("status", "task_path", "run_after")
+    )
+    # `status` first: the queue's partial index holds only READY rows.
+    return (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(meta.db_table)} WHERE {status} = %s "
+        f"AND {path} = %s AND ({run_after} = %s OR {run_after} <= %s) LIMIT 1) AS waiting"
+    )
 
 
 class DownloadFailed(Exception):
