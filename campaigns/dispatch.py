@@ -29,6 +29,7 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,6 +66,26 @@ class Lane:
     refusal: str | None  # why this DID may not send now (not enabled for SMS), or None
     horizon: datetime  # claimed up to here
     dry_until: float = 0.0  # monotonic: found nothing to claim, look again then
+    # When this dispatcher released the last `ceil(rate)` of this DID's sends (monotonic): a send
+    # whose slot came late must not pull the next ones closer together (see `held_for`).
+    released: deque = field(default_factory=deque)
+
+    @property
+    def window(self) -> int:
+        return max(1, math.ceil(self.rate))
+
+    def held_for(self, now_mono: float) -> float:
+        """Seconds the next release must wait so that no `window` + 1 releases come closer
+        together than their slots (pacing.interval): slots are kept late, never caught up."""
+        if len(self.released) < self.window:
+            return 0.0
+        span = pacing.interval(self.rate).total_seconds() * self.window
+        return max(0.0, self.released[0] + span - now_mono)
+
+    def mark_released(self, now_mono: float) -> None:
+        self.released.append(now_mono)
+        while len(self.released) > self.window:
+            self.released.popleft()
 
 
 @dataclass(order=True)
@@ -224,6 +245,7 @@ class Dispatcher:
         self.in_flight: dict[Future, Message] = {}
         self.sent = 0
         self.state = campaign.state
+        self.hold_wait: float | None = None
 
     def run(self, seconds: float) -> int:
         threads = settings.CAMPAIGN_SEND_THREADS
@@ -284,21 +306,35 @@ class Dispatcher:
         stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
         now = timezone.now()
-        while self.due and self.due[0].at <= now:
-            recipient = self.due[0].recipient
-            lane = lanes[recipient.our_number]
-            try:
-                message = _release(self.campaign, recipient, lane)
-            except CampaignStopped:
-                return False
-            heapq.heappop(self.due)
-            if message is None:
-                continue
-            if lane.refusal:
-                outbound.send_refusal_settle(message)
-                continue
-            self.in_flight[pool.submit(_post, client, message)] = message
-            self.sent += 1
+        held: list[Due] = []  # due, but their DID released its last ones late: a moment more
+        try:
+            while self.due and self.due[0].at <= now:
+                recipient = self.due[0].recipient
+                lane = lanes[recipient.our_number]
+                now_mono = time.monotonic()
+                if lane.held_for(now_mono) > 0:
+                    held.append(heapq.heappop(self.due))
+                    continue
+                try:
+                    message = _release(self.campaign, recipient, lane)
+                except CampaignStopped:
+                    return False
+                heapq.heappop(self.due)
+                if message is None:
+                    continue
+                lane.mark_released(time.monotonic())
+                if lane.refusal:
+                    outbound.send_refusal_settle(message)
+                    continue
+                self.in_flight[pool.submit(_post, client, message)] = message
+                self.sent += 1
+        finally:
+            for due in held:
+                heapq.heappush(self.due, due)
+            now_mono = time.monotonic()
+            self.hold_wait = min(
+                (lanes[d.recipient.our_number].held_for(now_mono) for d in held), default=None
+            )
         return True
 
     def _record_done(self) -> None:
@@ -311,6 +347,8 @@ class Dispatcher:
         if not self.due:
             return IDLE_SLEEP
         wait = (self.due[0].at - timezone.now()).total_seconds()
+        if wait <= 0 and self.hold_wait is not None:
+            wait = self.hold_wait  # due, but held back by its DID's last releases
         return min(max(wait, 0.0), IDLE_SLEEP)
 
     def _give_back(self) -> None:

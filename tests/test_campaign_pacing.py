@@ -4,11 +4,13 @@ again, across midnight and the clock changes; and send times from a DID's shared
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
+from campaigns.dispatch import Lane
 from campaigns.models import DidPace
 from campaigns.pacing import quiet_until, slots_reserve
 
@@ -97,7 +99,8 @@ def test_a_number_of_no_known_zone_is_not_held():
 
 
 @pytest.mark.django_db
-def test_slots_are_one_interval_apart_and_the_next_call_continues_the_pace():
+def test_slots_are_one_interval_apart_and_the_next_call_continues_the_pace(settings):
+    settings.CAMPAIGN_PACE_MARGIN = 0
     before = timezone.now()
     first = slots_reserve("15162065575", 3, 5)
     second = slots_reserve("15162065575", 2, 5)
@@ -106,6 +109,13 @@ def test_slots_are_one_interval_apart_and_the_next_call_continues_the_pace():
     assert [b - a for a, b in zip(first, first[1:], strict=False)] == [step, step]
     assert second == [first[-1] + step, first[-1] + 2 * step]
     assert DidPace.objects.get(our_number="15162065575").next_at == second[-1] + step
+
+
+@pytest.mark.django_db
+def test_the_margin_stretches_each_second_of_sends(settings):
+    settings.CAMPAIGN_PACE_MARGIN = 0.1
+    slots = slots_reserve("15162065575", 11, 10)
+    assert slots[10] - slots[0] == timedelta(seconds=1.1)  # ten sends, then the eleventh
 
 
 @pytest.mark.django_db
@@ -128,3 +138,17 @@ def test_each_did_keeps_a_pace_of_its_own():
 def test_nothing_is_reserved_for_no_sends():
     assert slots_reserve("15162065575", 0, 5) == []
     assert not DidPace.objects.exists()
+
+
+def test_a_did_whose_send_went_late_does_not_catch_up_on_the_next_ones(settings):
+    settings.CAMPAIGN_PACE_MARGIN = 0.1
+    lane = Lane(our_number="15162065575", rate=Decimal(5), refusal=None, horizon=timezone.now())
+    for at in (0.0, 0.22, 0.44, 0.66):
+        assert lane.held_for(at) == 0
+        lane.mark_released(at)
+    lane.mark_released(1.0)  # the fifth went late; the sixth's slot (1.1 s) is near
+    # Five sends span at least 1.1 s, whatever the slots say.
+    assert lane.held_for(1.05) == pytest.approx(0.05)
+    assert lane.held_for(1.1) == 0
+    lane.mark_released(1.1)
+    assert lane.held_for(1.2) == pytest.approx(0.12)  # 0.22 + 1.1
