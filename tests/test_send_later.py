@@ -323,6 +323,9 @@ def test_send_later_reads_the_time_in_the_users_zone_and_schedules_it(
     page = sender_client.get(SEND_URL).content.decode()
     assert "Scheduled: the message to +1 516-206-5574 goes" in page
     assert "Scheduled for <time" in page
+    # In the viewer's own zone, the zone named.
+    local = at.astimezone(ZoneInfo("America/New_York"))
+    assert f"{local:%b} {local.day}, {local:%Y, %H:%M %Z}</time>" in page
     assert 'data-status="scheduled"' in page
     assert reverse("messaging:scheduled_edit", args=[message.pk]) in page
     assert reverse("messaging:scheduled_cancel", args=[message.pk]) in page
