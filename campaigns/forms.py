@@ -97,8 +97,8 @@ class CampaignForm(forms.ModelForm):
         }
         help_texts = {
             "name": "For you and the team: the inbox tags replies with it.",
-            "rate_per_did": "Empty: each DID's own rate (set on its Phone Numbers page; 1 when "
-            "not set).",
+            "rate_per_did": "Empty: each DID's own rate (1 a second unless an administrator set "
+            "another on its Phone Numbers page).",
             "cap": "Empty: everyone on the list. Rows past the cap are left out.",
             "quiet_start": "Optional. No text reaches a recipient between these hours of their "
             "own local time; they get it when the quiet hours end.",
@@ -121,6 +121,7 @@ class CampaignForm(forms.ModelForm):
         }
 
     def __init__(self, *args, dids=(), **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["dids"].choices = [(d.phonenumber, d.label) for d in dids]
         self.fields["start_at"].required = False
@@ -229,23 +230,25 @@ class CampaignForm(forms.ModelForm):
         elif quiet[0] is not None and quiet[0] == quiet[1]:
             self.add_error("quiet_end", "The quiet hours start and end at the same time.")
 
+        pasted = (cleaned.get("numbers") or "").strip()
+        given = cleaned.get("recipients_file") or pasted
+        if not self.instance.pk and not given and "recipients_file" not in self.errors:
+            self.add_error(
+                "recipients_file", "Upload a CSV file of recipients, or paste their numbers."
+            )
         if self.errors:
             return cleaned  # the list is read only for an otherwise valid form
         self.people = self._read()
         if self.errors:
             return cleaned
-        if self.people is None and not self.instance.pk:
-            self.add_error(
-                "recipients_file", "Upload a CSV file of recipients, or paste their numbers."
-            )
-        elif self.people is not None and not self.people.rows:
+        if self.people is not None and not self.people.rows:
             self.add_error("recipients_file", "The list holds no numbers.")
         elif "body" in cleaned:
-            known = set(self.people.columns if self.people else self.instance.columns or [])
+            known = self.people.columns if self.people else list(self.instance.columns or [])
             missing = [n for n in placeholders(cleaned["body"]) if n not in known]
             if missing:
                 names = ", ".join("{" + n + "}" for n in missing)
-                columns = ", ".join("{" + c + "}" for c in self.people.columns)
+                columns = ", ".join("{" + c + "}" for c in known)
                 self.add_error(
                     "body",
                     f"The list has no column for {names}; it would be empty in every text. "

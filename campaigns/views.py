@@ -200,12 +200,13 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign.state == Campaign.State.DRAFT and not request.htmx:
         return redirect("campaigns:preview", pk=campaign.pk)
     progress = selectors.campaign_progress(campaign)
+    now = timezone.now()
+    finish_at = progress.finish_at(now) if campaign.state == Campaign.State.RUNNING else None
     context = {
         "campaign": campaign,
         "progress": progress,
-        "finish_at": progress.finish_at(timezone.now())
-        if campaign.state == Campaign.State.RUNNING
-        else None,
+        "finish_at": finish_at,
+        "finish_in": _duration(finish_at - now) if finish_at else "",
         "live": campaign.is_active,
     }
     if request.htmx:
@@ -216,6 +217,15 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return response
     context["dids"] = [format_number(n) for n in campaign.dids]
     return render(request, "campaigns/detail.html", context)
+
+
+def _duration(left) -> str:
+    seconds = left.total_seconds()
+    if seconds < 60:
+        return "in under a minute"
+    if seconds < 3600:
+        return f"in about {round(seconds / 60)} min"
+    return f"in about {seconds / 3600:.1f} h"
 
 
 def _action(request: HttpRequest, pk: int, act, done: str, refused: str) -> HttpResponse:
