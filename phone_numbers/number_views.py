@@ -9,6 +9,7 @@ partial of numbers/detail.html).
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,6 +28,7 @@ from portal.permissions import CHANGE_CALLBACKS
 from portal.roles import role_required
 
 MAX_NAME = 200
+RATE_RANGE = (Decimal("0.01"), Decimal(1000))
 
 
 def _did(did_sid: str) -> Did:
@@ -61,6 +63,27 @@ def number_name_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
     except ChangeNotMade as err:
         return _answer(request, did, "details", error=str(err))
     return _answer(request, did, "details", notice=f"CarrierX accepted the name {did.name!r}.")
+
+
+@require_POST
+@login_required
+@role_required(CHANGE_CALLBACKS)
+def number_send_rate_edit(request: HttpRequest, did_sid: str) -> HttpResponse:
+    """The campaign pace of this number (messages a second): ours alone, the carrier has no such
+    field, so it is saved here without a call."""
+    did = _did(did_sid)
+    low, high = RATE_RANGE
+    try:
+        rate = Decimal(request.POST.get("send_rate", "").strip()[:20]).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        rate = None
+    if rate is None or not rate.is_finite() or not low <= rate <= high:
+        return _answer(
+            request, did, "details", error=f"Type a rate from {low} to {high} messages a second."
+        )
+    Did.objects.filter(pk=did.pk).update(send_rate=rate)
+    notice = f"Campaigns now send from {did.formatted} at most {rate.normalize():f} a second."
+    return _answer(request, did, "details", notice=notice)
 
 
 @require_http_methods(["GET", "POST"])

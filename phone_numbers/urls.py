@@ -25,6 +25,7 @@ urlpatterns = [
     path("<str:did_sid>/callback/", edit_views.did_callback_edit, name="did_callback"),
     path("<str:did_sid>/group/", edit_views.did_group_edit, name="did_group"),
     path("<str:did_sid>/name/", number_views.number_name_edit, name="name"),
+    path("<str:did_sid>/send-rate/", number_views.number_send_rate_edit, name="send_rate"),
     path("<str:did_sid>/messaging/", number_views.number_messaging, name="messaging"),
     path("<str:did_sid>/release/", number_views.number_release_view, name="release"),
 ]

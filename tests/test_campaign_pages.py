@@ -566,3 +566,31 @@ def test_a_reply_from_a_campaign_recipient_is_tagged_in_the_inbox_with_one_query
     thread = client.get(reverse("messaging:conversation", args=[replier.number])).content.decode()
     header = thread.split('<section class="card thread-card">')[0]
     assert tag in header and "Spring sale" in header
+
+
+def test_a_number_admin_sets_a_dids_campaign_pace_on_its_page(client, dids):
+    did = dids[0]
+    client.force_login(make_user("nora", "Number admins"))
+    url = reverse("numbers:send_rate", args=[did.did_sid])
+    response = client.post(url, {"send_rate": "2.5"}, follow=True)
+    html = response.content.decode()
+    assert "Campaigns now send from +1 516-206-5575 at most 2.5 a second." in html
+    assert '<dd data-field="send-rate">at most 2.50 messages a second</dd>' in html
+    did.refresh_from_db()
+    assert str(did.send_rate) == "2.50"
+    for bad in ("0", "-1", "1001", "NaN", "Infinity", "abc", ""):
+        response = client.post(url, {"send_rate": bad}, headers={"HX-Request": "true"})
+        assert "Type a rate from 0.01 to 1000 messages a second." in response.content.decode()
+    did.refresh_from_db()
+    assert str(did.send_rate) == "2.50"
+
+
+def test_only_number_admins_may_set_a_pace(sender_client, dids):
+    response = sender_client.post(
+        reverse("numbers:send_rate", args=[dids[0].did_sid]), {"send_rate": "50"}
+    )
+    assert response.status_code == 403
+    dids[0].refresh_from_db()
+    assert dids[0].send_rate == 1
+    page = sender_client.get(dids[0].get_absolute_url()).content.decode()
+    assert "Save pace" not in page
