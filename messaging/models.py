@@ -215,7 +215,7 @@ class MessageMedia(models.Model):
         Message, on_delete=models.CASCADE, related_name="media", db_index=False
     )
     position = models.PositiveSmallIntegerField()
-    token = models.CharField(max_length=64, unique=True, default=media_token)
+    token = models.CharField(max_length=64, default=media_token)  # unique: see Meta
     source_url = models.TextField(blank=True)
     file = models.FileField(upload_to=media_path, max_length=255, blank=True)
     thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
@@ -233,7 +233,11 @@ class MessageMedia(models.Model):
     class Meta:
         ordering = ["message_id", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["message", "position"], name="one_file_per_position")
+            models.UniqueConstraint(fields=["message", "position"], name="one_file_per_position"),
+            # A constraint rather than `unique=True`, which on PostgreSQL adds a second index for
+            # LIKE queries: a token is only ever looked up whole, and each index is a write per
+            # file in the webhook (issue 14).
+            models.UniqueConstraint(fields=["token"], name="messagemedia_token_unique"),
         ]
         indexes = [
             # The download task's queue: the few files still pending, oldest first, without
