@@ -305,6 +305,27 @@ def test_a_file_another_run_has_claimed_is_not_fetched_again(media_server):
     assert [f.state for f in files_of(message)] == [MediaState.PENDING, MediaState.STORED]
 
 
+def test_a_file_our_side_cannot_store_is_retried_then_shown_not_downloaded(
+    transactional_db, media_server, settings, monkeypatch, staff
+):
+    settings.MEDIA_DOWNLOAD_ATTEMPTS = 2
+
+    def broken(data):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(inbound_media.media_files, "thumbnail", broken)
+    message = receive([media_server.url("/parcel.jpg"), media_server.url("/logo.svg")])
+    run_tasks()
+    picture_file, svg = files_of(message)
+    assert (picture_file.state, picture_file.attempts, picture_file.error) == (
+        MediaState.FAILED,
+        2,
+        "could not be stored",
+    )
+    assert svg.state == MediaState.STORED  # no thumbnail to make: kept
+    assert "Not downloaded: could not be stored." in conversation_html(staff)
+
+
 def test_the_stuck_check_queues_a_download_for_pending_files_whose_task_was_lost(
     transactional_db, media_server
 ):

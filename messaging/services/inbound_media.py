@@ -384,9 +384,17 @@ def _settle(session: requests.Session, media: MessageMedia, outcomes: dict[str, 
     try:
         _store(media, _fetch(session, media.source_url))
         outcomes["stored"] += 1
+        return
     except DownloadFailed as failed:
         logger.info("media %s of message %s: %s", media.pk, media.message_id, failed.reason)
-        outcomes["retry" if _record_failure(media, failed) else "failed"] += 1
+        problem = failed
+    except Exception:
+        # Our side (the storage full, a picture that crashes the thumbnailer): counted like a
+        # timeout, so the file is tried again and then shown not downloaded, never left claimed
+        # and retried for ever.
+        logger.exception("media %s of message %s could not be stored", media.pk, media.message_id)
+        problem = DownloadFailed("could not be stored", transient=True)
+    outcomes["retry" if _record_failure(media, problem) else "failed"] += 1
 
 
 def _repaint(message_id: int) -> None:
