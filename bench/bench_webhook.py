@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -638,6 +639,10 @@ def mms_main() -> int:
             }
         sms, mms = summary["sms"], summary["mms"]
         ratio = mms["rate"] / sms["rate"]
+        # Each round's MMS run against its SMS run: on a shared machine the median of these
+        # says more than the totals, which one slow run can sway.
+        by_round = [m / s for s, m in zip(sms["per_round"], mms["per_round"], strict=True)]
+        rounds = " / ".join(f"{r:.2f}" for r in by_round)
         met = ratio >= MMS_GOAL and not (sms["bad"] or mms["bad"] or sms["checks"] or mms["checks"])
         all_met = all_met and met
         for kind, row in (("SMS", sms), (f"MMS, {MMS_FILES} files", mms)):
@@ -653,6 +658,7 @@ def mms_main() -> int:
                     row["bad"],
                     row["checks"],
                     f"{ratio:.2f}" if row is mms else "",
+                    f"{statistics.median(by_round):.2f} ({rounds})" if row is mms else "",
                     ("met" if met else "MISSED") if row is mms else "",
                 ]
             )
@@ -669,6 +675,7 @@ def mms_main() -> int:
             "non-2xx",
             "failed checks",
             "MMS/SMS rate",
+            "median of rounds (each round)",
             f"goal ≥ {MMS_GOAL:.2f}",
         ],
         rows,
