@@ -594,3 +594,19 @@ def test_only_number_admins_may_set_a_pace(sender_client, dids):
     assert dids[0].send_rate == 1
     page = sender_client.get(dids[0].get_absolute_url()).content.decode()
     assert "Save pace" not in page
+
+
+def test_campaigns_are_readable_in_django_admin_and_not_editable_there(client, dids):
+    root = make_user("root", superuser=True)
+    root.is_staff = True
+    root.save()
+    client.force_login(root)
+    client.post(
+        reverse("campaigns:new"),
+        {"name": "Spring", "dids": [DID], "body": "Hi", "when": "now", "numbers": ONE},
+    )
+    campaign = Campaign.objects.get()
+    for name in ("campaign", "recipient", "didpace"):
+        assert client.get(reverse(f"admin:campaigns_{name}_changelist")).status_code == 200
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
