@@ -10,7 +10,13 @@ from django.db.models import Min
 from django.utils import timezone
 
 from campaigns import tasks
-from campaigns.dispatch import Dispatcher, claims_recover
+from campaigns.dispatch import (
+    Dispatcher,
+    answer_due_by,
+    claims_recover,
+    unanswered,
+    unanswered_recover,
+)
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import RecipientList, recipients_prepare
 
@@ -109,6 +115,7 @@ def campaign_dispatch(campaign_id: int, lane: int = 0) -> str:
     if campaign.state != State.RUNNING:
         return f"campaign is {campaign.state}"
     claims_recover(campaign_id)
+    unanswered_recover(campaign_id)
     sent = Dispatcher(campaign).run(settings.CAMPAIGN_TICK_SECONDS)
     return f"released {sent}; {_next(campaign, lane)}"
 
@@ -135,6 +142,15 @@ def _next(campaign: Campaign, lane: int) -> str:
             run_after=now + timedelta(seconds=settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
         ).enqueue(campaign.pk, lane)
         return "waiting for claimed recipients"
+    posted = unanswered(campaign.pk)
+    if posted:
+        oldest = posted[0][1]
+        # Posted, no answer yet: another dispatcher's in flight, or a dead one's, which the next
+        # run hands to reconciliation once a live one would surely have answered.
+        tasks.campaign_dispatch_task.using(
+            run_after=max(now, oldest + answer_due_by()) + timedelta(seconds=1)
+        ).enqueue(campaign.pk, lane)
+        return "waiting for the carrier's answers"
     Campaign.objects.filter(pk=campaign.pk, state=State.RUNNING).update(
         state=State.FINISHED, finished_at=now, updated_at=now
     )
