@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseStopPolling
 from campaigns import selectors, services
 from campaigns.forms import CampaignForm
 from campaigns.models import Campaign, Recipient
-from messaging.models import SavedReply
+from messaging.models import SavedReply, Status
 from messaging.selectors.paging import MAX_ID, parse_id
 from messaging.selectors.visibility import sender_dids
 from portal.permissions import SEND_MESSAGE
@@ -352,7 +352,7 @@ def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
             r.our_number,
             key,
             r.reason,
-            m.error if m else "",
+            (m.failure_line if m.status == Status.FAILED else m.error) if m else "",
             (m.message_sid or "") if m else "",
             m.segments if m and m.segments is not None else "",
             m.price if m and m.price is not None else "",
