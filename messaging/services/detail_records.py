@@ -11,6 +11,12 @@ message SID, when the record carries one (the carrier documents none); our own i
 (`portal-message-<pk>`, which every send carries); else direction, our DID, their number, the same
 text, and a creation time within MATCH_WINDOW of the record's `date_start` (closest first).
 
+Records are applied SAVE_EVERY at a time, each chunk in one transaction that also moves the
+cursor (a record at a time, the sync spent its time on commits and lookups: far from the carrier's
+thousands a second). The chunk's keyed matches are one locking query; only the records it leaves
+are looked up one by one by numbers, text and time. Its events, recovery counts and conversation
+touches are written once, at its end. The outcome is the same as applying the records one by one.
+
 Recovery: an inbound record without a message becomes one, marked `recovered`, through the
 webhook's path for a new inbound text (conversation, unread count, opt-out, media), auto-replied
 only if it reached the carrier at most AUTO_REPLY_RECOVERY_MINUTES ago. An outbound message still
@@ -26,14 +32,17 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging import tasks, validation
 from messaging.models import (
     CarrierEvent,
+    Conversation,
     DetailRecordRecovery,
     DetailRecordSync,
     Direction,
@@ -86,6 +95,10 @@ class SyncResult:
             f"{self.waiting} left to their callbacks"
         )
         return text + (f"; {'; '.join(self.errors)}" if self.errors else "")
+
+
+# What applying records counts (a chunk's counts join the sync's once it commits).
+APPLIED = ("matched", "updated", "recovered_inbound", "recovered_outbound", "unmatched", "waiting")
 
 
 @dataclass
@@ -187,70 +200,141 @@ def _as_sms(record: Record) -> dict:
 # --- matching ------------------------------------------------------------------------------------
 
 
-def message_for_record(record: Record) -> Message | None:
-    """Our message the record is about (locked), or None. See the module docstring for the order."""
-    messages = Message.objects.select_for_update()
-    message = messages.filter(dr_sid=record.dr_sid).first()
+@dataclass
+class Chunk:
+    """One transaction's worth of records: their messages, and what is written once at its end."""
+
+    # Our messages the chunk may touch, by pk: locked, and the only copies written.
+    messages: dict[int, Message] = field(default_factory=dict)
+    # A record SID → its message: held already, claimed by an earlier record of the chunk, or
+    # recovered by one.
+    by_dr_sid: dict[str, Message] = field(default_factory=dict)
+    by_message_sid: dict[str, Message] = field(default_factory=dict)
+    # Messages an earlier record of the chunk claimed (they will carry its dr_sid).
+    claimed: set[int] = field(default_factory=set)
+    # Messages whose columns the chunk changed, written in one statement at its end.
+    changed: dict[int, Message] = field(default_factory=dict)
+    events: list[CarrierEvent] = field(default_factory=list)
+    # (our DID, direction) → [count, first, last]
+    recoveries: dict[tuple[str, str], list] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+
+def _lock_keyed(records: list[Record], chunk: Chunk) -> None:
+    """Every message a record of the chunk names (by record SID, message SID or our id in
+    `user_data`), read and locked in one statement, in id order: two syncs, or a sync and the
+    webhook (which locks one row), never wait on each other in a circle."""
+    query = Q(dr_sid__in={record.dr_sid for record in records})
+    sids = {record.message_sid for record in records if record.message_sid}
+    if sids:
+        query |= Q(dr_sid__isnull=True, message_sid__in=sids)
+    ids = {carrier_events.message_id_from_user_data(record.user_data) for record in records}
+    ids.discard(None)
+    if ids:
+        query |= Q(dr_sid__isnull=True, pk__in=ids)
+    for message in Message.objects.select_for_update().filter(query).order_by("pk"):
+        chunk.messages[message.pk] = message
+        if message.dr_sid is not None:
+            chunk.by_dr_sid[message.dr_sid] = message
+        elif message.message_sid:
+            chunk.by_message_sid[message.message_sid] = message
+
+
+def _keyed(record: Record, chunk: Chunk) -> Message | None:
+    """The record's message by its keys, as if the chunk's earlier records were applied."""
+    message = chunk.by_dr_sid.get(record.dr_sid)
     if message is not None:
         return message
-    unmatched = messages.filter(dr_sid__isnull=True, direction=record.direction)
+    candidates = []
     if record.message_sid:
-        message = unmatched.filter(message_sid=record.message_sid).first()
-        if message is not None:
-            return message
+        candidates.append(chunk.by_message_sid.get(record.message_sid))
     message_id = carrier_events.message_id_from_user_data(record.user_data)
     if message_id is not None:
-        message = unmatched.filter(pk=message_id).first()
-        if message is not None:
+        candidates.append(chunk.messages.get(message_id))
+    for message in candidates:
+        if (
+            message is not None
+            and message.dr_sid is None
+            and message.pk not in chunk.claimed
+            and message.direction == record.direction
+        ):
             return message
-    candidates = unmatched.filter(
+    return None
+
+
+def _near(record: Record, chunk: Chunk) -> Message | None:
+    """A message with no record yet that only numbers, text and time tie to `record` (locked),
+    closest in time first; none an earlier record of the chunk claimed."""
+    candidates = Message.objects.select_for_update().filter(
+        dr_sid__isnull=True,
+        direction=record.direction,
         our_number=record.our_number,
         their_number=record.their_number,
         created_at__range=(record.date_start - MATCH_WINDOW, record.date_start + MATCH_WINDOW),
     )
     if record.body is not None:
         candidates = candidates.filter(body=record.body)
-    return min(
+    claimed = [
+        pk
+        for pk in chunk.claimed
+        if chunk.messages[pk].their_number == record.their_number
+        and chunk.messages[pk].our_number == record.our_number
+    ]
+    if claimed:
+        candidates = candidates.exclude(pk__in=claimed)
+    message = min(
         candidates[:50],
         key=lambda message: abs(message.created_at - record.date_start),
         default=None,
     )
+    if message is None:
+        return None
+    # The chunk's copy, if it holds one: one copy per row, or a write would be lost.
+    return chunk.messages.setdefault(message.pk, message)
 
 
-# --- applying one record -------------------------------------------------------------------------
+def _match(records: list[Record], chunk: Chunk) -> list[Message | None]:
+    """Each record's message, in order, as applying them one by one would find them: by keys for
+    the whole chunk at once, then by numbers, text and time for the records left (every lock
+    taken before the chunk writes anything)."""
+    _lock_keyed(records, chunk)
+    matches = []
+    for record in records:
+        message = _keyed(record, chunk) or _near(record, chunk)
+        if message is not None and message.dr_sid is None:
+            chunk.claimed.add(message.pk)
+            chunk.by_dr_sid[record.dr_sid] = message
+        matches.append(message)
+    return matches
 
 
-def _event(record: Record, message: Message, outcome: str) -> None:
-    CarrierEvent.objects.create(
-        body=storable(json.dumps(record.raw, sort_keys=True, ensure_ascii=False)),
-        message_sid=message.message_sid or "",
-        status=record.status[: validation.MAX_STATUS],
-        outcome=f"detail record {record.dr_sid}: {outcome}"[:200],
-        message=message,
+# --- applying records ----------------------------------------------------------------------------
+
+
+def _event(record: Record, message: Message, outcome: str, chunk: Chunk) -> None:
+    chunk.events.append(
+        CarrierEvent(
+            body=storable(json.dumps(record.raw, sort_keys=True, ensure_ascii=False)),
+            message_sid=message.message_sid or "",
+            status=record.status[: validation.MAX_STATUS],
+            outcome=f"detail record {record.dr_sid}: {outcome}"[:200],
+            message=message,
+        )
     )
 
 
-def _count_recovery(message: Message, record: Record) -> None:
-    now = timezone.now()
-    row, created = DetailRecordRecovery.objects.select_for_update().get_or_create(
-        our_number=message.our_number,
-        direction=message.direction,
-        defaults={
-            "count": 1,
-            "first_at": record.date_start,
-            "last_at": record.date_start,
-            "recovered_at": now,
-        },
-    )
-    if not created:
-        row.count += 1
-        row.first_at = min(row.first_at, record.date_start)
-        row.last_at = max(row.last_at, record.date_start)
-        row.recovered_at = now
-        row.save(update_fields=["count", "first_at", "last_at", "recovered_at"])
+def _count_recovery(message: Message, record: Record, chunk: Chunk) -> None:
+    key = (message.our_number, message.direction)
+    counted = chunk.recoveries.get(key)
+    if counted is None:
+        chunk.recoveries[key] = [1, record.date_start, record.date_start]
+    else:
+        counted[0] += 1
+        counted[1] = min(counted[1], record.date_start)
+        counted[2] = max(counted[2], record.date_start)
 
 
-def _update(message: Message, record: Record, result: SyncResult) -> None:
+def _update(message: Message, record: Record, result: SyncResult, chunk: Chunk) -> None:
     was_final = message.is_final
     changed, outcome = carrier_events.message_update_from_sms(message, _as_sms(record))
     if message.dr_sid is None:
@@ -268,22 +352,35 @@ def _update(message: Message, record: Record, result: SyncResult) -> None:
     result.matched += 1
     if not changed:
         return
-    message.save(update_fields=[*changed, "updated_at"])
+    chunk.changed[message.pk] = message
     result.updated += 1
     recovered = not was_final and message.is_final and message.direction == Direction.OUTBOUND
     if recovered:
-        _count_recovery(message, record)
+        _count_recovery(message, record, chunk)
         result.recovered_outbound += 1
         outcome = f"{outcome}; final status {RECOVERED_OUTCOME}"
     # Only what a person would want to read about (not the bare match of a record to a message
     # whose callbacks said it all) is kept as an event, where the message's page lists it.
     if set(changed) - {"dr_sid", "delay_sent"}:
-        _event(record, message, outcome)
+        _event(record, message, outcome, chunk)
     if "status" in changed:
-        carrier_events.conversation_touch(message)
+        chunk.touched.add(message.their_number)
 
 
-def _recover_inbound(record: Record, result: SyncResult) -> None:
+def _insert_recovered(message: Message) -> bool:
+    """Insert a recovered text, unless its record already made one; False if not inserted."""
+    if message.message_sid is None:
+        # Only the record SID can clash, and the insert itself looks at that.
+        return insert(message, unless_exists="dr_sid")
+    try:
+        with transaction.atomic():
+            return insert(message, unless_exists="dr_sid")
+    except IntegrityError:
+        # Its message SID is already ours (a callback came after all, in the meantime).
+        return False
+
+
+def _recover_inbound(record: Record, result: SyncResult, chunk: Chunk) -> None:
     """An inbound text the carrier handled and we never heard of: made as the webhook makes a new
     one, then dated by the carrier, marked recovered, and counted."""
     sms = _as_sms(record)
@@ -292,42 +389,110 @@ def _recover_inbound(record: Record, result: SyncResult) -> None:
     message.recovered = True
     message.dr_sid = record.dr_sid
     message.delay_sent = record.delay_sent
-    try:
-        with transaction.atomic():
-            if not insert(message, unless_exists="dr_sid"):
-                return
-    except IntegrityError:
-        # Its message SID is already ours (a callback came after all, in the meantime).
+    if not _insert_recovered(message):
         return
-    # Filed under the time it reached the carrier, not the time we learnt of it.
-    Message.objects.filter(pk=message.pk).update(created_at=record.date_start)
+    chunk.messages[message.pk] = message
+    chunk.by_dr_sid[record.dr_sid] = message
+    # Filed under the time it reached the carrier, not the time we learnt of it (written with
+    # the chunk's other changes).
     message.created_at = record.date_start
+    chunk.changed[message.pk] = message
     carrier_events.message_file(message, sms)
     metrics.MESSAGES_RECEIVED.labels(message.our_number).inc()
     opt_out_record(message)
     window = timedelta(minutes=settings.AUTO_REPLY_RECOVERY_MINUTES)
     if message.our_number in auto_reply_numbers() and timezone.now() - record.date_start <= window:
         tasks.auto_reply_task.enqueue(message.pk)
-    _event(record, message, RECOVERED_OUTCOME)
-    _count_recovery(message, record)
+    _event(record, message, RECOVERED_OUTCOME, chunk)
+    _count_recovery(message, record, chunk)
     result.recovered_inbound += 1
 
 
-def record_apply(record: Record, result: SyncResult) -> None:
-    """Apply one record, in one transaction: to its message, else as a recovered inbound text.
-    An outbound record with no message of ours was sent by something else on the account."""
-    with transaction.atomic():
-        message = message_for_record(record)
-        if message is not None:
-            _update(message, record, result)
-        elif record.direction == Direction.INBOUND and record.status != Status.FAILED:
-            if timezone.now() - record.date_start < _grace():
-                # Its callback may still be on its way: a later sync re-reads it (see _reread).
-                result.waiting += 1
-            else:
-                _recover_inbound(record, result)
+def _record_apply(
+    record: Record, message: Message | None, result: SyncResult, chunk: Chunk
+) -> None:
+    """Apply one record to its message, else as a recovered inbound text. An outbound record
+    with no message of ours was sent by something else on the account."""
+    # A record met twice in one chunk finds the message its first sight recovered.
+    message = message or chunk.by_dr_sid.get(record.dr_sid)
+    if message is not None:
+        _update(message, record, result, chunk)
+    elif record.direction == Direction.INBOUND and record.status != Status.FAILED:
+        if timezone.now() - record.date_start < _grace():
+            # Its callback may still be on its way: a later sync re-reads it (see _reread).
+            result.waiting += 1
         else:
-            result.unmatched += 1
+            _recover_inbound(record, result, chunk)
+    else:
+        result.unmatched += 1
+
+
+# What applying a record may change on a message (a recovered one: its creation time too).
+WRITTEN = (
+    "status",
+    "status_changed_at",
+    "segments",
+    "price",
+    "mcc",
+    "mnc",
+    "dr_sid",
+    "delay_sent",
+    "vendor_error_code",
+    "vendor_error_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def _messages_write(messages: list[Message], now: datetime) -> None:
+    """Write the WRITTEN columns of `messages` in one UPDATE … FROM (VALUES …): a save a message
+    cost a round trip each, most of the chunk's time. The rows are locked by the chunk, so the
+    copies hold what the database holds plus the chunk's changes."""
+    if not messages:
+        return
+    fields = [Message._meta.get_field(name) for name in ("id", *WRITTEN)]
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        # Parameters in VALUES have no type of their own there.
+        mark = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
+    else:
+        mark = ", ".join(["%s"] * len(fields))
+    params = []
+    for message in messages:
+        message.updated_at = now
+        params += [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
+    table = quote(Message._meta.db_table)
+    names = ", ".join(quote(f.column) for f in fields)
+    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v ({names}) AS (VALUES {', '.join([f'({mark})'] * len(messages))}) "
+            f"UPDATE {table} SET {sets} FROM v WHERE {table}.{quote('id')} = v.{quote('id')}",
+            params,
+        )
+
+
+def _chunk_finish(chunk: Chunk) -> None:
+    """What the chunk's records add up to, written once: their events, the recovery counts per
+    DID and direction, and the conversations whose messages changed status (so open inboxes
+    repaint them)."""
+    now = timezone.now()
+    _messages_write(list(chunk.changed.values()), now)
+    CarrierEvent.objects.bulk_create(chunk.events)
+    for (our_number, direction), (count, first, last) in sorted(chunk.recoveries.items()):
+        row, created = DetailRecordRecovery.objects.select_for_update().get_or_create(
+            our_number=our_number,
+            direction=direction,
+            defaults={"count": count, "first_at": first, "last_at": last, "recovered_at": now},
+        )
+        if not created:
+            row.count += count
+            row.first_at = min(row.first_at, first)
+            row.last_at = max(row.last_at, last)
+            row.recovered_at = now
+            row.save(update_fields=["count", "first_at", "last_at", "recovered_at"])
+    if chunk.touched:
+        Conversation.objects.filter(customer_number__in=chunk.touched).update(updated_at=now)
 
 
 # --- the sync ------------------------------------------------------------------------------------
@@ -352,24 +517,48 @@ def _new_records(
     yield from client.list_message_drs(filter=f"date_insert ge {_iso(since)}")
 
 
-def _apply_all(items: Iterator[dict], result: SyncResult, state: DetailRecordSync | None) -> None:
+def _chunk_apply(items: list, result: SyncResult, state: DetailRecordSync | None) -> None:
+    """Apply up to SAVE_EVERY records in one transaction, with the cursor moved past them in the
+    same commit: a crash re-reads only what it rolled back."""
+    records = []
     for item in items:
         result.read += 1
         try:
-            record = record_from(item)
+            records.append(record_from(item))
         except Invalid as err:
             result.unusable += 1
             logger.warning("detail record %r unusable: %s", str(item)[:200], err)
-            continue
-        record_apply(record, result)
+    if not records:
+        return
+    counts = SyncResult()
+    with transaction.atomic():
+        chunk = Chunk()
+        for record, message in zip(records, _match(records, chunk), strict=True):
+            _record_apply(record, message, counts, chunk)
+        _chunk_finish(chunk)
         if state is not None:
-            state.last_dr_sid = record.dr_sid
-            state.last_date_insert = (
-                lenient(validation.moment, item.get("date_insert")) or record.date_start
-            )
-            state.records_read += 1
-            if state.records_read % SAVE_EVERY == 0:
-                state.save(update_fields=["last_dr_sid", "last_date_insert", "records_read"])
+            last = records[-1]
+            cursor = {
+                "last_dr_sid": last.dr_sid,
+                "last_date_insert": (
+                    lenient(validation.moment, last.raw.get("date_insert")) or last.date_start
+                ),
+                "records_read": state.records_read + len(records),
+            }
+            DetailRecordSync.objects.filter(pk=state.pk).update(**cursor)
+    # Committed: only now do the counts and the cursor say so.
+    for name in APPLIED:
+        setattr(result, name, getattr(result, name) + getattr(counts, name))
+    if state is not None:
+        for name, value in cursor.items():
+            setattr(state, name, value)
+
+
+def _apply_all(items: Iterator[dict], result: SyncResult, state: DetailRecordSync | None) -> None:
+    # The carrier's pages are read between transactions, never inside one.
+    items = iter(items)
+    while chunk := list(islice(items, SAVE_EVERY)):
+        _chunk_apply(chunk, result, state)
 
 
 def detail_records_sync(*, client: CarrierXClient | None = None) -> SyncResult:
