@@ -135,5 +135,21 @@ def test_campaign_pages_in_their_refused_and_paused_states_fit_and_pass_axe(
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
 
 
+def test_a_saved_reply_fills_the_campaign_message_in_place(page, live_server, sandbox):
+    from messaging.models import SavedReply
+
+    SavedReply.objects.create(name="Pickup", body="Hi {first_name}, your order is ready.")
+    layout.sign_in_as(page, live_server, layout.ROLES[2])
+    page.goto(reverse("campaigns:new"))
+    mark_page(page)
+    page.get_by_label("Use a saved reply").select_option(label="Pickup")
+    page.get_by_role("button", name="Insert").click()
+    expect(page.get_by_label("Message", exact=True)).to_have_value(
+        "Hi {first_name}, your order is ready."
+    )
+    expect(page.locator("#id_message-counter")).to_contain_text("1 segment")
+    assert still_same_page(page)
+
+
 world = layout.world
 axe_page = a11y.axe_page
