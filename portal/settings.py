@@ -198,6 +198,8 @@ LOOKUP_CACHE_DAYS = env.float("LOOKUP_CACHE_DAYS", default=30.0)
 # for the last DASHBOARD_RECOUNT_DAYS days (late callbacks and detail records change recent days).
 DASHBOARD_ROLLUP_MINUTES = env.float("DASHBOARD_ROLLUP_MINUTES", default=5.0)
 DASHBOARD_RECOUNT_DAYS = env.int("DASHBOARD_RECOUNT_DAYS", default=7)
+# Task worker processes `manage.py runportal` (what `make run` serves) starts and supervises.
+TASK_WORKERS = env.int("TASK_WORKERS", default=2)
 # A task RUNNING this long is taken to have lost its worker (messaging/services/task_leases.py).
 TASK_LEASE_SECONDS = env.float("TASK_LEASE_SECONDS", default=300.0)
 # Health (`/healthz`) and metrics (`/metrics`). A worker writes a heartbeat this often; /healthz

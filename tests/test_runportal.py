@@ -44,6 +44,8 @@ def clean_env(database: Path, **extra: str) -> dict[str, str]:
         "PORTAL_IGNORE_DOTENV": "1",  # the checkout's .env is a developer's, not the test's
         "DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{database}",
+        # One task worker unless a test asks for more: these follow one worker's life.
+        "TASK_WORKERS": "1",
         **extra,
     }
 
@@ -205,6 +207,34 @@ def test_the_portal_keeps_serving_when_its_worker_is_killed_and_a_new_worker_run
     shell = manage("shell", "-c", enqueue, env=clean_env(database)).stdout
     task_id = re.search(r"^task (\S+)$", shell, re.M).group(1)
     wait_for(lambda: task_status(database, task_id) == "SUCCESSFUL", "the task to be done")
+
+
+def test_two_workers_are_started_and_each_is_restarted_alone_when_it_dies(database, tmp_path):
+    portal = Portal(database, tmp_path / "runportal.log", TASK_WORKERS="2")
+    try:
+        portal.serving()
+        first, second = wait_for(lambda: portal.worker_pids()[1:] and portal.worker_pids(), "two")
+        ids = re.findall(r"Task worker (\S+) started", portal.output())
+        assert len(set(ids)) == 2 and all(alive(pid) for pid in (first, second))
+        assert all("task_worker" in cmdline(pid) for pid in (first, second))
+
+        os.kill(first, signal.SIGKILL)
+        third = wait_for(lambda: portal.worker_pids()[2:], "a new worker")[0]
+
+        assert alive(second) and alive(third) and not alive(first)
+        assert portal.output().count("task worker exited with -9; restarting in 1 s") == 1
+        # Tasks queued now are done (by either worker).
+        enqueue = "from messaging.tasks import reconcile_stuck_task as t; "
+        enqueue += "print('task', t.enqueue(False).id); print('task', t.enqueue(False).id)"
+        shell = manage("shell", "-c", enqueue, env=clean_env(database)).stdout
+        for task_id in re.findall(r"^task (\S+)$", shell, re.M):
+            wait_for(lambda t=task_id: task_status(database, t) == "SUCCESSFUL", "the tasks")
+
+        portal.process.terminate()
+        assert portal.exit_code() == 0
+        assert not any(alive(pid) for pid in (second, third))
+    finally:
+        portal.close()
 
 
 SEND_SLOWLY = """

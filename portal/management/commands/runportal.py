@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
@@ -24,23 +25,45 @@ POLL = 0.2
 PR_SET_PDEATHSIG = 1
 
 
+@dataclass
+class Supervised:
+    """One task worker runportal keeps running: restarted when it exits, after a wait that
+    doubles while it keeps dying soon after starting."""
+
+    process: subprocess.Popen | None = None
+    worker_id: str = ""
+    started: float = 0.0
+    delay: float = RESTART_FIRST
+    restart_at: float = 0.0
+
+
 class Command(BaseCommand):
     help = (
-        "Serve the web app and the task worker (task_worker) together on 127.0.0.1:$PORT. A worker "
-        "that dies is restarted (with backoff); SIGINT (Ctrl-C), SIGTERM or SIGHUP stops both."
+        "Serve the web app and the task workers (task_worker, --workers of them, default "
+        "TASK_WORKERS) together on 127.0.0.1:$PORT. A worker that dies is restarted (with "
+        "backoff); SIGINT (Ctrl-C), SIGTERM or SIGHUP stops them all."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.TASK_WORKERS,
+            help="task worker processes (default TASK_WORKERS, 2): a campaign's dispatcher holds "
+            "one for a whole tick, and the others keep sends and callbacks moving",
+        )
 
-    def handle(self, *args, port: int, **options) -> None:
+    def handle(self, *args, port: int, workers: int, **options) -> None:
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
         stopping: list[int] = []  # the signals received; the loop below ends at the first
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda received, _frame: stopping.append(received))
         with terminal_to_ourselves():
-            self.serve(port, stopping)
+            self.serve(port, stopping, workers)
 
-    def serve(self, port: int, stopping: list) -> None:
+    def serve(self, port: int, stopping: list, workers: int = 1) -> None:
         # The worker runs the periodic check of stuck messages; make sure it is queued, and take
         # back what a worker of an earlier run left unfinished.
         call_command("reconcile_messages", schedule=True, stdout=self.stdout)
@@ -55,30 +78,40 @@ class Command(BaseCommand):
                 f"Sandbox API {settings.CARRIERX_API_URL} (token {settings.CARRIERX_TOKEN}); "
                 f"handset http://127.0.0.1:{port}{reverse('sandbox:phone')}"
             )
-        worker, worker_id, started = self.start_worker()
-        delay, restart_at = RESTART_FIRST, 0.0
+        supervised = [Supervised() for _ in range(workers)]
+        for each in supervised:
+            self.start_worker(each)
         while not stopping:
             if web.poll() is not None:
-                stop([worker])
+                stop([each.process for each in supervised])
                 raise CommandError(f"The web server exited with {web.returncode}; stopped.")
-            if worker is not None and worker.poll() is not None:
-                if time.monotonic() - started >= STABLE_SECONDS:
-                    delay = RESTART_FIRST
-                self.say(f"task worker exited with {worker.returncode}; restarting in {delay:g} s")
-                self.recover(dead_worker=worker_id)
-                worker, restart_at = None, time.monotonic() + delay
-                delay = min(delay * 2, RESTART_MAX)
-            if worker is None and time.monotonic() >= restart_at:
-                worker, worker_id, started = self.start_worker()
+            for each in supervised:
+                self.supervise(each)
             time.sleep(POLL)
-        stop([web, worker])
+        stop([web, *(each.process for each in supervised)])
         self.say("Stopped the web server and the task worker.")
 
-    def start_worker(self) -> tuple[subprocess.Popen, str, float]:
-        worker_id = f"runportal-{get_random_string(12)}"
-        worker = spawn("task_worker", "--interval", "0.5", "--no-reload", "--worker-id", worker_id)
-        self.say(f"Task worker {worker_id} started (pid {worker.pid}).")
-        return worker, worker_id, time.monotonic()
+    def supervise(self, worker: Supervised) -> None:
+        if worker.process is not None and worker.process.poll() is not None:
+            if time.monotonic() - worker.started >= STABLE_SECONDS:
+                worker.delay = RESTART_FIRST
+            self.say(
+                f"task worker exited with {worker.process.returncode}; "
+                f"restarting in {worker.delay:g} s"
+            )
+            self.recover(dead_worker=worker.worker_id)
+            worker.process, worker.restart_at = None, time.monotonic() + worker.delay
+            worker.delay = min(worker.delay * 2, RESTART_MAX)
+        if worker.process is None and time.monotonic() >= worker.restart_at:
+            self.start_worker(worker)
+
+    def start_worker(self, worker: Supervised) -> None:
+        worker.worker_id = f"runportal-{get_random_string(12)}"
+        worker.process = spawn(
+            "task_worker", "--interval", "0.5", "--no-reload", "--worker-id", worker.worker_id
+        )
+        worker.started = time.monotonic()
+        self.say(f"Task worker {worker.worker_id} started (pid {worker.process.pid}).")
 
     def recover(self, dead_worker: str | None = None) -> None:
         """Requeue or fail the tasks a dead worker left RUNNING (its own at once, anyone's after
