@@ -262,49 +262,75 @@ def _keyed(record: Record, chunk: Chunk) -> Message | None:
     return None
 
 
-def _near(record: Record, chunk: Chunk) -> Message | None:
-    """A message with no record yet that only numbers, text and time tie to `record` (locked),
-    closest in time first; none an earlier record of the chunk claimed."""
-    candidates = Message.objects.select_for_update().filter(
-        dr_sid__isnull=True,
-        direction=record.direction,
-        our_number=record.our_number,
-        their_number=record.their_number,
-        created_at__range=(record.date_start - MATCH_WINDOW, record.date_start + MATCH_WINDOW),
-    )
-    if record.body is not None:
-        candidates = candidates.filter(body=record.body)
-    claimed = [
-        pk
-        for pk in chunk.claimed
-        if chunk.messages[pk].their_number == record.their_number
-        and chunk.messages[pk].our_number == record.our_number
-    ]
-    if claimed:
-        candidates = candidates.exclude(pk__in=claimed)
-    message = min(
-        candidates[:50],
-        key=lambda message: abs(message.created_at - record.date_start),
-        default=None,
-    )
-    if message is None:
-        return None
-    # The chunk's copy, if it holds one: one copy per row, or a write would be lost.
-    return chunk.messages.setdefault(message.pk, message)
+def _near(records: list[Record], chunk: Chunk) -> list[Message | None]:
+    """For records no key tied to a message: the message with no record yet that has their
+    direction, numbers and text and was created within MATCH_WINDOW of their `date_start`,
+    closest in time first, none claimed by an earlier record of the chunk. One read of the
+    chunk's candidates (unlocked), then one locking read of those chosen, which must still have
+    no record."""
+    starts = [record.date_start for record in records]
+    candidates: dict[tuple[str, str, str], list[tuple]] = {}
+    for row in (
+        Message.objects.filter(
+            dr_sid__isnull=True,
+            their_number__in={record.their_number for record in records},
+            created_at__range=(min(starts) - MATCH_WINDOW, max(starts) + MATCH_WINDOW),
+        )
+        .order_by("pk")
+        .values_list("pk", "direction", "our_number", "their_number", "body", "created_at")
+    ):
+        candidates.setdefault(row[1:4], []).append(row)
+    chosen: list[int | None] = []
+    # A record met twice in the chunk: its second sight takes what its first did.
+    seen: dict[str, int | None] = {}
+    for record in records:
+        if record.dr_sid in seen:
+            chosen.append(seen[record.dr_sid])
+            continue
+        mine = candidates.get((record.direction, record.our_number, record.their_number), ())
+        pk = min(
+            (
+                (abs(created_at - record.date_start), pk)
+                for pk, _, _, _, body, created_at in mine
+                if pk not in chunk.claimed
+                and abs(created_at - record.date_start) <= MATCH_WINDOW
+                and (record.body is None or body == record.body)
+            ),
+            default=(None, None),
+        )[1]
+        if pk is not None:
+            chunk.claimed.add(pk)
+        chosen.append(pk)
+        seen[record.dr_sid] = pk
+    wanted = {pk for pk in chosen if pk is not None and pk not in chunk.messages}
+    if wanted:
+        locked = Message.objects.select_for_update().filter(pk__in=wanted, dr_sid__isnull=True)
+        for message in locked.order_by("pk"):
+            chunk.messages[message.pk] = message
+    return [chunk.messages.get(pk) if pk is not None else None for pk in chosen]
 
 
 def _match(records: list[Record], chunk: Chunk) -> list[Message | None]:
-    """Each record's message, in order, as applying them one by one would find them: by keys for
-    the whole chunk at once, then by numbers, text and time for the records left (every lock
-    taken before the chunk writes anything)."""
+    """Each record's message, in order: by keys for the whole chunk at once, then by numbers,
+    text and time for the records left (every lock taken before the chunk writes anything). As
+    applying them one by one would find them, except that a key wins over an earlier record's
+    numbers-and-time guess."""
     _lock_keyed(records, chunk)
-    matches = []
-    for record in records:
-        message = _keyed(record, chunk) or _near(record, chunk)
-        if message is not None and message.dr_sid is None:
+    matches: list[Message | None] = []
+    left = []
+    for n, record in enumerate(records):
+        message = _keyed(record, chunk)
+        if message is None:
+            left.append(n)
+        elif message.dr_sid is None:
             chunk.claimed.add(message.pk)
             chunk.by_dr_sid[record.dr_sid] = message
         matches.append(message)
+    if left:
+        for n, message in zip(left, _near([records[n] for n in left], chunk), strict=True):
+            if message is not None:
+                chunk.by_dr_sid.setdefault(records[n].dr_sid, message)
+            matches[n] = message
     return matches
 
 
@@ -445,28 +471,36 @@ WRITTEN = (
 
 
 def _messages_write(messages: list[Message], now: datetime) -> None:
-    """Write the WRITTEN columns of `messages` in one UPDATE … FROM (VALUES …): a save a message
-    cost a round trip each, most of the chunk's time. The rows are locked by the chunk, so the
-    copies hold what the database holds plus the chunk's changes."""
+    """Write the WRITTEN columns of `messages` in one UPDATE … FROM a list of rows: a save a
+    message cost a round trip each, most of the chunk's time. The rows are locked by the chunk,
+    so the copies hold what the database holds plus the chunk's changes."""
     if not messages:
         return
     fields = [Message._meta.get_field(name) for name in ("id", *WRITTEN)]
-    quote = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        # Parameters in VALUES have no type of their own there.
-        mark = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
-    else:
-        mark = ", ".join(["%s"] * len(fields))
-    params = []
+    columns = [[] for _ in fields]
+    # psycopg takes the values as they are (the columns' casts below bound them); SQLite's
+    # driver wants Django's preparation (dates as text, decimals rounded).
+    prepare = connection.vendor != "postgresql"
     for message in messages:
         message.updated_at = now
-        params += [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
+        for values, f in zip(columns, fields, strict=True):
+            value = getattr(message, f.attname)
+            values.append(f.get_db_prep_save(value, connection) if prepare else value)
+    quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
     names = ", ".join(quote(f.column) for f in fields)
     sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
+    if connection.vendor == "postgresql":
+        # One array a column: a statement of a dozen parameters, not thousands to parse.
+        rows = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        rows, params = f"SELECT * FROM unnest({rows})", columns
+    else:
+        mark = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        rows = "VALUES " + ", ".join([mark] * len(messages))
+        params = [value for row in zip(*columns, strict=True) for value in row]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH v ({names}) AS (VALUES {', '.join([f'({mark})'] * len(messages))}) "
+            f"WITH v ({names}) AS ({rows}) "
             f"UPDATE {table} SET {sets} FROM v WHERE {table}.{quote('id')} = v.{quote('id')}",
             params,
         )
