@@ -39,6 +39,8 @@ def portal_pages() -> list[str]:
         group.get_absolute_url(),
         reverse("numbers:partner_callbacks"),
         reverse("messaging:auto_replies"),
+        reverse("campaigns:list"),
+        reverse("campaigns:new"),
     ]
 
 
