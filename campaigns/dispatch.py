@@ -9,16 +9,20 @@ one database connection, on its own thread, and a pool of threads that only make
    ones in their quiet hours wait for their morning.
 2. *Release* each at its time: write its Message (status `sending`, one attempt counted) and mark
    the recipient sent in one transaction — before the carrier is called, as every send does here —
-   then hand the call to the thread pool.
+   then hand the call to the thread pool. Only close to its slot (within half the pace margin): one
+   that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's pace
+   instead of crowding the next ones, which may be another dispatcher's; nor does this dispatcher
+   let a DID's releases come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout.
 
 A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but unreleased, which
 the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
-row comes first), and messages written but unanswered, which the stuck-message check reconciles by
-`user_data` like any send whose worker died (adopted, or sent once more only if the carrier
-provably has none). Pause and Cancel are seen within half a second: claimed recipients not yet
-released go back (or are cancelled) and nothing more is released.
+row comes first), and messages written but unanswered, which the next dispatcher hands to
+reconciliation by `user_data` once a live one would surely have had its answer (adopted, or sent
+once more only if the carrier provably has none; `unanswered_recover`). Pause and Cancel stop the
+next release (each checks, in its transaction, that the campaign still runs): claimed recipients
+not yet released go back (or are cancelled) and nothing more is released.
 """
 
 from __future__ import annotations
@@ -361,10 +365,18 @@ class Dispatcher:
         lanes = {lane.our_number: lane for lane in self.lanes}
         now = timezone.now()
         held: list[Due] = []  # due, but their DID released its last ones late: a moment more
+        late: dict[str, list[Recipient]] = {}  # missed their slot: new slots at the pace's end
+        too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
             while self.due and self.due[0].at <= now:
                 recipient = self.due[0].recipient
                 lane = lanes[recipient.our_number]
+                if now - self.due[0].at > too_late:
+                    # Sent now, it would crowd the sends of the slots after it, taken by this
+                    # or another dispatcher: only a send close to its slot keeps the pace.
+                    heapq.heappop(self.due)
+                    late.setdefault(lane.our_number, []).append(recipient)
+                    continue
                 now_mono = time.monotonic()
                 if lane.held_for(now_mono) > 0:
                     held.append(heapq.heappop(self.due))
@@ -385,6 +397,12 @@ class Dispatcher:
         finally:
             for due in held:
                 heapq.heappush(self.due, due)
+            for our_number, recipients in late.items():
+                lane = lanes[our_number]
+                slots = pacing.slots_reserve(our_number, len(recipients), lane.rate)
+                for at, recipient in zip(slots, recipients, strict=True):
+                    heapq.heappush(self.due, Due(at, next(self.seq), recipient))
+                lane.horizon = max(lane.horizon, slots[-1])
             now_mono = time.monotonic()
             self.hold_wait = min(
                 (lanes[d.recipient.our_number].held_for(now_mono) for d in held), default=None
