@@ -220,6 +220,7 @@ def test_a_refused_form_says_why_next_to_the_field_and_stores_nothing(
     form = response.context["form"]
     assert any(words in error for error in form.errors[field]), form.errors
     assert words.split("{")[0] in html
+    assert ("Choose the CSV file again" in html) == ("recipients_file" in fields)
     assert not Campaign.objects.exists()
 
 
