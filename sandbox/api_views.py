@@ -69,7 +69,11 @@ def _one(queryset: QuerySet, **lookup: str) -> Model:
 @carrier_api("GET", "POST")
 def sms_messages(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        message = sms_send(partner=request.partner, body=json_object(request))
+        message = sms_send(
+            partner=request.partner,
+            body=json_object(request),
+            received_at=getattr(request, "sandbox_received_at", None),
+        )
         return json_response(sms_json(message))
     messages = SandboxMessage.objects.filter(partner=request.partner).select_related("partner")
     fields = MESSAGE_FIELDS

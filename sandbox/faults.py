@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
@@ -179,10 +179,16 @@ def faulty(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def with_faults(request: HttpRequest, answer: Callable[[], HttpResponse]) -> HttpResponse:
+    # When the request reached the carrier, before the latency below (SandboxMessage.received_at).
+    request.sandbox_received_at = timezone.now()
     faults = faults_current()
     if not _in_scope(faults, request):
         return answer()
     if faults.latency_seconds:
+        # The wait holds no database connection (it is opened again after it): a hundred sends
+        # waiting on a slow carrier must not take a hundred of the server's connections.
+        if not connection.in_atomic_block:
+            connection.close()
         time.sleep(faults.latency_seconds)
     fault = fault_draw(faults)
     if fault is None:

@@ -193,6 +193,10 @@ class SandboxMessage(models.Model):
     date_created = models.DateTimeField(default=timezone.now)
     date_changed = models.DateTimeField(default=timezone.now)
     date_status_changed = models.DateTimeField(null=True, blank=True)
+    # Outbound sent through the API: when the request reached the sandbox, before any injected
+    # latency (`date_created` comes after it). Not a carrier field; bench/bench_campaign.py reads
+    # each DID's send rate from it, as a carrier's rate limiter would see it.
+    received_at = models.DateTimeField(null=True, blank=True)
     # Its detail record (`GET /sms/message_drs`, sandbox/detail_records.py) is this row seen from
     # the billing side: its own SID, inserted with the message (`date_insert` = `date_created`),
     # updated as the message moves.

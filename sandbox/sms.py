@@ -5,6 +5,7 @@ inside the request)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -92,7 +93,9 @@ def _partner_did(
     return did
 
 
-def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
+def sms_send(
+    *, partner: SandboxPartner, body: dict, received_at: datetime | None = None
+) -> SandboxMessage:
     """Validate a `POST /sms/messages` body (either field naming), store the queued message and
     enqueue its status progression. Raises a 422 ApiError naming every bad field.
 
@@ -134,6 +137,7 @@ def sms_send(*, partner: SandboxPartner, body: dict) -> SandboxMessage:
         type=SandboxMessage.Type.MMS if is_mms else SandboxMessage.Type.SMS,
         media_urls=media_urls,
         group_recipients=group,
+        received_at=received_at or timezone.now(),
     )
     transaction.on_commit(lambda: enqueue_step(message.message_sid, SandboxMessage.Status.QUEUED))
     return message

@@ -38,6 +38,10 @@ Status = SandboxMessage.Status
 def enqueue_step(message_sid: str, from_status: str) -> None:
     """Schedule the message's next status change, SANDBOX_STEP_SECONDS from now (0: at once)."""
     step = advance_message
+    if queue := getattr(settings, "SANDBOX_TASK_QUEUE", ""):
+        # The carrier's own machinery, apart from the portal's workers (bench/bench_campaign.py
+        # runs it on workers of its own, as a carrier's status updates never queue behind ours).
+        step = step.using(queue_name=queue)
     delay = settings.SANDBOX_STEP_SECONDS
     if delay > 0:
         step = step.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
