@@ -206,9 +206,17 @@ class CarrierXClient:
         query = {"limit": LIST_PAGE_SIZE, **(params or {})}
         while url:
             page = self._request("GET", url, params=query)
-            items = page.get("items") or []
+            # A page that is no list envelope can neither be read nor skipped (its items would
+            # be lost): the caller is told, as if the carrier had failed.
+            if not isinstance(page, dict):
+                raise CarrierXError(f"CarrierX answered {path} with a page that is not a list")
+            items = page.get("items")
+            pagination = page.get("pagination") or {}
+            url = pagination.get("next") if isinstance(pagination, dict) else pagination
+            if not isinstance(items, list | None) or not isinstance(url, str | None):
+                raise CarrierXError(f"CarrierX answered {path} with a page that is not a list")
+            items = items or []
             yield from items
-            url = (page.get("pagination") or {}).get("next")
             # The next link already carries limit/offset/filter.
             query = None
             if not items:
