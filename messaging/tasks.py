@@ -58,6 +58,7 @@ def reconcile_stuck_task(reschedule: bool = True) -> str:
     # reconciliation, which the stuck check then finds.
     task_leases.abandoned_tasks_recover()
     inbound_media.media_downloads_sweep()
+    scheduled.scheduled_overdue_requeue()
     return outbound.messages_reconcile_stuck(reschedule=reschedule)
 
 

@@ -496,3 +496,34 @@ def test_fuzzed_send_later_forms_never_answer_5xx(client, waiting):
         reverse("messaging:message", args=[waiting.pk]),
     ):
         assert client.get(path).status_code == 200, path
+
+
+def test_a_scheduled_message_whose_task_was_lost_is_queued_again_once_well_overdue(did, settings):
+    from messaging.services.scheduled import scheduled_overdue_requeue
+
+    settings.RECONCILE_STUCK_MINUTES = 1
+    lost = message_send(from_number=OUR_DID, to=HANDSET, body="Lost", send_at=in_(3600))
+    waiting = message_send(from_number=OUR_DID, to=HANDSET, body="Waits", send_at=in_(3600))
+    Message.objects.update(send_at=timezone.now() - timedelta(minutes=5))
+    DBTaskResult.objects.filter(args_kwargs__args__0=lost.pk).delete()
+
+    assert scheduled_overdue_requeue() == 1
+    tasks = [t.args_kwargs["args"] for t in scheduled_tasks()]
+    assert sorted(tasks) == sorted([[lost.pk], [waiting.pk]])
+    assert scheduled_overdue_requeue() == 0  # its task waits now: not queued twice
+
+
+def test_a_callback_naming_a_scheduled_message_does_not_take_it_over(did, client, webhook_url):
+    waiting = message_send(from_number=OUR_DID, to=HANDSET, body="Later", send_at=in_(3600))
+    body = {
+        "message_sid": "forged-1",
+        "direction": "outbound",
+        "from": OUR_DID,
+        "to": HANDSET,
+        "status": "delivered",
+        "message": "Later",
+        "user_data": f"portal-message-{waiting.pk}",
+    }
+    client.post(webhook_url, body, content_type="application/json")
+    waiting.refresh_from_db()
+    assert waiting.message_sid is None and waiting.status == Status.SCHEDULED

@@ -173,6 +173,8 @@ def _adopt_by_user_data(sid: str, sms: dict) -> Message | None:
     message = (
         Message.objects.select_for_update()
         .filter(pk=message_id, direction=Direction.OUTBOUND, message_sid__isnull=True)
+        # A scheduled or cancelled message was never sent: a body naming it is not about it.
+        .exclude(status__in=[Status.SCHEDULED, Status.CANCELLED])
         .first()
     )
     if message is not None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
 from messaging.models import Message, Status
@@ -23,6 +25,7 @@ from messaging.services import carrier_events, outbound
 # How far ahead "Send later" may be set (Twilio allows 35 days), and how soon at the earliest.
 EARLIEST = timedelta(minutes=1)
 LATEST = timedelta(days=35)
+STUCK_BATCH = 200
 
 
 class NotScheduled(Exception):
@@ -96,3 +99,26 @@ def scheduled_cancel(*, message_id: int) -> Message:
     message.save(update_fields=["status", "status_changed_at", "updated_at"])
     carrier_events.conversation_touch(message)
     return message
+
+
+def scheduled_overdue_requeue() -> int:
+    """Queue again the task of every scheduled message well past its time whose task is gone
+    (a database restored without the task table's rows, say): run by the periodic stuck check.
+    A task still waiting (a backed-up queue) is left to run; a second would change nothing."""
+    cutoff = timezone.now() - timedelta(minutes=settings.RECONCILE_STUCK_MINUTES)
+    overdue = list(
+        Message.objects.filter(status=Status.SCHEDULED, send_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:STUCK_BATCH]
+    )
+    waiting = {
+        args["args"][0]
+        for args in DBTaskResult.objects.filter(
+            task_path=tasks.send_scheduled_task.module_path, status__in=["READY", "RUNNING"]
+        ).values_list("args_kwargs", flat=True)
+        if args.get("args")
+    }
+    lost = [pk for pk in overdue if pk not in waiting]
+    for pk in lost:
+        tasks.send_scheduled_task.enqueue(pk)
+    return len(lost)
