@@ -9,7 +9,9 @@ from messaging.models import (
     CarrierEvent,
     Conversation,
     Message,
+    NumberLookup,
     OptOut,
+    SavedReply,
     SenderProfile,
     SendingDefaults,
 )
@@ -49,6 +51,18 @@ class ConversationAdmin(admin.ModelAdmin):
 @admin.register(AutoReply)
 class AutoReplyAdmin(admin.ModelAdmin):
     list_display = ["did", "enabled", "template", "min_interval_minutes"]
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_by", "updated_at"]
+    search_fields = ["name", "body"]
+
+
+@admin.register(NumberLookup)
+class NumberLookupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "line_type", "carrier_name", "looked_up_at", "error"]
+    search_fields = ["number"]
 
 
 @admin.register(OptOut)
