@@ -27,13 +27,15 @@ from messaging.models import (
     Message,
     OptOut,
 )
+from messaging.services import detail_records
+from messaging.services.carrier_events import user_data_for
 from messaging.services.detail_records import detail_records_sync
 from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
 from portal.carrierx import get_client
-from sandbox.detail_records import LANDLINE
+from sandbox.detail_records import LANDLINE, mdr_json
 from sandbox.models import SandboxCallbackAttempt, SandboxMessage
-from sandbox.seed import PARTNER_SID
+from sandbox.seed import PARTNER_SID, seed
 from tests.conftest import run_tasks, sandbox_auth
 from tests.netfaults import closed_port_url
 
@@ -335,3 +337,100 @@ def test_a_late_callback_within_the_grace_leaves_one_message(
     assert (result.recovered_inbound, result.matched) == (0, 1)
     assert Message.objects.filter(direction="inbound").count() == 1
     assert not Message.objects.get().recovered
+
+
+class RecordsClient:
+    """The carrier's records as the sandbox writes them, handed over without HTTP: what the
+    sync makes of them, not how they travel, is under test here."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self.records = records
+
+    def list_message_drs(self, *, after: str | None = None, filter: str | None = None):
+        sids = [record["dr_sid"] for record in self.records]
+        start = sids.index(after) + 1 if after else 0
+        return iter(self.records[start:] if not filter or "date_insert" in filter else [])
+
+
+def lost_inbound_records(count: int) -> list[dict]:
+    partner = seed(sms_callback_url=None)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    rows = [
+        SandboxMessage.objects.create(
+            partner=partner,
+            direction="inbound",
+            from_number=customer(n),
+            to_number=INBOUND_LINE,
+            message=f"Lost text {n}",
+            status="received",
+            date_created=an_hour_ago + timedelta(seconds=n),
+            date_stop=an_hour_ago + timedelta(seconds=n),
+        )
+        for n in range(1, count + 1)
+    ]
+    return [mdr_json(row) for row in rows]
+
+
+def test_a_sync_that_crashes_mid_way_keeps_whole_chunks_and_the_next_applies_the_rest_once(
+    monkeypatch,
+):
+    records = lost_inbound_records(5)
+    monkeypatch.setattr(detail_records, "SAVE_EVERY", 2)
+    finish = detail_records._chunk_finish
+    calls = []
+
+    def crash_on_the_second_chunk(chunk):
+        calls.append(chunk)
+        if len(calls) == 2:
+            raise RuntimeError("the process died")
+        finish(chunk)
+
+    monkeypatch.setattr(detail_records, "_chunk_finish", crash_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        detail_records_sync(client=RecordsClient(records))
+    # The first chunk whole, the second not at all: no text without its event and count.
+    assert sorted(Message.objects.values_list("body", flat=True)) == ["Lost text 1", "Lost text 2"]
+    assert CarrierEvent.objects.count() == 2
+    assert DetailRecordRecovery.objects.get().count == 2
+    assert DetailRecordSync.objects.get().last_dr_sid == records[1]["dr_sid"]
+
+    monkeypatch.setattr(detail_records, "_chunk_finish", finish)
+    result = detail_records_sync(client=RecordsClient(records))
+    assert (result.read, result.recovered_inbound) == (3, 3)  # re-read: only what rolled back
+    assert Message.objects.filter(recovered=True).count() == 5
+    assert DetailRecordRecovery.objects.get().count == 5
+    assert sum(Conversation.objects.values_list("unread_count", flat=True)) == 5
+
+
+def test_a_record_read_twice_in_one_chunk_makes_one_message_and_is_matched_the_second_time():
+    [record] = lost_inbound_records(1)
+    result = detail_records_sync(client=RecordsClient([record, dict(record)]))
+    assert (result.read, result.recovered_inbound, result.matched) == (2, 1, 1)
+    assert Message.objects.get().dr_sid == record["dr_sid"]
+    assert DetailRecordRecovery.objects.get().count == 1
+
+
+def test_a_key_wins_over_numbers_and_time_within_a_chunk():
+    """Two texts alike in numbers, body and time: the record that names one by our id gets it,
+    and the record with no id takes the other, whatever their order in the chunk."""
+    partner = seed(sms_callback_url=None)
+    first, second = (
+        Message.objects.create(
+            direction="outbound", our_number=MAIN_LINE, their_number=handset(1), body="Hi",
+            status="sent",
+        )
+        for _ in range(2)
+    )  # fmt: skip
+    rows = [
+        SandboxMessage.objects.create(
+            partner=partner, direction="outbound", from_number=MAIN_LINE, to_number=handset(1),
+            message="Hi", status="delivered", user_data=user_data, date_created=first.created_at,
+            date_stop=timezone.now(),
+        )
+        for user_data in (None, user_data_for(first))
+    ]  # fmt: skip
+    result = detail_records_sync(client=RecordsClient([mdr_json(row) for row in rows]))
+    assert (result.matched, result.recovered_outbound) == (2, 2)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.dr_sid == rows[1].dr_sid and second.dr_sid == rows[0].dr_sid
