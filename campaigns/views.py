@@ -25,14 +25,13 @@ from campaigns.models import Campaign, Recipient
 from messaging.models import SavedReply, Status
 from messaging.selectors.paging import MAX_ID, parse_id
 from messaging.selectors.visibility import sender_dids
+from portal.csv_cells import spreadsheet_safe
 from portal.permissions import SEND_MESSAGE
 from portal.phones import format_number
 from portal.roles import role_required
 
 PAGE_SIZE = 50
 REPORT_PAGE_SIZE = 100
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 senders_only = role_required(SEND_MESSAGE)
 
@@ -327,12 +326,6 @@ class _Echo:
         return value
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
     writer = csv.writer(_Echo())
     columns = list(campaign.columns or [])
@@ -358,7 +351,7 @@ def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
             m.price if m and m.price is not None else "",
             sent_at,
         ]
-        batch.append(writer.writerow([_cell(v) for v in line]))
+        batch.append(writer.writerow([spreadsheet_safe(v) for v in line]))
         if len(batch) == 500:
             yield "".join(batch)
             batch.clear()
