@@ -94,7 +94,6 @@ def portal(request: HttpRequest) -> dict:
     return {
         "sandbox_mode": settings.CARRIERX_SANDBOX,
         "landline_check": settings.LANDLINE_CHECK,
-        "landline_check": settings.LANDLINE_CHECK,
         "nav": nav_for(request),
     }
 
