@@ -371,7 +371,7 @@ class Dispatcher:
             while self.due and self.due[0].at <= now:
                 recipient = self.due[0].recipient
                 lane = lanes[recipient.our_number]
-                if now - self.due[0].at > too_late:
+                if timezone.now() - self.due[0].at > too_late:
                     # Sent now, it would crowd the sends of the slots after it, taken by this
                     # or another dispatcher: only a send close to its slot keeps the pace.
                     heapq.heappop(self.due)
