@@ -434,6 +434,7 @@ def run_one(
             # The rate is read from what was sent; the rest is cancelled, so no dispatcher of
             # this campaign is left for the next run's workers.
             in_django(__file__, env, "--cancel", str(campaign_id))
+            time.sleep(latency + 1)  # the sends already on their way reach the sandbox
         elapsed = time.monotonic() - started
         after = {
             "portal": cpu_seconds(tree_pids(portal)),
