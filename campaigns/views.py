@@ -7,7 +7,6 @@ the carrier is reached by the dispatcher's tasks, never by a page.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.contrib import messages
@@ -25,7 +24,7 @@ from campaigns.models import Campaign, Recipient
 from messaging.models import SavedReply, Status
 from messaging.selectors.paging import MAX_ID, parse_id
 from messaging.selectors.visibility import sender_dids
-from portal.csv_cells import spreadsheet_safe
+from portal.csv_cells import csv_lines
 from portal.permissions import SEND_MESSAGE
 from portal.phones import format_number
 from portal.roles import role_required
@@ -321,23 +320,16 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
-    writer = csv.writer(_Echo())
     columns = list(campaign.columns or [])
     head = ["row", "number", "as_written", *columns, "our_did", "status", "reason", "error"]
-    yield writer.writerow([*head, "message_sid", "segments", "price", "sent_at"])
-    batch: list[str] = []
-    rows = selectors.report_rows(campaign, status).iterator(chunk_size=2000)
-    for r in rows:
+    head += ["message_sid", "segments", "price", "sent_at"]
+
+    def cells(r):
         m = r.message
         key, _ = selectors.recipient_status(r)
         sent_at = timezone.localtime(m.created_at).isoformat(timespec="seconds") if m else ""
-        line = [
+        return [
             r.row,
             r.number,
             r.raw_number,
@@ -351,12 +343,9 @@ def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
             m.price if m and m.price is not None else "",
             sent_at,
         ]
-        batch.append(writer.writerow([spreadsheet_safe(v) for v in line]))
-        if len(batch) == 500:
-            yield "".join(batch)
-            batch.clear()
-    if batch:
-        yield "".join(batch)
+
+    rows = selectors.report_rows(campaign, status).iterator(chunk_size=2000)
+    return csv_lines(head, (cells(r) for r in rows))
 
 
 @require_GET

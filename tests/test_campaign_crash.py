@@ -9,18 +9,13 @@ once the carrier's read timeout has passed."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.db.models import Count
 
 from campaigns import services
@@ -33,6 +28,7 @@ from phone_numbers.sync import numbers_sync
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
 from tests.conftest import run_tasks
+from tests.worker_processes import start_db_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,28 +37,9 @@ RATE = 25  # per DID, two DIDs
 WAIT = 300.0  # a bound on waiting, not on speed: a loaded CI machine is slow
 
 
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def start_worker(log: Path, worker_id: str, **extra: str) -> subprocess.Popen:
     """`manage.py db_worker`, as runportal's task worker: it runs until it is stopped."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PORTAL_IGNORE_DOTENV": "1",
-        "DEBUG": "1",
-        "SECRET_KEY": django_settings.SECRET_KEY,
-        "DATABASE_URL": worker_database_url(),
-        "CARRIERX_SANDBOX": "1",
-        "CARRIERX_TOKEN": django_settings.CARRIERX_TOKEN,
-        "CARRIERX_API_URL": django_settings.CARRIERX_API_URL,
-        "CARRIERX_WEBHOOK_SECRET": django_settings.CARRIERX_WEBHOOK_SECRET,
+    short = {
         "SEND_BACKOFF_SECONDS": "0",
         "SEND_RECONCILE_DELAY_SECONDS": "0",
         # Short, so recovery fits in a test: a send unanswered for 1 + 2 s counts as abandoned,
@@ -71,17 +48,8 @@ def start_worker(log: Path, worker_id: str, **extra: str) -> subprocess.Popen:
         "CARRIERX_READ_TIMEOUT": "2",
         "CAMPAIGN_CLAIM_LEASE_SECONDS": "2",
         "CAMPAIGN_TICK_SECONDS": "5",
-        **extra,
     }
-    command = ["db_worker", "--interval", "0.05", "--no-reload", "--no-startup-delay"]
-    return subprocess.Popen(
-        [sys.executable, str(django_settings.BASE_DIR / "manage.py"), *command]
-        + ["--worker-id", worker_id],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    return start_db_worker(log, worker_id, **{**short, **extra})
 
 
 def wait_for(condition, what: str, logs: Path, within: float = WAIT):

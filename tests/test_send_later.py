@@ -4,18 +4,12 @@ a time in the past or too far ahead."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -38,6 +32,7 @@ from sandbox.models import SandboxMessage
 from tests.conftest import make_user, run_tasks
 from tests.fuzz_values import form_data, fuzz_settings
 from tests.test_forms_fuzz import answered, post
+from tests.worker_processes import run_db_worker_batch
 
 OUR_DID = "15162065575"
 HANDSET = "15162065574"
@@ -221,43 +216,10 @@ def test_a_time_moved_earlier_sends_at_the_new_time_and_the_old_task_adds_nothin
 # --- a restart: the task row waits in the database; a fresh worker process sends it ------------
 
 
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def db_worker_batch(log: Path) -> None:
     """`manage.py db_worker --batch` in a new process: it runs every task that is due, then
     exits, as the first run of a worker after a restart would."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PORTAL_IGNORE_DOTENV": "1",
-        "DEBUG": "1",
-        "SECRET_KEY": django_settings.SECRET_KEY,
-        "DATABASE_URL": worker_database_url(),
-        "CARRIERX_SANDBOX": "1",
-        "CARRIERX_TOKEN": django_settings.CARRIERX_TOKEN,
-        "CARRIERX_API_URL": django_settings.CARRIERX_API_URL,
-        "CARRIERX_WEBHOOK_SECRET": django_settings.CARRIERX_WEBHOOK_SECRET,
-        "SANDBOX_STEP_SECONDS": "0",
-        "SANDBOX_FAILURE_RATE": "0",
-    }
-    command = ["db_worker", "--batch", "--interval", "0.05", "--no-reload", "--no-startup-delay"]
-    with log.open("a") as out:
-        subprocess.run(
-            [sys.executable, str(django_settings.BASE_DIR / "manage.py"), *command],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=True,
-            timeout=120,
-        )
+    run_db_worker_batch(log, SANDBOX_STEP_SECONDS="0", SANDBOX_FAILURE_RATE="0")
 
 
 def test_after_a_restart_a_fresh_worker_sends_a_message_whose_time_has_passed(synced, tmp_path):

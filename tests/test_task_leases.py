@@ -4,18 +4,14 @@ send among them reconciled with the carrier rather than sent again blindly — o
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -31,6 +27,7 @@ from messaging.tasks import (
 from sandbox.faults import faults_update
 from sandbox.models import SandboxMessage
 from tests.conftest import task_worker
+from tests.worker_processes import start_db_worker
 
 OUR_DID = "15162065575"
 HANDSET = "15162065574"
@@ -276,45 +273,11 @@ def drain_until(done, *, within: float = WAIT) -> None:
         time.sleep(0.1)
 
 
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def start_worker(log: Path, worker_id: str) -> subprocess.Popen:
     """`manage.py db_worker` in its own process, on the test database, sending to the sandbox."""
     connect, read = django_settings.CARRIERX_TIMEOUT
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PORTAL_IGNORE_DOTENV": "1",
-        "DEBUG": "1",
-        "SECRET_KEY": django_settings.SECRET_KEY,
-        "DATABASE_URL": worker_database_url(),
-        "CARRIERX_SANDBOX": "1",
-        "CARRIERX_TOKEN": django_settings.CARRIERX_TOKEN,
-        "CARRIERX_API_URL": django_settings.CARRIERX_API_URL,
-        "CARRIERX_WEBHOOK_SECRET": django_settings.CARRIERX_WEBHOOK_SECRET,
-        "CARRIERX_CONNECT_TIMEOUT": str(connect),
-        "CARRIERX_READ_TIMEOUT": str(read),
-    }
-    command = ["db_worker", "--interval", "0.05", "--no-reload", "--no-startup-delay"]
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(django_settings.BASE_DIR / "manage.py"),
-            *command,
-            "--worker-id",
-            worker_id,
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    return start_db_worker(
+        log, worker_id, CARRIERX_CONNECT_TIMEOUT=str(connect), CARRIERX_READ_TIMEOUT=str(read)
     )
 
 

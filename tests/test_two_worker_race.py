@@ -5,16 +5,12 @@ nothing."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
@@ -23,6 +19,7 @@ from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
 from sandbox.faults import faults_update
 from sandbox.models import SandboxDid, SandboxDidGroup, SandboxMessage
+from tests.worker_processes import start_db_worker
 
 pytestmark = pytest.mark.postgres_only
 
@@ -37,38 +34,11 @@ def _on_postgresql_only(db) -> None:
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://…")
 
 
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def start_worker(log: Path, worker_id: str) -> subprocess.Popen:
     """`manage.py db_worker --batch` in its own process with its own connection: it runs every
     task that is due, then exits."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PORTAL_IGNORE_DOTENV": "1",
-        "DEBUG": "1",
-        "SECRET_KEY": django_settings.SECRET_KEY,
-        "DATABASE_URL": worker_database_url(),
-        "CARRIERX_SANDBOX": "1",
-        "CARRIERX_TOKEN": django_settings.CARRIERX_TOKEN,
-        "CARRIERX_API_URL": django_settings.CARRIERX_API_URL,
-        "CARRIERX_WEBHOOK_SECRET": django_settings.CARRIERX_WEBHOOK_SECRET,
-        "SANDBOX_STEP_SECONDS": "0",
-        "SANDBOX_FAILURE_RATE": "0",
-    }
-    command = ["db_worker", "--batch", "--interval", "0.05", "--no-reload", "--no-startup-delay"]
-    return subprocess.Popen(
-        [sys.executable, str(django_settings.BASE_DIR / "manage.py"), *command]
-        + ["--worker-id", worker_id],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    return start_db_worker(
+        log, worker_id, batch=True, SANDBOX_STEP_SECONDS="0", SANDBOX_FAILURE_RATE="0"
     )
 
 
