@@ -128,6 +128,12 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _optional(clean, value: object) -> object:
+    """`lenient`, without the exception and the reason it would make for each null field (most
+    records have a few, and the sync reads every record)."""
+    return None if value is None else lenient(clean, value)
+
+
 def record_from(item: object) -> Record:
     """A record as the carrier sent it → a Record; Invalid when it cannot be used."""
     if not isinstance(item, dict):
@@ -150,28 +156,28 @@ def record_from(item: object) -> Record:
         direction=direction,
         our_number=src if direction == Direction.OUTBOUND else dst,
         their_number=dst if direction == Direction.OUTBOUND else src,
-        status=lenient(
+        status=_optional(
             lambda v: validation.bounded_text(v, limit=validation.MAX_STATUS), item.get("status")
         )
         or "",
         date_start=start,
-        date_stop=lenient(validation.moment, item.get("date_stop")),
-        message_sid=lenient(
+        date_stop=_optional(validation.moment, item.get("date_stop")),
+        message_sid=_optional(
             lambda v: validation.bounded_text(v, limit=validation.MAX_SID), item.get("message_sid")
         )
         or "",
         user_data=item.get("user_data"),
         body=storable(body) if isinstance(body, str) else None,
-        kind=lenient(validation.kind, item.get("type")) or Kind.SMS,
-        media_urls=lenient(validation.media_urls, item.get("media_urls")) or [],
-        group=lenient(validation.group_recipients, item.get("number_group_dst")) or [],
-        delay_sent=lenient(validation.count, item.get("delay_sent")),
-        vendor_error_code=lenient(
+        kind=_optional(validation.kind, item.get("type")) or Kind.SMS,
+        media_urls=_optional(validation.media_urls, item.get("media_urls")) or [],
+        group=_optional(validation.group_recipients, item.get("number_group_dst")) or [],
+        delay_sent=_optional(validation.count, item.get("delay_sent")),
+        vendor_error_code=_optional(
             lambda v: validation.bounded_text(str(v) if isinstance(v, int) else v, limit=32),
             item.get("vendor_error_code"),
         )
         or "",
-        reason=lenient(lambda v: validation.bounded_text(v, limit=300), item.get("error_message"))
+        reason=_optional(lambda v: validation.bounded_text(v, limit=300), item.get("error_message"))
         or "",
     )
 
