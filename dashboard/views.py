@@ -66,7 +66,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _charts(data: Figures, labels: dict[str, str]) -> dict:
-    return {
+    drawn = {
         "per_day": charts.columns(
             data.days,
             [("received", "series-in", data.inbound), ("sent", "series-out", data.outbound)],
@@ -83,6 +83,9 @@ def _charts(data: Figures, labels: dict[str, str]) -> dict:
         ),
         "replies": charts.rows([(c.name, replies) for c, _, replies in data.replies]),
     }
+    for name in ("per_day", "delivery", "cost_by_day"):
+        drawn[name]["svg"] = charts.columns_svg(drawn[name], name)
+    return drawn
 
 
 CSV_CHARTS = {
