@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -122,6 +122,11 @@ class CarrierXClient:
     def _url(self, path_or_url: str) -> str:
         return urljoin(self.base_url, path_or_url.lstrip("/"))
 
+    def _same_origin(self, path_or_url: str) -> bool:
+        """Whether a link resolves to the carrier's own scheme, host and port."""
+        ours, theirs = urlsplit(self.base_url), urlsplit(self._url(path_or_url))
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
     def _request(
         self, method: str, path_or_url: str, *, json: Any = None, params: dict | None = None
     ) -> Any:
@@ -215,6 +220,9 @@ class CarrierXClient:
             url = pagination.get("next") if isinstance(pagination, dict) else pagination
             if not isinstance(items, list | None) or not isinstance(url, str | None):
                 raise CarrierXError(f"CarrierX answered {path} with a page that is not a list")
+            if url and not self._same_origin(url):
+                # Our bearer token goes with every request: never to a host a page names.
+                raise CarrierXError(f"CarrierX answered {path} with a next page on another host")
             items = items or []
             yield from items
             # The next link already carries limit/offset/filter.

@@ -365,6 +365,17 @@ def test_list_dids_follows_pagination_next_across_three_pages_and_yields_every_i
     assert len(set(sids)) == 250
 
 
+def test_a_next_page_on_another_host_is_refused_and_never_sent_the_token(carrier, api):
+    first = f"{DIDS_URL}?limit=100"
+    elsewhere = "https://collector.example.net/phonenumber/dids?offset=100"
+    carrier.get(first, json=envelope([load_fixture("did")], offset=0, total=2, next_url=elsewhere))
+
+    with pytest.raises(CarrierXError, match="another host"):
+        list(api.list_dids())
+
+    assert [c.request.url for c in carrier.calls] == [first]
+
+
 def test_listing_stops_at_a_page_whose_pagination_is_empty(carrier, api):
     first = f"{DIDS_URL}?limit=100"
     carrier.get(first, json=envelope([load_fixture("did")], offset=0, total=1, next_url=None))
