@@ -3,11 +3,13 @@ rows for 30 days, however many messages there are) and, for campaigns, from thei
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from campaigns.models import Campaign, Recipient
@@ -16,7 +18,8 @@ from dashboard.rollup import day_bounds
 from messaging.failure_reasons import code_label
 from messaging.models import Direction, Message, Status
 
-CENT_FIFTHS = Decimal("0.00001")  # the carrier prices to 5 places
+CENT_FIFTHS = Decimal("0.00001")
+CACHE_SECONDS = 300  # the carrier prices to 5 places
 
 
 @dataclass
@@ -50,6 +53,21 @@ class Figures:
             "failed": sum(self.failed),
             "cost": sum(self.cost_by_day, Decimal(0)),
         }
+
+
+def figures_cached(first: date, last: date, dids: list[str]) -> Figures:
+    """`figures`, kept in this process's cache until the totals are recounted (the key holds the
+    recount's time) or for CACHE_SECONDS: staff reload and switch between the same few views,
+    and nothing they show changes between recounts but the campaigns' replies, which may lag as
+    much as the totals do."""
+    recounted = Rollup.objects.filter(pk=Rollup.ROW).values_list("finished_at", flat=True).first()
+    wanted = f"{first}|{last}|{','.join(sorted(dids))}|{recounted}"
+    key = "dashboard:" + hashlib.sha256(wanted.encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        data = figures(first, last, dids)
+        cache.set(key, data, CACHE_SECONDS)
+    return data
 
 
 def figures(first: date, last: date, dids: list[str]) -> Figures:

@@ -15,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard import charts
 from dashboard.forms import DashboardForm
 from dashboard.rollup import zone
-from dashboard.selectors import Figures, figures
+from dashboard.selectors import Figures, figures_cached
 from messaging.selectors.visibility import did_limit
 from phone_numbers.models import Did
 from portal.csv_cells import csv_lines
@@ -45,7 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         chosen = form.cleaned_data["did"] or chosen
     last = timezone.localtime(timezone.now(), zone()).date()
     first = last - timedelta(days=days - 1)
-    data = figures(first, last, chosen)
+    data = figures_cached(first, last, chosen)
     chart = request.GET.get("chart")
     if chart:
         return _csv(chart, data, first, last)

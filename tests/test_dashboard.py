@@ -179,3 +179,16 @@ def test_an_axis_top_is_four_round_steps_above_the_largest_value(largest, whole,
     from dashboard.charts import nice_ceiling
 
     assert nice_ceiling(largest, whole=whole) == pytest.approx(top)
+
+
+def test_the_page_shows_new_figures_once_they_are_recounted_not_before(
+    client, inbox_staff, history
+):
+    client.force_login(inbox_staff)
+    url = "/messaging/dashboard/?period=7&chart=per_day"
+    before = csv_rows(client.get(url))
+    message(0)
+    assert csv_rows(client.get(url)) == before  # kept until the next recount
+    rollup_recent()
+    after = csv_rows(client.get(url))
+    assert int(after[-1][2]) == int(before[-1][2]) + 1
