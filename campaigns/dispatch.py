@@ -236,39 +236,44 @@ class CampaignStopped(Exception):
     """Paused or cancelled since this dispatcher last looked: release nothing more."""
 
 
-def _release(campaign: Campaign, recipient: Recipient, lane: Lane) -> Message | None:
-    """Write the recipient's message and mark it sent, together; None when another dispatcher
-    took the recipient back meanwhile, or they texted STOP since the claim (then nothing is
-    written and nothing is sent). Raises CampaignStopped once the campaign is paused or
-    cancelled: a pause stops the next release, not the next read of the state."""
+def _release(campaign: Campaign, batch: list[tuple[Recipient, Lane]]) -> list[Message]:
+    """Write the messages of `batch`'s recipients and mark them sent, in one transaction that
+    commits before any of them is handed to the carrier. A recipient another dispatcher took back
+    meanwhile, or who texted STOP since the claim, gets nothing (nothing written, nothing sent).
+    Raises CampaignStopped, writing nothing, once the campaign is paused or cancelled: a pause
+    stops the next release, not the next read of the state."""
     with transaction.atomic():
         if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.RUNNING).exists():
             raise CampaignStopped
-        if OptOut.objects.filter(
-            customer_number=recipient.number, our_number=lane.our_number, opted_out=True
-        ).exists():
-            Recipient.objects.filter(
-                pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
-            ).update(state=Recipient.State.OPTED_OUT, claim="")
-            return None
-        taken = Recipient.objects.filter(
-            pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
-        ).update(state=Recipient.State.MESSAGED)
-        if not taken:
-            return None
-        message = Message.objects.create(
-            direction=Direction.OUTBOUND,
-            our_number=lane.our_number,
-            their_number=recipient.number,
-            body=render(campaign.body, recipient.variables),
-            kind=Kind.SMS,
-            status=Status.SENDING,
-            send_attempts=0 if lane.refusal else 1,
-            sent_by_id=campaign.created_by_id,
+        opted = set(
+            OptOut.objects.filter(
+                customer_number__in={r.number for r, _ in batch}, opted_out=True
+            ).values_list("customer_number", "our_number")
         )
-        Recipient.objects.filter(pk=recipient.pk).update(message=message)
-        carrier_events.conversation_add_message(message)
-    return message
+        released = []
+        for recipient, lane in batch:
+            ours = Recipient.objects.filter(
+                pk=recipient.pk, state=Recipient.State.CLAIMED, claim=recipient.claim
+            )
+            if (recipient.number, lane.our_number) in opted:
+                ours.update(state=Recipient.State.OPTED_OUT, claim="")
+                continue
+            if not ours.update(state=Recipient.State.MESSAGED):
+                continue
+            message = Message.objects.create(
+                direction=Direction.OUTBOUND,
+                our_number=lane.our_number,
+                their_number=recipient.number,
+                body=render(campaign.body, recipient.variables),
+                kind=Kind.SMS,
+                status=Status.SENDING,
+                send_attempts=0 if lane.refusal else 1,
+                sent_by_id=campaign.created_by_id,
+            )
+            Recipient.objects.filter(pk=recipient.pk).update(message=message)
+            carrier_events.conversation_add_message(message)
+            released.append(message)
+    return released
 
 
 def _post(client: CarrierXClient, message: Message) -> tuple[dict | None, CarrierXError | None]:
@@ -360,40 +365,43 @@ class Dispatcher:
             lane.horizon = slots[-1]
 
     def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
-        """Release every claimed recipient whose time has come; False when the campaign was
-        stopped meanwhile (the rest stay claimed, for `_give_back`)."""
+        """Release every claimed recipient whose time has come, together; False when the
+        campaign was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
         now = timezone.now()
         held: list[Due] = []  # due, but their DID released its last ones late: a moment more
         late: dict[str, list[Recipient]] = {}  # missed their slot: new slots at the pace's end
+        batch: list[Due] = []
         too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
             while self.due and self.due[0].at <= now:
-                recipient = self.due[0].recipient
-                lane = lanes[recipient.our_number]
-                if timezone.now() - self.due[0].at > too_late:
+                due = heapq.heappop(self.due)
+                lane = lanes[due.recipient.our_number]
+                if timezone.now() - due.at > too_late:
                     # Sent now, it would crowd the sends of the slots after it, taken by this
                     # or another dispatcher: only a send close to its slot keeps the pace.
-                    heapq.heappop(self.due)
-                    late.setdefault(lane.our_number, []).append(recipient)
+                    late.setdefault(lane.our_number, []).append(due.recipient)
                     continue
                 now_mono = time.monotonic()
                 if lane.held_for(now_mono) > 0:
-                    held.append(heapq.heappop(self.due))
+                    held.append(due)
                     continue
+                lane.mark_released(now_mono)
+                batch.append(due)
+            if batch:
                 try:
-                    message = _release(self.campaign, recipient, lane)
+                    messages = _release(
+                        self.campaign, [(d.recipient, lanes[d.recipient.our_number]) for d in batch]
+                    )
                 except CampaignStopped:
+                    held.extend(batch)  # still claimed: given back with the rest
                     return False
-                heapq.heappop(self.due)
-                if message is None:
-                    continue
-                lane.mark_released(time.monotonic())
-                if lane.refusal:
-                    outbound.send_refusal_settle(message)
-                    continue
-                self.in_flight[pool.submit(_post, client, message)] = message
-                self.sent += 1
+                for message in messages:
+                    if lanes[message.our_number].refusal:
+                        outbound.send_refusal_settle(message)
+                        continue
+                    self.in_flight[pool.submit(_post, client, message)] = message
+                    self.sent += 1
         finally:
             for due in held:
                 heapq.heappush(self.due, due)
@@ -410,10 +418,16 @@ class Dispatcher:
         return True
 
     def _record_done(self) -> None:
-        for future in [f for f in self.in_flight if f.done()]:
-            message = self.in_flight.pop(future)
-            sms, err = future.result()
-            outbound.send_outcome_record(message, sms=sms, err=err)
+        """Store the carrier's answers that have come, in one transaction (one commit, not one a
+        message: at tens of messages a second the commits were most of the database's work)."""
+        done = [f for f in self.in_flight if f.done()]
+        if not done:
+            return
+        with transaction.atomic():
+            for future in done:
+                message = self.in_flight.pop(future)
+                sms, err = future.result()
+                outbound.send_outcome_record(message, sms=sms, err=err)
 
     def _pause_for(self) -> float:
         if not self.due:

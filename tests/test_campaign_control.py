@@ -201,15 +201,17 @@ def test_each_did_of_the_pool_sends_at_no_more_than_its_rate_as_the_carrier_sees
         )
         assert len(received) == per_did
         assert most_in_one_second(received) <= rate, did
-        # At our side it holds whatever the load: each release is written at least
-        # (1 + margin) s after the one `rate` before it.
+        # At our side it holds whatever the load: each release is at least (1 + margin) s after
+        # the one `rate` before it. The releases due together are written in one transaction, so
+        # a message's created_at may come up to that transaction's few statements after its
+        # release was counted: 20 ms is allowed for it.
         released = sorted(
             Message.objects.filter(our_number=did, direction="outbound").values_list(
                 "created_at", flat=True
             )
         )
         gaps = [b - a for a, b in zip(released, released[rate:], strict=False)]
-        assert min(gaps) >= timedelta(seconds=1 + settings.CAMPAIGN_PACE_MARGIN)
+        assert min(gaps) >= timedelta(seconds=1 + settings.CAMPAIGN_PACE_MARGIN - 0.02)
         # …and all of them: 20 at 5/s take at least 3.8 s from the first to the last.
         assert max(received) - min(received) >= timedelta(seconds=(per_did - 1) / rate)
         spans.append((min(received), max(received)))

@@ -124,8 +124,14 @@ def test_a_campaign_whose_worker_is_killed_twice_texts_everyone_once(campaign, t
     finally:
         for worker in workers:
             if worker.poll() is None:
-                worker.kill()
-                worker.wait(timeout=30)
+                # Stopped as a deploy stops it: it finishes the task in hand (a reconciliation
+                # the last dispatcher queued, say) and exits; killed only if it will not.
+                worker.terminate()
+                try:
+                    worker.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(timeout=30)
     run_tasks()  # the reconciliations the last dispatcher queued, if the worker had not yet
 
     recipients = Recipient.objects.filter(campaign=campaign).select_related("message")
