@@ -614,7 +614,7 @@ def main() -> int:
         results = time_polls(paired, cookie, (conn, server), (conn, server), db)
         results += [summarize(sc, [sample(conn, cookie, sc, server, db)]) for sc in pages]
         results += time_polls(
-            [sc for sc in every if sc not in pages],
+            [sc for sc in every if sc.get("poll") or sc.get("bare")],
             cookie,
             (conn, server),
             (bare_conn, bare_server),
