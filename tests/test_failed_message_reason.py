@@ -141,6 +141,7 @@ def test_a_carrier_code_is_shown_with_its_meaning_wherever_the_failed_message_ap
     carrier_events.conversation_add_message(sent)
     line = "Error 4001: The number is a landline: it cannot receive texts."
     for url in (
+        reverse("messaging:inbox"),
         reverse("messaging:messages"),
         reverse("messaging:conversation", args=[CUSTOMER]),
         reverse("messaging:send"),
