@@ -18,6 +18,13 @@ from portal.roles import ensure_roles
 from tests.netfaults import closed_port_url, silent_server  # noqa: F401  (a fixture, shared)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carrierx"
+# The project's own Python packages (its apps and sms_segments), for tests that copy the code
+# somewhere else to start it afresh: every one of them, so a new app is never left behind.
+PROJECT_PACKAGES = sorted(
+    path.name
+    for path in Path(__file__).resolve().parent.parent.iterdir()
+    if (path / "__init__.py").exists() and path.name not in ("tests", "bench")
+)
 
 # This process ignores .env and the developer's environment (portal/settings.py); so do the
 # manage.py and runportal processes the tests start, which inherit this.

@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
 from portal.carrierx import CarrierXError
+from tests.conftest import PROJECT_PACKAGES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ def test_probe():
 def test_a_dotenv_and_the_developers_environment_do_not_reach_a_test_run(tmp_path):
     copy = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__", ".secret_key*", ".sandbox_token*", "*.sqlite3")
-    for app in ("portal", "phone_numbers", "messaging", "ops", "sandbox", "sms_segments"):
+    for app in PROJECT_PACKAGES:
         shutil.copytree(BASE_DIR / app, copy / app, ignore=ignore)
     for name in ("manage.py", "pyproject.toml"):
         shutil.copy(BASE_DIR / name, copy)

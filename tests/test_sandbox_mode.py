@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from sandbox.models import SandboxFaults, SandboxMessage, SandboxPartner
 from sandbox.seed import seed
-from tests.conftest import make_user
+from tests.conftest import PROJECT_PACKAGES, make_user
 from tests.test_security import BASE_DIR, run_django
 
 PRODUCTION = {
@@ -79,7 +79,7 @@ PRINT_TOKEN = (
 def fresh_install(directory: Path) -> Path:
     """A copy of the checkout's code with none of its local state (.secret_key, .sandbox_token)."""
     ignore = shutil.ignore_patterns("__pycache__", ".secret_key*", ".sandbox_token*")
-    for app in ("portal", "phone_numbers", "messaging", "ops", "sandbox", "sms_segments"):
+    for app in PROJECT_PACKAGES:
         shutil.copytree(BASE_DIR / app, directory / app, ignore=ignore)
     shutil.copy(BASE_DIR / "manage.py", directory)
     return directory
