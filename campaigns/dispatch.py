@@ -52,7 +52,6 @@ from messaging import tasks as messaging_tasks
 from messaging.models import Direction, Kind, Message, OptOut, Status
 from messaging.services import carrier_events, outbound
 from messaging.text_templates import render
-from phone_numbers.models import Did
 from phone_numbers.selectors import send_refusal
 from portal.carrierx import CarrierXClient, CarrierXError
 
@@ -102,18 +101,15 @@ class Due:
 
 
 def lanes_for(campaign: Campaign) -> list[Lane]:
-    rates = dict(
-        Did.objects.filter(phonenumber__in=campaign.dids).values_list("phonenumber", "send_rate")
-    )
     now = timezone.now()
     return [
         Lane(
             our_number=number,
-            rate=campaign.rate_per_did or rates.get(number) or Decimal(1),
+            rate=rate,
             refusal=send_refusal(number, media=False),
             horizon=now,
         )
-        for number in campaign.dids
+        for number, rate in pacing.did_rates(campaign).items()
     ]
 
 

@@ -14,7 +14,19 @@ from django.db import transaction
 from django.utils import timezone
 from phonenumbers import timezone as number_zones
 
-from campaigns.models import DidPace
+from campaigns.models import Campaign, DidPace
+from phone_numbers.models import Did
+
+
+def did_rates(campaign: Campaign) -> dict[str, Decimal]:
+    """Each pool DID's pace: the campaign's rate when it sets one, else the DID's own
+    `send_rate`, else 1 a second (one read, and only when the campaign sets none)."""
+    if campaign.rate_per_did:
+        return dict.fromkeys(campaign.dids, campaign.rate_per_did)
+    own = dict(
+        Did.objects.filter(phonenumber__in=campaign.dids).values_list("phonenumber", "send_rate")
+    )
+    return {number: own.get(number) or Decimal(1) for number in campaign.dids}
 
 
 def interval(rate: Decimal | float) -> timedelta:

@@ -14,12 +14,12 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from campaigns import pacing
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import RecipientList
 from messaging.models import Direction, Message, Status
 from messaging.segments import GSM7, count_segments, price_per_segment
 from messaging.text_templates import placeholders, render
-from phone_numbers.models import Did
 from portal.phones import format_number
 
 RState = Recipient.State
@@ -91,12 +91,7 @@ class Progress:
 
 def pool_rate(campaign: Campaign) -> Decimal:
     """Messages a second the campaign may send: each DID at the campaign's rate, else its own."""
-    if campaign.rate_per_did:
-        return campaign.rate_per_did * len(campaign.dids)
-    rates = dict(
-        Did.objects.filter(phonenumber__in=campaign.dids).values_list("phonenumber", "send_rate")
-    )
-    return sum((rates.get(n) or Decimal(1) for n in campaign.dids), Decimal(0))
+    return sum(pacing.did_rates(campaign).values(), Decimal(0))
 
 
 def campaign_progress(campaign: Campaign, *, rate: Decimal | None = None) -> Progress:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from campaigns import tasks
@@ -126,10 +126,7 @@ def _next(campaign: Campaign, lane: int) -> str:
         return f"stopped ({state})"
     now = timezone.now()
     waiting = campaign.recipients.filter(state=Recipient.State.PENDING)
-    if (
-        waiting.filter(not_before__isnull=True).exists()
-        or waiting.filter(not_before__lte=now).exists()
-    ):
+    if waiting.filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).exists():
         tasks.campaign_dispatch_task.enqueue(campaign.pk, lane)
         return "more to send"
     held = waiting.aggregate(first=Min("not_before"))["first"]
