@@ -11,7 +11,9 @@ from __future__ import annotations
 from urllib.parse import unquote_to_bytes
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -216,3 +218,20 @@ def test_campaign_ids_and_query_strings_never_answer_5xx(sender):
 
     older()
     assert_campaign_pages_render(sender)
+
+
+@fuzz_settings()
+@given(rate=values("2.5"), htmx=st.booleans())
+def test_a_fuzzed_campaign_pace_on_a_number_page_never_answers_5xx(db, rate, htmx):
+    did = Did.objects.get_or_create(
+        did_sid="pace-did", defaults={"phonenumber": DID, "capabilities": 3}
+    )[0]
+    client = Client()
+    admin = User.objects.filter(username="nora").first() or make_user("nora", "Number admins")
+    client.force_login(admin)
+    url = reverse("numbers:send_rate", args=[did.did_sid])
+    headers = {"HX-Request": "true"} if htmx else {}
+    answered(client.post(url, {"send_rate": rate}, headers=headers))
+    did.refresh_from_db()
+    assert 0 < did.send_rate <= 1000
+    assert client.get(did.get_absolute_url()).status_code == 200
