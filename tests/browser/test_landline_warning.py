@@ -9,7 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from phone_numbers.sync import numbers_sync
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
@@ -26,5 +26,8 @@ def test_typing_a_landline_warns_before_sending_and_a_mobile_clears_it(
     warning = page.locator("#to-did-check")
     expect(warning).to_contain_text("Landline", timeout=15_000)
     expect(warning).to_contain_text("cannot receive texts")
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    screenshot(page, "phone-landline-warning.png")
     to_did.fill("+1 212 555 0142")
     expect(warning).not_to_contain_text("Landline", timeout=15_000)
