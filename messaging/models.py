@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from messaging.failure_reasons import reason_for
 from portal.permissions import meta_permissions
@@ -317,6 +318,10 @@ class Conversation(models.Model):
     scanning or counting the message table.
     """
 
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
     customer_number = models.CharField(max_length=20, unique=True)
     last_message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -326,10 +331,36 @@ class Conversation(models.Model):
     last_inbound_did = models.CharField(max_length=20, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # The team inbox: open until someone marks it done; a new inbound text reopens it.
+    # db_default: the webhook's upsert (services/carrier_events.py) inserts rows in raw SQL.
+    state = models.CharField(
+        max_length=4, choices=State.choices, default=State.OPEN, db_default=State.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    state_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["-last_activity_at", "-id"], name="conversation_recent"),
+            # The inbox's Mine / Unassigned / Done lists, newest first, each one index seek.
+            models.Index(
+                fields=["assignee", "state", "-last_activity_at", "-id"],
+                name="conversation_assignee_recent",
+            ),
+            models.Index(
+                fields=["state", "-last_activity_at", "-id"],
+                condition=models.Q(assignee__isnull=True),
+                name="conversation_unassigned",
+            ),
+            models.Index(
+                fields=["state", "-last_activity_at", "-id"], name="conversation_state_recent"
+            ),
             # The nav's unread badge counts these on every page.
             models.Index(
                 fields=["id"], condition=models.Q(unread_count__gt=0), name="conversation_unread"
@@ -342,6 +373,79 @@ class Conversation(models.Model):
     @property
     def customer_formatted(self) -> str:
         return format_number(self.customer_number)
+
+
+class ConversationEvent(models.Model):
+    """Who did what to a conversation (assigned, took it, marked it done, reopened): the thread
+    shows these as small system lines between the messages."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "assigned"
+        UNASSIGNED = "unassigned", "unassigned"
+        TAKEN = "taken", "took"  # the first teammate to reply to an unassigned conversation
+        DONE = "done", "marked done"
+        REOPENED = "reopened", "reopened"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # None: the portal itself (an inbound text reopened a done conversation).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="conversation_event_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ConsentEvent(models.Model):
+    """The consent record 10DLC reviewers ask for: every opt-in and opt-out of a customer number,
+    per DID, with how and when. Append-only; `OptOut` keeps the current standing."""
+
+    class Kind(models.TextChoices):
+        OPT_IN = "opt_in", "Opted in"
+        OPT_OUT = "opt_out", "Opted out"
+
+    class Method(models.TextChoices):
+        KEYWORD = "keyword", "Texted a keyword"
+        IMPORT = "import", "Imported"
+        STAFF = "staff", "Added by staff"
+
+    customer_number = models.CharField(max_length=20)
+    # Blank: every one of our DIDs (an import or a staff entry not tied to one DID).
+    our_number = models.CharField("our DID", max_length=20, blank=True)
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    method = models.CharField(max_length=7, choices=Method.choices)
+    # The keyword texted (STOP, START), the import's consent source, or the staff member's reason.
+    detail = models.CharField(max_length=300, blank=True)
+    # When the customer consented (or opted out): the message's time, or the date an import gives.
+    consented_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["consented_at", "id"]
+        indexes = [
+            models.Index(fields=["customer_number", "consented_at"], name="consent_customer_at"),
+            models.Index(fields=["consented_at", "id"], name="consent_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_number} {self.get_kind_display()} ({self.get_method_display()})"
 
 
 class AutoReply(models.Model):
