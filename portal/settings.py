@@ -263,6 +263,7 @@ INSTALLED_APPS = [
     "portal",
     "phone_numbers",
     "messaging",
+    "contacts",
     "campaigns",
     "dashboard",
     "ops",
