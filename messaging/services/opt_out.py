@@ -7,10 +7,13 @@ import string
 
 from django.utils import timezone
 
-from messaging.models import Message, OptOut
+from messaging.models import ConsentEvent, Message, OptOut
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
+# The keyword an opt-out entered by staff (contacts/consent.py) is stored under: not the
+# customer's own word, so a staff opt-in may lift it while a customer's STOP stays until START.
+STAFF_KEYWORD = "STAFF"
 _TRIM = string.punctuation + string.whitespace
 
 
@@ -36,6 +39,18 @@ def opt_out_record(inbound: Message) -> OptOut | None:
             "message": inbound,
         },
     )
+    # The consent record's keyword entries are written here, beside the standing they change,
+    # rather than in contacts/consent.py: ConsentEvent is messaging's model, and messaging then
+    # needs nothing from the contacts app (contacts depends on messaging, never the reverse).
+    ConsentEvent.objects.create(
+        customer_number=inbound.their_number,
+        our_number=inbound.our_number,
+        kind=ConsentEvent.Kind.OPT_OUT if word in STOP_WORDS else ConsentEvent.Kind.OPT_IN,
+        method=ConsentEvent.Method.KEYWORD,
+        detail=word,
+        consented_at=inbound.created_at,
+        message=inbound,
+    )
     return opt_out
 
 
@@ -48,7 +63,5 @@ def opt_out_refusal(*, customer: str, our_number: str) -> str | None:
     if record is None:
         return None
     day = timezone.localtime(record.changed_at)  # in the zone of whoever is told
-    return (
-        f"{record} (texted {record.keyword} on {day:%b %-d, %Y}). "
-        "They can text START to opt back in."
-    )
+    how = "opted out by staff" if record.keyword == STAFF_KEYWORD else f"texted {record.keyword}"
+    return f"{record} ({how} on {day:%b %-d, %Y}). They can text START to opt back in."
