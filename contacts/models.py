@@ -38,6 +38,10 @@ class Contact(models.Model):
         return self.name or self.company
 
     @property
+    def number_formatted(self) -> str:
+        return format_number(self.number)
+
+    @property
     def tags(self) -> list[str]:
         return sorted(tag.name for tag in self.tag_rows.all())
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from contacts.models import Contact
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from contacts.models import Contact, ContactTag
+from messaging.selectors.paging import MAX_ID
+from portal.phones import number_matches
+
+EXPORT_CHUNK = 1000
 
 
 def contact_names(numbers: Iterable[str]) -> dict[str, str]:
@@ -15,3 +23,59 @@ def contact_names(numbers: Iterable[str]) -> dict[str, str]:
         return {}
     rows = Contact.objects.filter(number__in=wanted).values_list("number", "name", "company")
     return {number: name or company for number, name, company in rows if name or company}
+
+
+def contacts_matching(query: str) -> QuerySet[Contact]:
+    """Contacts whose name or company holds `query`, that carry it as a tag, or whose
+    number it is (typed any way: "+1 (516) 206-5575", "206-55"); all of them when it is blank.
+    Newest first, for keyset paging by id."""
+    contacts = Contact.objects.order_by("-id")
+    query = " ".join(query.split())
+    if not query:
+        return contacts
+    tag = query.lstrip("#").lower()
+    match = (
+        Q(name__icontains=query)
+        | Q(company__icontains=query)
+        | Exists(ContactTag.objects.filter(contact=OuterRef("pk"), name=tag))
+    )
+    if sum(ch.isdigit() for ch in query) >= 3:
+        match |= number_matches("number", query)
+    return contacts.filter(match)
+
+
+def contact_or_404(pk: int) -> Contact:
+    if not 0 < pk <= MAX_ID:
+        raise Http404("No such contact.")
+    contact = Contact.objects.prefetch_related("tag_rows").filter(pk=pk).first()
+    if contact is None:
+        raise Http404("No such contact.")
+    return contact
+
+
+def contact_for_number(number: str) -> Contact | None:
+    return Contact.objects.filter(number=number).first()
+
+
+def contacts_export_rows(contacts: QuerySet[Contact]) -> tuple[list[str], Iterator[list]]:
+    """The export's header and rows: the import's columns (so an export imports back), then
+    each free-form field as a column of its own."""
+    keys: list[str] = []
+    for fields in contacts.values_list("fields", flat=True).iterator(chunk_size=EXPORT_CHUNK):
+        keys.extend(k for k in (fields or {}) if k not in keys)
+    header = ["number", "name", "company", "tags", "notes", "created at", "updated at", *keys]
+
+    def rows() -> Iterator[list]:
+        for contact in contacts.prefetch_related("tag_rows").iterator(chunk_size=EXPORT_CHUNK):
+            yield [
+                contact.number,
+                contact.name,
+                contact.company,
+                "; ".join(contact.tags),
+                contact.notes,
+                timezone.localtime(contact.created_at).isoformat(),
+                timezone.localtime(contact.updated_at).isoformat(),
+                *(contact.fields.get(k, "") for k in keys),
+            ]
+
+    return header, rows()

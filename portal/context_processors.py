@@ -50,6 +50,14 @@ DAILY_WORK = [
             }
         ),
     ),
+    NavItem(
+        "Contacts",
+        "contacts:list",
+        VIEW_INBOX,
+        frozenset(
+            f"contacts:{name}" for name in ("list", "new", "import", "detail", "consent", "delete")
+        ),
+    ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),
     NavItem(
         "Campaigns",

@@ -30,6 +30,7 @@ urlpatterns = [
     path("messaging/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("messaging/", include("messaging.urls")),
     path("numbers/", include("phone_numbers.urls")),
+    path("contacts/", include("contacts.urls")),
     path("webhooks/", include("messaging.webhook_urls")),
     # Outbound MMS files, fetched by the carrier without signing in (messaging/views/media.py).
     path("media/<str:token>/<str:name>", media.public_media, name="public_media"),

@@ -121,7 +121,7 @@ def add_mms_files(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(media_count=after + 2)
 
 
-DAILY = ["Messaging", "Inbox", "Messages", "Campaigns", "Dashboard"]
+DAILY = ["Messaging", "Inbox", "Contacts", "Messages", "Campaigns", "Dashboard"]
 CONFIGURE = ["Phone Numbers", "DID Groups", "Global Settings → Callbacks", "Auto-reply"]
 
 
@@ -146,7 +146,7 @@ class Role:
     def nav(self) -> list[str]:
         daily = (
             (["Messaging"] if self.sends else [])
-            + (["Inbox", "Messages"] if self.reads else [])
+            + (["Inbox", "Contacts", "Messages"] if self.reads else [])
             + (["Campaigns"] if self.sends else [])
             + (["Dashboard"] if self.reads else [])
         )

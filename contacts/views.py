@@ -1,0 +1,212 @@
+"""The Contacts pages (/contacts/): the list and its search, a contact (edit, delete, its
+consent record), CSV import with its per-row report, and the CSV exports.
+
+Who may use them: Inbox staff (and superusers), who read the conversations the names belong to.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts import consent, selectors, services
+from contacts.forms import ContactForm, ImportForm, StaffConsentForm
+from contacts.imports import contacts_import
+from contacts.models import Contact
+from messaging.models import ConsentEvent
+from messaging.selectors.paging import keyset_page, parse_id
+from messaging.selectors.visibility import conversations_visible_to
+from portal.csv_cells import csv_lines
+from portal.permissions import VIEW_INBOX
+from portal.phones import format_number, normalize_number
+from portal.roles import role_required
+
+PAGE_SIZE = 50
+MAX_QUERY = 100
+
+inbox_staff_only = role_required(VIEW_INBOX)
+
+
+@require_GET
+@login_required
+@inbox_staff_only
+def contact_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:MAX_QUERY]
+    before = request.GET.get("before", "")
+    rows, more = keyset_page(
+        selectors.contacts_matching(query).prefetch_related("tag_rows"),
+        size=PAGE_SIZE,
+        before=before,
+    )
+    return render(
+        request,
+        "contacts/list.html",
+        {
+            "contacts": rows,
+            "query": query,
+            "query_string": urlencode({"q": query}) if query else "",
+            "older_before": rows[-1].pk if more else "",
+            "paged": parse_id(before) is not None,
+        },
+    )
+
+
+def _save(request: HttpRequest, form: ContactForm) -> Contact:
+    return services.contact_save(
+        contact=form.save(commit=False),
+        tags=form.cleaned_data["tags"],
+        fields=form.cleaned_data["extra_fields"],
+        user=request.user,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@inbox_staff_only
+def contact_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ContactForm(request.POST)
+        if form.is_valid():
+            contact = _save(request, form)
+            messages.success(request, f"Contact {contact} added.")
+            return redirect("contacts:detail", pk=contact.pk)
+    else:
+        initial = {}
+        typed = request.GET.get("number", "")[:40]
+        if typed:
+            try:
+                number = normalize_number(typed)
+            except ValidationError:
+                number = ""
+            existing = selectors.contact_for_number(number) if number else None
+            if existing is not None:
+                # "Add contact" from a conversation whose number has one by now: show that one.
+                return redirect("contacts:detail", pk=existing.pk)
+            initial["number"] = format_number(number) if number else typed
+        form = ContactForm(initial=initial)
+    return render(request, "contacts/form.html", {"form": form})
+
+
+def _detail_context(request: HttpRequest, contact: Contact, **extra) -> dict:
+    return {
+        "contact": contact,
+        "has_conversation": conversations_visible_to(request.user)
+        .filter(customer_number=contact.number)
+        .exists(),
+        "consent_events": list(consent.consent_events(contact.number)[:200]),
+        "form": extra.pop("form", None) or ContactForm(instance=contact),
+        "consent_form": extra.pop("consent_form", None) or StaffConsentForm(),
+        **extra,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@inbox_staff_only
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_or_404(pk)
+    if request.method == "POST":
+        form = ContactForm(request.POST, instance=contact)
+        if form.is_valid():
+            _save(request, form)
+            messages.success(request, "Saved.")
+            return redirect("contacts:detail", pk=contact.pk)
+        # The heading keeps the stored name while the form shows what was typed.
+        contact = selectors.contact_or_404(pk)
+        return render(request, "contacts/detail.html", _detail_context(request, contact, form=form))
+    return render(request, "contacts/detail.html", _detail_context(request, contact))
+
+
+@require_POST
+@login_required
+@inbox_staff_only
+def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_or_404(pk)
+    form = StaffConsentForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "contacts/detail.html", _detail_context(request, contact, consent_form=form)
+        )
+    result = consent.consent_staff_record(
+        customer=contact.number,
+        our_number=form.cleaned_data["our_number"],
+        kind=form.cleaned_data["kind"],
+        reason=form.cleaned_data["reason"],
+        user=request.user,
+    )
+    if result.event.kind == ConsentEvent.Kind.OPT_OUT:
+        messages.success(request, f"Recorded: {contact} opted out. Nothing more is sent to them.")
+    elif result.still_opted_out:
+        dids = ", ".join(format_number(did) for did in result.still_opted_out)
+        messages.warning(
+            request,
+            f"Recorded the opt-in, but {contact} texted STOP to {dids} and only their own START "
+            "lifts that: nothing is sent to them from there until they text START.",
+        )
+    else:
+        messages.success(request, f"Recorded: {contact} opted in.")
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@inbox_staff_only
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_or_404(pk)
+    if request.method == "POST":
+        name = str(contact)
+        services.contact_delete(contact=contact)
+        messages.success(request, f"Contact {name} deleted.")
+        return redirect("contacts:list")
+    return render(request, "contacts/confirm_delete.html", {"contact": contact})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@inbox_staff_only
+def contact_import(request: HttpRequest) -> HttpResponse:
+    report = None
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = contacts_import(form.cleaned_data["file"].read(), user=request.user)
+        except ValidationError as err:
+            form.add_error("file", err)
+    return render(request, "contacts/import.html", {"form": form, "report": report})
+
+
+def _csv_response(lines, name: str) -> StreamingHttpResponse:
+    filename = f"{name}-{timezone.localdate().isoformat()}.csv"
+    return StreamingHttpResponse(
+        lines,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@require_GET
+@login_required
+@inbox_staff_only
+def contact_export(request: HttpRequest) -> HttpResponse:
+    header, rows = selectors.contacts_export_rows(Contact.objects.order_by("id"))
+    return _csv_response(csv_lines(header, rows), "contacts")
+
+
+@require_GET
+@login_required
+@inbox_staff_only
+def consent_export(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """The consent record as CSV: everyone's, or one contact's (`pk`)."""
+    customer = selectors.contact_or_404(pk).number if pk is not None else None
+    events = consent.consent_events(customer)
+    name = f"consent-{customer}" if customer else "consent"
+    return _csv_response(
+        csv_lines(consent.EXPORT_HEADER, consent.consent_export_rows(events)), name
+    )
