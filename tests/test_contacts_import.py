@@ -1,0 +1,133 @@
+"""Contacts imported from CSV: deduplicated by E.164 however the numbers are typed, existing
+contacts updated, and a report saying exactly what happened to every row and why."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from contacts.imports import contacts_import
+from contacts.models import Contact, ContactTag
+from messaging.models import ConsentEvent
+
+pytestmark = pytest.mark.django_db
+
+MESSY = b"""Phone,Name,Company,Tags,Notes,Consent Source,Consent Date,Shoe size
++1 (516) 206-5575,Ann Lee,Acme,VIP; wholesale,,web form,2026-01-05,42
+5162065575,Ann again,,,,,,
+,Nobody,,,,,,
+not a phone,Bad,,,,,,
+212-555-0142,Bob,,,,signup,someday,
+(212) 555-0143,Cy,,x,,,,
+12125550144,Di,,,,,2026-01-05,
+212.555.0143,Cy twice,,,,,,
+"""
+
+
+def report_lines(report):
+    return [(r.row, r.number, r.outcome, r.reason) for r in report.rows]
+
+
+def test_each_row_is_reported_exactly():
+    report = contacts_import(MESSY, user=None)
+    assert report_lines(report) == [
+        (1, "+1 (516) 206-5575", "created", "name, company, shoe_size, tags, consent"),
+        (2, "5162065575", "skipped", "duplicate of row 1"),
+        (3, "", "skipped", "no number"),
+        (4, "not a phone", "skipped", "not a valid number"),
+        (
+            5,
+            "212-555-0142",
+            "skipped",
+            "consent date “someday” is not a date (write it as 2026-11-29)",
+        ),
+        (6, "(212) 555-0143", "created", "name, tags"),
+        (7, "12125550144", "skipped", "a consent date without a consent source"),
+        (8, "212.555.0143", "skipped", "duplicate of row 6"),
+    ]
+    assert report.counts == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 6}
+    ann = Contact.objects.get(number="15162065575")
+    assert (ann.name, ann.company, ann.tags, ann.fields) == (
+        "Ann Lee",
+        "Acme",
+        ["vip", "wholesale"],
+        {"shoe_size": "42"},
+    )
+    assert sorted(Contact.objects.values_list("number", flat=True)) == [
+        "12125550143",
+        "15162065575",
+    ]
+    consent = ConsentEvent.objects.get()
+    assert (consent.customer_number, consent.our_number, consent.kind, consent.method) == (
+        "15162065575",
+        "",
+        "opt_in",
+        "import",
+    )
+    assert consent.detail == "web form"
+    assert consent.consented_at.date().isoformat() == "2026-01-05"
+
+
+def test_existing_contacts_are_updated_with_filled_cells_and_added_tags():
+    ann = Contact.objects.create(number="15162065575", name="Ann", company="Acme", notes="keep")
+    ContactTag.objects.create(contact=ann, name="old")
+    data = b"number,name,company,tags,notes\n15162065575,Ann Lee,,new,\n"
+    report = contacts_import(data, user=None)
+    assert report_lines(report) == [(1, "15162065575", "updated", "name, tags")]
+    ann.refresh_from_db()
+    assert (ann.name, ann.company, ann.notes, ann.tags) == (
+        "Ann Lee",
+        "Acme",
+        "keep",
+        ["new", "old"],
+    )
+
+
+def test_importing_the_same_file_twice_changes_nothing_the_second_time():
+    contacts_import(MESSY, user=None)
+    again = contacts_import(MESSY, user=None)
+    assert [(r.row, r.outcome, r.reason) for r in again.rows if r.outcome != "skipped"] == [
+        (1, "unchanged", "already up to date"),
+        (6, "unchanged", "already up to date"),
+    ]
+    assert ConsentEvent.objects.count() == 1
+    assert Contact.objects.count() == 2
+
+
+def test_a_consent_date_in_the_future_is_refused():
+    report = contacts_import(
+        b"number,consent_source,consent_date\n15162065575,form,2999-01-01\n", user=None
+    )
+    assert report_lines(report) == [
+        (1, "15162065575", "skipped", "consent date “2999-01-01” is in the future")
+    ]
+    assert not Contact.objects.exists()
+
+
+def test_us_written_consent_dates_are_read():
+    report = contacts_import(
+        b"number,consent_source,consent_date\n15162065575,paper,11/02/2025\n", user=None
+    )
+    assert report.rows[0].outcome == "created"
+    assert ConsentEvent.objects.get().consented_at.date().isoformat() == "2025-11-02"
+
+
+def test_the_import_page_shows_the_report_per_row(client, inbox_staff):
+    client.force_login(inbox_staff)
+    upload = SimpleUploadedFile("contacts.csv", MESSY, content_type="text/csv")
+    page = client.post(reverse("contacts:import"), {"file": upload}).content.decode()
+    assert "2 created, 0 updated, 0 unchanged, 6 skipped." in page
+    assert "duplicate of row 6" in page
+    assert "not a valid number" in page
+    assert Contact.objects.get(number="15162065575").created_by == inbox_staff
+
+
+def test_a_file_that_cannot_be_read_is_refused_whole(client, inbox_staff):
+    client.force_login(inbox_staff)
+    upload = SimpleUploadedFile(
+        "contacts.csv", b"name,company\nAnn,Acme\n", content_type="text/csv"
+    )
+    page = client.post(reverse("contacts:import"), {"file": upload}).content.decode()
+    assert "Nothing was imported: No column of phone numbers was found." in page
+    assert not Contact.objects.exists()
