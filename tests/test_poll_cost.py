@@ -74,9 +74,13 @@ def test_a_conversation_poll_with_nothing_new_loads_no_conversation_or_thread(
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url, {"since": new_cursor()}, HTTP_HX_REQUEST="true")
     assert response.status_code == 204 and response.content == b""
-    last = captured.captured_queries[-1]["sql"]
-    assert last.startswith("SELECT 1 AS") and "messaging_message" in last
-    assert not any("messaging_conversation" in q["sql"] for q in captured.captured_queries)
+    sql = [q["sql"] for q in captured.captured_queries]
+    messages_probe, system_lines_probe = sql[-2:]
+    assert messages_probe.startswith("SELECT 1 AS") and "messaging_message" in messages_probe
+    # The thread's system lines (assigned, done, reopened) are probed too, by index only.
+    assert system_lines_probe.startswith("SELECT 1 AS")
+    assert 'FROM "messaging_conversationevent"' in system_lines_probe
+    assert not any('FROM "messaging_conversation"' in s for s in sql)
 
 
 def test_a_poll_still_sees_a_retry_note_that_changes_only_the_message(

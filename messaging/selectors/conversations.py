@@ -3,12 +3,13 @@ poll, and the nav's unread badge, each narrowed to what the person may read."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet, Subquery, prefetch_related_objects
 
-from messaging.models import Conversation, Message, OptOut
+from messaging.models import Conversation, ConversationEvent, Message, OptOut
 from messaging.selectors.messages import files_summary, messages_for_display
 from messaging.selectors.paging import keyset_page, parse_cursor, parse_id
 from messaging.selectors.visibility import (
@@ -49,8 +50,37 @@ def _older_than(conversations: QuerySet[Conversation], before: str | None):
     )
 
 
-def inbox_conversations(user, *, q: str = "") -> QuerySet[Conversation]:
-    conversations = conversations_visible_to(user)
+# The inbox's lists. Each is one seek in its own index (messaging/models.py, Conversation.Meta).
+INBOX_VIEWS = ("mine", "unassigned", "all", "done")
+DEFAULT_VIEW = "all"
+_OPEN, _DONE = Conversation.State.OPEN, Conversation.State.DONE
+
+
+def inbox_view(value: str | None) -> str:
+    """The list a query string's `view` asks for; anything else is the default."""
+    return value if value in INBOX_VIEWS else DEFAULT_VIEW
+
+
+def _in_view(user, view: str | None) -> QuerySet[Conversation]:
+    conversations = Conversation.objects.all()
+    if view == "mine":
+        return conversations.filter(assignee_id=user.pk, state=_OPEN)
+    if view == "unassigned":
+        return conversations.filter(assignee__isnull=True, state=_OPEN)
+    if view == "all":
+        return conversations.filter(state=_OPEN)
+    if view == "done":
+        return conversations.filter(state=_DONE)
+    return conversations
+
+
+def inbox_conversations(
+    user, *, q: str = "", view: str | None = DEFAULT_VIEW
+) -> QuerySet[Conversation]:
+    """The conversations of one list: Mine (open, assigned to `user`), Unassigned (open, nobody's),
+    All (open, anybody's) or Done; `view=None` is every conversation, whatever its state, which is
+    what a list's poll asks about, as a conversation leaving the list is a change to show too."""
+    conversations = conversations_visible_to(user, _in_view(user, view))
     return _search(user, conversations, q) if q else conversations
 
 
@@ -87,10 +117,16 @@ def thread_page(user, customer: str, before: str = "") -> tuple[list[Message], b
 
 
 def thread_changed(user, customer: str, since: datetime) -> bool:
-    """Whether any message of the thread the person may read changed after `since`: one probe
-    of the (customer, updated_at) index, for the poll that usually finds nothing."""
+    """Whether any message of the thread the person may read changed after `since`, or a system
+    line was written: probes of the (customer, updated_at) and (conversation, created_at) indexes,
+    for the poll that usually finds nothing."""
     no_such_number(customer)
-    return _thread(user, customer).filter(updated_at__gt=since).exists()
+    return (
+        _thread(user, customer).filter(updated_at__gt=since).exists()
+        or ConversationEvent.objects.filter(
+            conversation__customer_number=customer, created_at__gt=since
+        ).exists()
+    )
 
 
 def thread_changes(user, customer: str, since: datetime) -> list[Message]:
@@ -99,6 +135,52 @@ def thread_changes(user, customer: str, since: datetime) -> list[Message]:
     return messages_for_display(
         list(changed.select_related("sent_by").prefetch_related("media").order_by("id"))
     )
+
+
+# A page of the thread shows at most this many system lines (a conversation passed back and forth
+# all day stays readable).
+THREAD_EVENTS = 100
+
+
+def _system_lines(events: QuerySet[ConversationEvent]) -> list[ConversationEvent]:
+    rows = list(
+        events.select_related("actor", "assignee").order_by("-created_at", "-id")[:THREAD_EVENTS]
+    )
+    for event in rows:
+        event.system_line = True  # what the thread's template tells a system line by
+    return rows[::-1]
+
+
+def thread_events(
+    conversation: Conversation, messages: list[Message], *, older: bool, before: str = ""
+) -> list[ConversationEvent]:
+    """The system lines (who assigned, took, marked done, reopened) in the span of one page of the
+    thread, oldest first: from the page's first message (from the start when no older messages
+    remain) up to the next newer page's first message, `before` (now, on the newest page)."""
+    events = ConversationEvent.objects.filter(conversation=conversation)
+    if older and messages:
+        events = events.filter(created_at__gte=messages[0].created_at)
+    if (newer_id := parse_id(before)) is not None:
+        newer = Message.objects.filter(pk=newer_id).values("created_at")[:1]
+        events = events.filter(created_at__lt=Subquery(newer))
+    return _system_lines(events)
+
+
+def thread_events_after(
+    conversation: Conversation, since: datetime, after_id: int
+) -> list[ConversationEvent]:
+    """For a poll: system lines written after `since` that the page does not show yet (ids above
+    `after_id`, the newest it shows; the cursor's grace would otherwise repeat them)."""
+    return _system_lines(
+        ConversationEvent.objects.filter(
+            conversation=conversation, created_at__gt=since, id__gt=after_id
+        )
+    )
+
+
+def thread_items(messages: list[Message], events: list[ConversationEvent]) -> list:
+    """Messages and system lines in one list by time, for the thread to show in order."""
+    return list(heapq.merge(messages, events, key=lambda item: item.created_at))
 
 
 def reply_from_default(conversation: Conversation, senders: SenderDids) -> str | None:

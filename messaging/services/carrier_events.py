@@ -18,6 +18,7 @@ from messaging import tasks, validation
 from messaging.models import (
     CarrierEvent,
     Conversation,
+    ConversationEvent,
     Direction,
     Kind,
     Message,
@@ -99,12 +100,18 @@ def conversation_add_message(message: Message) -> None:
     One upsert, not a read and a write: it runs for every inbound text. Callbacks can arrive out
     of order, so only a newer message (a higher id) becomes the last one; SET expressions read the
     row as it was, on both backends.
+
+    An inbound message reopens a done conversation in the same statement: it stamps
+    `state_changed_at` with this update's own time only when the row was done, and RETURNING says
+    whether it did, so the "reopened" system line costs a statement only when one is written.
     """
     inbound = message.direction == Direction.INBOUND
     table = connection.ops.quote_name(Conversation._meta.db_table)
     last = f"{table}.last_message_id"
     newer = f"({last} IS NULL OR excluded.last_message_id > {last})"
     adapt = connection.ops.adapt_datetimefield_value
+    now = timezone.now()
+    reopens = f"excluded.unread_count > 0 AND {table}.state = '{Conversation.State.DONE}'"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {table}
@@ -120,15 +127,29 @@ def conversation_add_message(message: Message) -> None:
                     AND excluded.last_activity_at > {table}.last_activity_at
                     THEN excluded.last_activity_at ELSE {table}.last_activity_at END,
                 last_message_id = CASE WHEN {newer}
-                    THEN excluded.last_message_id ELSE {table}.last_message_id END""",
+                    THEN excluded.last_message_id ELSE {table}.last_message_id END,
+                state_changed_at = CASE WHEN {reopens}
+                    THEN excluded.updated_at ELSE {table}.state_changed_at END,
+                state = CASE WHEN {reopens}
+                    THEN '{Conversation.State.OPEN}' ELSE {table}.state END
+            RETURNING id, state_changed_at = updated_at""",
             [
                 message.their_number,
                 message.pk,
                 adapt(message.created_at),
                 message.our_number if inbound else "",
                 1 if inbound else 0,
-                adapt(timezone.now()),
+                adapt(now),
             ],
+        )
+        conversation_id, reopened = cursor.fetchone()
+    if reopened:
+        # By nobody: the customer's new text did it.
+        ConversationEvent.objects.create(
+            conversation_id=conversation_id,
+            kind=ConversationEvent.Kind.REOPENED,
+            actor=None,
+            created_at=now,
         )
 
 

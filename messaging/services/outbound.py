@@ -28,7 +28,7 @@ from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
 from messaging.models import CarrierEvent, Direction, Kind, Message, Status
-from messaging.services import carrier_events, outbound_media, scheduled
+from messaging.services import assignment, carrier_events, outbound_media, scheduled
 from messaging.services.carrier_health import carrier_health_record
 from messaging.services.opt_out import opt_out_refusal
 from messaging.validation import MAX_SID, bounded_text, lenient
@@ -72,6 +72,8 @@ def message_send(
         )
         outbound_media.message_media_store(message=message, attachments=attachments)
         carrier_events.conversation_add_message(message)
+        # Every reply, wherever it is written: the first teammate to answer takes the conversation.
+        assignment.conversation_take_on_reply(customer=to, user=message.sent_by)
         if send_at:
             scheduled.scheduled_queue(message)
         else:
