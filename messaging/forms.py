@@ -8,14 +8,17 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from messaging.models import AutoReply, Direction, Status
+from messaging.models import AutoReply, Direction, SavedReply, Status
+from messaging.selectors.paging import parse_id
+from messaging.selectors.recipients import TYPED_MAX_LENGTH, contacts_named
 from messaging.services.opt_out import opt_out_refusal
 from messaging.services.outbound_media import attachments_prepare, limit_text
 from messaging.services.scheduled import EARLIEST, LATEST
-from messaging.text_templates import placeholders
+from messaging.text_templates import blank_label, placeholders
 from messaging.widgets import AttachInput, ComposerTextarea, FromDidSelect
 from phone_numbers.models import Did
 from phone_numbers.selectors import mms_refusal
@@ -62,6 +65,9 @@ class SendForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "+1 212-555-0142", "inputmode": "tel"}),
         error_messages={"required": "Enter the number to text."},
     )
+    # The saved reply the picker put in the Message box (static/js/saved_replies.js sets it), so
+    # a blank of it left unfilled is refused by its name. Declared before `message`: cleaned first.
+    saved_reply_id = forms.CharField(required=False, widget=forms.HiddenInput)
     # Optional once files are attached: an MMS may be pictures alone.
     message = forms.CharField(
         label="Message",
@@ -124,9 +130,14 @@ class SendForm(forms.Form):
             )
         return number
 
+    def clean_saved_reply_id(self) -> SavedReply | None:
+        # A reply deleted since the page was loaded, or a damaged id, leaves the generic check.
+        pk = parse_id(self.cleaned_data["saved_reply_id"])
+        return SavedReply.objects.filter(pk=pk).first() if pk is not None else None
+
     def clean_message(self) -> str:
         text = self.cleaned_data["message"]
-        placeholders_refusal(text)
+        placeholders_refusal(text, saved_reply=self.cleaned_data.get("saved_reply_id"))
         # Spaces alone are no text: with files the MMS goes without it, else the form says so.
         return text if text.strip() else ""
 
@@ -232,6 +243,54 @@ class ReplyForm(SendForm):
         return super().clean()
 
 
+class NewConversationForm(SendForm):
+    """The inbox's New conversation: the Send page's form, so a number is refused (opted out,
+    a landline, not a number, one of ours) in the same words; the customer comes first, typed as
+    a number or as a contact's name."""
+
+    to_did = forms.CharField(
+        label="To",
+        max_length=TYPED_MAX_LENGTH,  # a contact's name can be longer than a number
+        help_text="A number typed any way, or a contact's name (pick it from the list).",
+        error_messages={"required": "Enter the number to text, or a contact's name."},
+    )
+    field_order = ["to_did", "from_did", "message"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The browser's own suggestion list (no JavaScript needed); htmx narrows it while typing.
+        self.fields["to_did"].widget.attrs.update(
+            {
+                "placeholder": "+1 212-555-0142 or a name",
+                "list": "contact-options",
+                "autocomplete": "off",
+                "hx-get": reverse("messaging:conversation_new"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#contact-options",
+                "hx-swap": "outerHTML",
+            }
+        )
+
+    def clean_to_did(self) -> str:
+        typed = self.cleaned_data["to_did"]
+        named = contacts_named(typed)
+        if len(named) > 1:
+            raise ValidationError(
+                f"More than one contact is called “{typed.strip()}”: pick one from the list, or "
+                "type the number."
+            )
+        if named:
+            # Their number as the carrier writes it, read as international, then the Send page's
+            # checks (one of our own DIDs?) as if it had been typed.
+            self.cleaned_data["to_did"] = "+" + named[0].number
+        elif typed.strip() and not re.search(r"\d", typed):
+            raise ValidationError(
+                f"No contact is called “{typed.strip()}”. Type the number, like +1 212-555-0142, "
+                "or pick a contact from the list."
+            )
+        return super().clean_to_did()
+
+
 CONFIRM_FIELD = "confirm_to"
 # The name of the Schedule button: pressed, the message is saved as scheduled for `send_at`.
 SCHEDULE_FIELD = "schedule"
@@ -270,14 +329,27 @@ def send_at_checked(send_at: datetime | None) -> datetime:
     return send_at
 
 
-def placeholders_refusal(text: str) -> None:
+def _listed(items: list[str]) -> str:
+    return f"{', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else items[0]
+
+
+def placeholders_refusal(text: str, *, saved_reply: SavedReply | None = None) -> None:
     """Refuse a text with `{placeholders}` left in it (a saved reply not filled in): the customer
-    would get the braces."""
+    would get the braces. The blanks of the saved reply that was picked are named as the
+    composer labels them, with the reply's name, so the agent knows which input is still empty."""
     names = placeholders(text)
-    if names:
-        listed = ", ".join(f"{{{n}}}" for n in names[:-1])
-        listed = f"{listed} and {{{names[-1]}}}" if listed else f"{{{names[-1]}}}"
-        raise ValidationError(f"Fill in {listed} before sending.", code="placeholders")
+    if not names:
+        return
+    blanks = [n for n in placeholders(saved_reply.body) if n in names] if saved_reply else []
+    if blanks:
+        words = _listed([f"{blank_label(n)} ({{{n}}})" for n in blanks])
+        noun = "blanks" if len(blanks) > 1 else "blank"
+        raise ValidationError(
+            f"Fill in the {noun} {words} of the saved reply “{saved_reply.name}” before sending.",
+            code="blanks",
+        )
+    listed = _listed([f"{{{n}}}" for n in names])
+    raise ValidationError(f"Fill in {listed} before sending.", code="placeholders")
 
 
 def own_did_refusal(number: str, *, reply: bool = False) -> None:

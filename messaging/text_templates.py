@@ -30,6 +30,12 @@ def placeholders(body: str) -> list[str]:
     return list(seen)
 
 
+def blank_label(name: str) -> str:
+    """How the composer labels a placeholder the agent fills in: "order_number" → "Order number"."""
+    words = " ".join(name.replace("_", " ").split())
+    return words[:1].upper() + words[1:] if words else name
+
+
 def render(body: str, variables: Mapping[str, str]) -> str:
     """`body` with each placeholder replaced by its value; one with no value becomes "" (a
     campaign's preview flags those rows before anything is sent)."""

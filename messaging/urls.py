@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging.views import auto_reply, inbox, lookups, media, messages, saved_replies, send
+from messaging.views import (
+    assignment,
+    auto_reply,
+    inbox,
+    lookups,
+    media,
+    messages,
+    new_conversation,
+    saved_replies,
+    send,
+)
+from messaging.views.notifications import notify_poll
 
 app_name = "messaging"
 urlpatterns = [
@@ -10,8 +21,13 @@ urlpatterns = [
     path("recent/", send.recent_messages, name="recent"),
     path("number-check/", lookups.number_check, name="number_check"),
     path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/notify/", notify_poll, name="notify"),
+    path("inbox/new/", new_conversation.conversation_new, name="conversation_new"),
     path("inbox/<str:customer>/", inbox.conversation, name="conversation"),
     path("inbox/<str:customer>/reply/", inbox.reply, name="reply"),
+    path("inbox/<str:customer>/assign/", assignment.assign, name="assign"),
+    path("inbox/<str:customer>/done/", assignment.done, name="done"),
+    path("inbox/<str:customer>/reopen/", assignment.reopen, name="reopen"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/export.csv", messages.messages_export, name="messages_export"),
     path("messages/<int:pk>/", messages.message_detail, name="message"),
