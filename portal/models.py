@@ -69,14 +69,30 @@ class PasswordResetRequest(models.Model):
 class UserPreferences(models.Model):
     """What one person chose for how the portal shows things to them (portal/preferences.py)."""
 
+    class NotifyOn(models.TextChoices):
+        NONE = "none", "None"
+        MINE = "mine", "Mine"
+        MINE_AND_UNASSIGNED = "mine_unassigned", "Mine and Unassigned"
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
     )
     # An IANA name ("America/New_York"); empty means the portal's TIME_ZONE setting.
     time_zone = models.CharField(max_length=64, blank=True)
+    # Which new inbound texts raise a browser notification: those in open conversations assigned
+    # to this person, and (the default) those nobody has taken yet; never every message.
+    notify_on = models.CharField(
+        max_length=16, choices=NotifyOn.choices, default=NotifyOn.MINE_AND_UNASSIGNED
+    )
 
     class Meta:
         verbose_name_plural = "user preferences"
 
     def __str__(self) -> str:
         return f"{self.user} in {self.time_zone or settings.TIME_ZONE}"
+
+    @classmethod
+    def notify_on_for(cls, user) -> str:
+        """`user`'s notification choice, or the default when they never saved one."""
+        stored = cls.objects.filter(user=user).values_list("notify_on", flat=True)
+        return next(iter(stored), cls.NotifyOn.MINE_AND_UNASSIGNED)
