@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseStopPolling
 from campaigns import selectors, services
 from campaigns.forms import CampaignForm
 from campaigns.models import Campaign, Recipient
+from contacts.selectors import contact_names, with_contact_names
 from messaging.models import SavedReply, Status
 from messaging.selectors.paging import MAX_ID, parse_id
 from messaging.selectors.visibility import sender_dids
@@ -302,9 +303,11 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     rows, next_after = selectors.report_page(
         selectors.report_rows(campaign, status), after=after, size=REPORT_PAGE_SIZE
     )
+    names = contact_names(r.number for r in rows)
     for r in rows:
         r.status_key, r.status_words = selectors.recipient_status(r)
         r.our_formatted = format_number(r.our_number) if r.our_number else ""
+        r.contact_name = names.get(r.number, "")
     return render(
         request,
         "campaigns/report.html",
@@ -322,10 +325,11 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
     columns = list(campaign.columns or [])
-    head = ["row", "number", "as_written", *columns, "our_did", "status", "reason", "error"]
+    head = ["row", "number", "as_written", *columns, "contact_name", "our_did", "status"]
+    head += ["reason", "error"]
     head += ["message_sid", "segments", "price", "sent_at"]
 
-    def cells(r):
+    def cells(r, contact_name: str):
         m = r.message
         key, _ = selectors.recipient_status(r)
         sent_at = timezone.localtime(m.created_at).isoformat(timespec="seconds") if m else ""
@@ -334,6 +338,7 @@ def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
             r.number,
             r.raw_number,
             *((r.variables or {}).get(c, "") for c in columns),
+            contact_name,
             r.our_number,
             key,
             r.reason,
@@ -345,7 +350,8 @@ def _report_lines(campaign: Campaign, status: str) -> Iterator[str]:
         ]
 
     rows = selectors.report_rows(campaign, status).iterator(chunk_size=2000)
-    return csv_lines(head, (cells(r) for r in rows))
+    named = with_contact_names(rows, lambda r: r.number)
+    return csv_lines(head, (cells(r, name) for r, name in named))
 
 
 @require_GET

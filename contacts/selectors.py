@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -13,6 +14,7 @@ from messaging.selectors.paging import MAX_ID
 from portal.phones import number_matches
 
 EXPORT_CHUNK = 1000
+T = TypeVar("T")
 
 
 def contact_names(numbers: Iterable[str]) -> dict[str, str]:
@@ -79,3 +81,23 @@ def contacts_export_rows(contacts: QuerySet[Contact]) -> tuple[list[str], Iterat
             ]
 
     return header, rows()
+
+
+def with_contact_names(
+    items: Iterable[T], number_of: Callable[[T], str], *, batch: int = 500
+) -> Iterator[tuple[T, str]]:
+    """Each of `items` with the contact name of its number ("" without one), the names read a
+    batch of items at a time (one query each): for exports that stream in bounded memory."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == batch:
+            yield from _named(chunk, number_of)
+            chunk = []
+    yield from _named(chunk, number_of)
+
+
+def _named(chunk: list[T], number_of: Callable[[T], str]) -> Iterator[tuple[T, str]]:
+    names = contact_names(number_of(item) for item in chunk)
+    for item in chunk:
+        yield item, names.get(number_of(item), "")

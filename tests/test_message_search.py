@@ -253,6 +253,7 @@ def test_the_export_has_exactly_the_filtered_rows_with_a_header_and_iso_dates(st
             "direction": "outbound",
             "our_did": SALES,
             "customer": ALICE,
+            "customer_name": "",
             "status": "delivered",
             "segments": "2",
             "price": "0.00750",

@@ -40,8 +40,9 @@ def opt_out_record(inbound: Message) -> OptOut | None:
         },
     )
     # The consent record's keyword entries are written here, beside the standing they change,
-    # rather than in contacts/consent.py: ConsentEvent is messaging's model, and messaging then
-    # needs nothing from the contacts app (contacts depends on messaging, never the reverse).
+    # rather than in contacts/consent.py: ConsentEvent is messaging's model, the webhook's path
+    # then imports nothing of the contacts app, and contacts/consent.py (which builds on this
+    # module) is never imported back from here.
     ConsentEvent.objects.create(
         customer_number=inbound.their_number,
         our_number=inbound.our_number,

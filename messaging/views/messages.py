@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from contacts.selectors import contact_names, with_contact_names
 from messaging.forms import MessageFilterForm, ScheduledEditForm, when_text
 from messaging.models import Direction, Message, Status
 from messaging.selectors.messages import (
@@ -45,6 +46,7 @@ EXPORT_COLUMNS = [
     ("direction", "direction"),
     ("our_did", "our_number"),
     ("customer", "their_number"),
+    ("customer_name", None),  # the customer's contact, looked up a batch of rows at a time
     ("status", "status"),
     ("segments", "segments"),
     ("price", "price"),
@@ -74,6 +76,9 @@ def message_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         matching = messages_matching(request.user, form.cleaned_data)
         rows, more = keyset_page(matching, size=PAGE_SIZE, before=before)
+        names = contact_names(m.their_number for m in rows)
+        for m in rows:
+            m.contact_name = names.get(m.their_number, "")
     return render(
         request,
         "messaging/messages.html",
@@ -87,11 +92,21 @@ def message_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+CUSTOMER_COLUMN = [name for name, _ in EXPORT_COLUMNS].index("customer")
+
+
 def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     def cells(pk, created_at, *rest):
         return [pk, timezone.localtime(created_at).isoformat(timespec="seconds"), *rest]
 
-    return csv_lines([name for name, _ in EXPORT_COLUMNS], (cells(*row) for row in rows))
+    def with_name(row: tuple, name: str) -> tuple:
+        at = CUSTOMER_COLUMN + 1
+        return (*row[:at], name, *row[at:])
+
+    named = with_contact_names(rows, lambda row: row[CUSTOMER_COLUMN])
+    return csv_lines(
+        [name for name, _ in EXPORT_COLUMNS], (cells(*with_name(*pair)) for pair in named)
+    )
 
 
 @require_GET
@@ -108,7 +123,7 @@ def messages_export(request: HttpRequest) -> HttpResponse:
     # cursor on PostgreSQL): memory stays flat however many rows match.
     rows = (
         messages_matching(request.user, form.cleaned_data)
-        .values_list(*(field for _, field in EXPORT_COLUMNS))
+        .values_list(*(field for _, field in EXPORT_COLUMNS if field))
         .iterator(chunk_size=EXPORT_CHUNK_ROWS)
     )
     filename = f"messages-{timezone.localdate().isoformat()}.csv"
