@@ -254,7 +254,8 @@ class NewConversationForm(SendForm):
         help_text="A number typed any way, or a contact's name (pick it from the list).",
         error_messages={"required": "Enter the number to text, or a contact's name."},
     )
-    field_order = ["to_did", "from_did", "message"]
+    # The picked saved reply still before the message, which its blanks are checked in.
+    field_order = ["to_did", "from_did", "saved_reply_id", "message"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -1,10 +1,41 @@
 // The composers' Saved replies picker (templates/messaging/_saved_reply_picker.html): Insert puts
-// the chosen reply's text into the Message box at the cursor, without leaving the page, and
-// selects its first {placeholder} so typing replaces it. The composer's counter then counts the
-// text as it stands (composer.js listens for `input`). Without this script the picker's form
-// reloads the page with ?saved_reply=, which fills the box on the server.
+// the chosen reply's text into the Message box at the cursor, without leaving the page. A reply
+// with blanks ({order_number}) gets one labelled input per blank under the Message box
+// (_composer_fields.html); what the agent types there replaces the blank in the message as they
+// type, and blanks the contact's record knows ({first_name}, {company}) come filled. The reply's
+// id goes in the composer's hidden saved_reply_id, so the server names a blank left unfilled. The
+// composer's counter counts the text as it stands (composer.js listens for `input`). Without this
+// script the picker's form reloads the page with ?saved_reply=, which fills the box on the server.
 (() => {
-  const PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_]*\}/;
+  // htmx runs this file again when it swaps in a pane holding the picker: listen once.
+  if (window.savedRepliesListening) return;
+  window.savedRepliesListening = true;
+
+  // messaging/text_templates.py's scan: escaped braces first, so `{{name}}` stays literal text.
+  const TOKEN = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+  // What each composer's blanks stand for: the reply's text, and where and how it now stands in
+  // the Message box. Forgotten with the form when htmx swaps the composer after a send.
+  const filling = new WeakMap();
+
+  function placeholders(body) {
+    const names = [];
+    for (const match of body.matchAll(TOKEN)) {
+      if (match[1] !== undefined && !names.includes(match[1])) names.push(match[1]);
+    }
+    return names;
+  }
+
+  // An unfilled blank stays as typed in the reply, so the server still refuses it by name.
+  function render(body, values) {
+    return body.replace(TOKEN, (whole, name) =>
+      name !== undefined && values.get(name) ? values.get(name) : whole,
+    );
+  }
+
+  function label(name) {
+    const words = name.replaceAll("_", " ").trim().replace(/\s+/g, " ");
+    return words ? words[0].toUpperCase() + words.slice(1) : name;
+  }
 
   function insert(box, text) {
     const start = box.selectionStart ?? box.value.length;
@@ -12,31 +43,119 @@
     box.focus();
     box.setRangeText(text, start, end, "end");
     box.dispatchEvent(new Event("input", { bubbles: true }));
-    const inserted = box.value.slice(start, start + text.length);
-    const found = PLACEHOLDER.exec(inserted);
-    if (found) box.setSelectionRange(start + found.index, start + found.index + found[0].length);
+    return start;
   }
 
-  function wire(form) {
-    form.addEventListener("submit", (event) => {
-      const source = document.getElementById(form.dataset.bodies);
-      // The reply box is swapped by htmx after each send: look it up when it is needed.
-      const box = document.getElementById(form.dataset.savedReplies);
-      const select = form.querySelector("select");
-      if (!source || !box || !select) return; // the plain GET fills the box instead
-      const bodies = JSON.parse(source.textContent);
-      if (!Object.hasOwn(bodies, select.value)) return;
-      event.preventDefault();
-      insert(box, bodies[select.value]);
-      const status = form.querySelector(".saved-reply-status");
-      const name = select.selectedOptions[0]?.textContent ?? "";
-      if (status) {
-        status.textContent = PLACEHOLDER.test(bodies[select.value])
-          ? `Inserted “${name}”. Fill in its placeholders before sending.`
-          : `Inserted “${name}”.`;
-      }
-    });
+  function say(composer, text) {
+    const note = composer.querySelector(".saved-reply-blanks-note");
+    if (note) note.textContent = text;
   }
 
-  document.querySelectorAll("form[data-saved-replies]").forEach(wire);
+  // The conversation's contact (the picker carries it), else the contact picked in a To field
+  // with a suggestion list (the New conversation page): its option carries what it knows.
+  function knownValues(state) {
+    const source = state.picker.dataset.known && document.getElementById(state.picker.dataset.known);
+    if (source) return JSON.parse(source.textContent);
+    const to = state.composer.querySelector("input[list]");
+    const list = to && document.getElementById(to.getAttribute("list"));
+    const option = list && Array.from(list.options).find((o) => o.value === to.value);
+    return option?.dataset.blanks ? JSON.parse(option.dataset.blanks) : {};
+  }
+
+  function refill(state) {
+    const box = state.composer.elements.message;
+    if (!box) return;
+    const next = render(state.body, state.values);
+    const at = box.value.startsWith(state.text, state.start)
+      ? state.start
+      : box.value.indexOf(state.text);
+    if (at < 0) {
+      say(state.composer, "The message was changed by hand: fill in what is left in the Message box.");
+      return;
+    }
+    box.setRangeText(next, at, at + state.text.length, "preserve");
+    state.start = at;
+    state.text = next;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function fillKnown(state) {
+    const known = knownValues(state);
+    for (const input of state.composer.querySelectorAll("[data-blank]")) {
+      const name = input.dataset.blank;
+      if (input.value || input.dataset.touched || !Object.hasOwn(known, name)) continue;
+      input.value = known[name];
+      state.values.set(name, known[name]);
+    }
+    refill(state);
+  }
+
+  function showBlanks(picker, composer, id, body, start) {
+    const hidden = composer.querySelector("input[name=saved_reply_id]");
+    if (hidden) hidden.value = id;
+    const fieldset = composer.querySelector(".saved-reply-blanks");
+    if (!fieldset) return;
+    const holder = fieldset.querySelector(".saved-reply-blank-fields");
+    const names = placeholders(body);
+    holder.replaceChildren();
+    say(composer, "");
+    filling.delete(composer);
+    fieldset.hidden = names.length === 0;
+    if (!names.length) return;
+    for (const name of names) {
+      const row = document.createElement("div");
+      const tag = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "text";
+      input.id = `blank-${name}`;
+      input.dataset.blank = name;
+      input.autocomplete = "off";
+      tag.htmlFor = input.id;
+      tag.textContent = label(name);
+      row.append(tag, input);
+      holder.append(row);
+    }
+    const state = { picker, composer, body, text: body, start, values: new Map() };
+    filling.set(composer, state);
+    fillKnown(state);
+    const empty = Array.from(holder.querySelectorAll("input")).find((input) => !input.value);
+    (empty ?? holder.querySelector("input")).focus();
+  }
+
+  document.addEventListener("submit", (event) => {
+    const picker = event.target;
+    if (!(picker instanceof HTMLFormElement) || !picker.matches("form[data-saved-replies]")) return;
+    const source = document.getElementById(picker.dataset.bodies);
+    // The reply box is swapped by htmx after each send: look it up when it is needed.
+    const box = document.getElementById(picker.dataset.savedReplies);
+    const select = picker.querySelector("select");
+    if (!source || !box || !select) return; // the plain GET fills the box instead
+    const bodies = JSON.parse(source.textContent);
+    if (!Object.hasOwn(bodies, select.value)) return;
+    event.preventDefault();
+    const body = bodies[select.value];
+    const start = insert(box, body);
+    if (box.form) showBlanks(picker, box.form, select.value, body, start);
+    const status = picker.querySelector(".saved-reply-status");
+    const name = select.selectedOptions[0]?.textContent ?? "";
+    if (status) {
+      status.textContent = placeholders(body).length
+        ? `Inserted “${name}”. Fill in its blanks under the message before sending.`
+        : `Inserted “${name}”.`;
+    }
+  });
+
+  document.addEventListener("input", (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement) || !target.form) return;
+    const state = filling.get(target.form);
+    if (!state) return;
+    if (target.dataset.blank !== undefined) {
+      target.dataset.touched = "1";
+      state.values.set(target.dataset.blank, target.value);
+      refill(state);
+    } else if (target.hasAttribute("list")) {
+      fillKnown(state); // a contact was picked in To after the reply was inserted
+    }
+  });
 })();
