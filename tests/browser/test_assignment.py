@@ -1,0 +1,132 @@
+"""Assignment in the browser, two teammates at once in two browsers: Ines gives a conversation to
+Alex; Mine and Unassigned show each of them the right list; Alex marks it done; the customer texts
+again and the done conversation reopens in Alex's open tab, with the system lines in the thread.
+At phone and desktop widths, with no sideways scrolling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, expect
+
+from messaging.models import Conversation
+from phone_numbers.services import numbers_sync
+from tests.browser.conftest import (
+    CSP_REPORTER,
+    DEFAULT_TIMEOUT_MS,
+    mark_page,
+    sign_in,
+    still_same_page,
+    text_our_did,
+    wait_until,
+)
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.browser
+
+HANDSET, OUR_LINE = "15162065574", "15162065318"
+WIDTHS = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
+
+
+@pytest.fixture
+def second_page(browser, live_server, console_errors) -> Iterator:
+    """Another person's browser: its own context (own cookies), watched like `page`."""
+    pages = []
+
+    def open_page(viewport: dict) -> Page:
+        context = browser.new_context(base_url=live_server.url, viewport=viewport)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        context.expose_function("__cspViolation", console_errors.csp)
+        context.add_init_script(CSP_REPORTER)
+        page = context.new_page()
+        page.on("console", console_errors.console)
+        page.on("pageerror", console_errors.uncaught)
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.context.close()
+
+
+def list_of(page: Page, view: str):
+    page.goto(f"{reverse('messaging:inbox')}?view={view}")
+    return page.locator("#conversation-list .conversation-item")
+
+
+def assert_fits(page: Page) -> None:
+    width, scroll = page.evaluate("[window.innerWidth, document.scrollingElement.scrollWidth]")
+    assert scroll <= width, f"{page.url} scrolls sideways: {scroll} px in {width}"
+
+
+@pytest.mark.parametrize("viewport", WIDTHS, ids=["desktop", "phone"])
+def test_two_teammates_assign_filter_finish_and_a_new_text_reopens_it(
+    page, second_page, sandbox, worker, live_server, viewport
+):
+    numbers_sync()
+    text_our_did(live_server, handset=HANDSET, did=OUR_LINE, message="Is my order ready?")
+    wait_until(lambda: Conversation.objects.exists(), what="the conversation")
+    conversation_url = reverse("messaging:conversation", args=[HANDSET])
+    ines = make_user("ines", "Inbox staff")
+    alex = make_user("alex", "Inbox staff")
+    alex.first_name, alex.last_name = "Alex", "Rivera"
+    alex.save()
+    page.set_viewport_size(viewport)
+    alex_page = second_page(viewport)
+    sign_in(page, ines, then=reverse("messaging:inbox"))
+    sign_in(alex_page, alex, then=reverse("messaging:inbox"))
+
+    # Nobody has it yet: Unassigned for both, Mine for neither.
+    expect(list_of(page, "unassigned")).to_have_count(1)
+    expect(list_of(alex_page, "unassigned")).to_have_count(1)
+    expect(list_of(alex_page, "mine")).to_have_count(0)
+
+    # Ines gives it to Alex.
+    page.goto(conversation_url)
+    state = page.locator("#conversation-state")
+    expect(state).to_contain_text("Unassigned")
+    assert_fits(page)
+    mark_page(page)
+    state.get_by_label("Assign to").select_option(label="Alex Rivera")
+    state.get_by_role("button", name="Assign", exact=True).click()
+    expect(state).to_contain_text("Assigned to Alex Rivera")
+    expect(page.locator("#thread-rows .system-line")).to_contain_text(
+        "ines assigned this to Alex Rivera"
+    )
+    assert still_same_page(page), "assigning reloaded the page; it should go by htmx"
+
+    # Mine differs per person; Unassigned is shared and now empty.
+    expect(list_of(alex_page, "mine")).to_have_count(1)
+    expect(alex_page.locator(f"#conversation-{HANDSET}")).to_be_visible()
+    expect(list_of(page, "mine")).to_have_count(0)
+    expect(list_of(page, "unassigned")).to_have_count(0)
+    expect(list_of(page, "all")).to_have_count(1)
+
+    # Alex marks it done, in his own tab.
+    alex_page.goto(conversation_url)
+    alex_state = alex_page.locator("#conversation-state")
+    expect(alex_state).to_contain_text("Assigned to you")
+    alex_state.get_by_role("button", name="Done").click()
+    expect(alex_state.locator(".state-badge")).to_have_text("Done")
+    expect(alex_state.get_by_role("button", name="Reopen")).to_be_visible()
+    assert_fits(alex_page)
+    expect(list_of(page, "done")).to_have_count(1)
+    expect(list_of(page, "all")).to_have_count(0)
+
+    # The customer texts again: Alex's open tab shows it reopened, without a reload.
+    alex_page.goto(conversation_url)
+    mark_page(alex_page)
+    text_our_did(live_server, handset=HANDSET, did=OUR_LINE, message="One more question")
+    expect(alex_state.locator(".state-badge")).to_have_text("Open", timeout=12_000)
+    lines = alex_page.locator("#thread-rows .system-line")
+    expect(lines.last).to_contain_text("Reopened by a new message")
+    expect(lines.filter(has_text="Alex Rivera marked this done")).to_have_count(1)
+    expect(alex_page.locator("#thread-rows .bubble.inbound").last).to_contain_text(
+        "One more question"
+    )
+    expect(alex_state).to_contain_text("Assigned to you")
+    assert still_same_page(alex_page), "the thread reloaded; changes should arrive by htmx"
+    assert_fits(alex_page)
+    expect(list_of(alex_page, "mine")).to_have_count(1)
