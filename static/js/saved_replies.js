@@ -90,13 +90,12 @@
     refill(state);
   }
 
-  function showBlanks(picker, composer, id, body, start) {
-    const hidden = composer.querySelector("input[name=saved_reply_id]");
-    if (hidden) hidden.value = id;
+  // One labelled input per blank in `names`, filling them into `body`, which stands in the
+  // Message box from `start`.
+  function askBlanks(picker, composer, names, body, start) {
     const fieldset = composer.querySelector(".saved-reply-blanks");
     if (!fieldset) return;
     const holder = fieldset.querySelector(".saved-reply-blank-fields");
-    const names = placeholders(body);
     holder.replaceChildren();
     say(composer, "");
     filling.delete(composer);
@@ -122,20 +121,48 @@
     (empty ?? holder.querySelector("input")).focus();
   }
 
+  function savedBodies(picker) {
+    const source = document.getElementById(picker.dataset.bodies);
+    return source ? JSON.parse(source.textContent) : {};
+  }
+
+  // A composer the server sent back because a blank was left (its hidden id still names the
+  // reply): ask again for the blanks still in the message, filling them into it as it stands.
+  function resume(composer) {
+    const hidden = composer.querySelector("input[name=saved_reply_id]");
+    const box = composer.elements.message;
+    const picker = document.querySelector("form[data-saved-replies]");
+    if (!hidden?.value || !box || !picker || filling.has(composer)) return;
+    const bodies = savedBodies(picker);
+    if (!Object.hasOwn(bodies, hidden.value)) return;
+    const left = placeholders(bodies[hidden.value]).filter((n) => box.value.includes(`{${n}}`));
+    askBlanks(picker, composer, left, box.value, 0);
+  }
+
+  function resumeAll(root) {
+    for (const hidden of root.querySelectorAll("input[name=saved_reply_id]")) {
+      if (hidden.form) resume(hidden.form);
+    }
+  }
+
   document.addEventListener("submit", (event) => {
     const picker = event.target;
     if (!(picker instanceof HTMLFormElement) || !picker.matches("form[data-saved-replies]")) return;
-    const source = document.getElementById(picker.dataset.bodies);
     // The reply box is swapped by htmx after each send: look it up when it is needed.
     const box = document.getElementById(picker.dataset.savedReplies);
     const select = picker.querySelector("select");
-    if (!source || !box || !select) return; // the plain GET fills the box instead
-    const bodies = JSON.parse(source.textContent);
-    if (!Object.hasOwn(bodies, select.value)) return;
+    const bodies = savedBodies(picker);
+    // Without them the plain GET fills the box instead.
+    if (!box || !select || !Object.hasOwn(bodies, select.value)) return;
     event.preventDefault();
     const body = bodies[select.value];
     const start = insert(box, body);
-    if (box.form) showBlanks(picker, box.form, select.value, body, start);
+    const composer = box.form;
+    if (composer) {
+      const hidden = composer.querySelector("input[name=saved_reply_id]");
+      if (hidden) hidden.value = select.value;
+      askBlanks(picker, composer, placeholders(body), body, start);
+    }
     const status = picker.querySelector(".saved-reply-status");
     const name = select.selectedOptions[0]?.textContent ?? "";
     if (status) {
@@ -158,4 +185,8 @@
       fillKnown(state); // a contact was picked in To after the reply was inserted
     }
   });
+
+  resumeAll(document);
+  // A reply box htmx swapped in with the server's refusal.
+  document.addEventListener("htmx:load", (event) => resumeAll(event.target));
 })();
