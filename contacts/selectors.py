@@ -32,7 +32,8 @@ def contacts_matching(query: str) -> QuerySet[Contact]:
     number it is (typed any way: "+1 (516) 206-5575", "206-55"); all of them when it is blank.
     Newest first, for keyset paging by id."""
     contacts = Contact.objects.order_by("-id")
-    query = " ".join(query.split())
+    # NUL: PostgreSQL refuses it in a pattern, and no stored text holds one.
+    query = " ".join(query.replace("\x00", "").split())
     if not query:
         return contacts
     tag = query.lstrip("#").lower()
