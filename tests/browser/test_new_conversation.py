@@ -11,12 +11,16 @@ from playwright.sync_api import expect
 
 from contacts.models import Contact
 from messaging.models import Message, SavedReply
+from phone_numbers.models import Did
 from phone_numbers.services import numbers_sync
 from sandbox.models import SandboxMessage
-from tests.browser.conftest import sign_in, wait_until
+from tests.browser import test_accessibility as accessibility
+from tests.browser.conftest import screenshot, sign_in, wait_until
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
+
+axe_page = accessibility.axe_page
 
 HANDSET = "15162065574"
 TYPED_NUMBER = "+1 516-206-5574"
@@ -47,6 +51,7 @@ def test_a_conversation_started_with_a_saved_reply_whose_blanks_are_filled_lands
     message = page.get_by_label("Message")
     expect(message).to_have_value("Hi Ana, your order {order_number} ships today.")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    screenshot(page, f"new-conversation-{width}.png")
 
     # Sent with a blank left: the server refuses, naming it, and asks for it again.
     page.get_by_role("button", name="Send", exact=True).click()
@@ -95,3 +100,23 @@ def test_in_a_conversation_the_contacts_name_fills_its_blank_and_the_reply_is_se
     ).to_be_visible()
     # A fresh composer: no blanks left from the reply just sent.
     expect(page.locator(".saved-reply-blanks")).to_be_hidden()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_axe_finds_nothing_serious_on_the_page_with_blanks_asked_and_a_refusal_shown(
+    axe_page, live_server, width
+):
+    Did.objects.create(did_sid="did-1", phonenumber="15162065575", active_capabilities=3)
+    SavedReply.objects.create(name="Order shipped", body=REPLY)
+    Contact.objects.create(number=HANDSET, name="Ana Lopez")
+    axe_page.set_viewport_size({"width": width, "height": 900})
+    sign_in(axe_page, make_user("ines", "Inbox staff", "Senders"))
+    axe_page.goto(reverse("messaging:conversation_new"))
+    axe_page.locator("#id_to_did").fill(TYPED_NUMBER)
+    axe_page.get_by_role("button", name="Insert").click()
+    expect(axe_page.get_by_label("Order number")).to_be_visible()
+    assert accessibility.axe_findings(axe_page) == []
+    axe_page.get_by_role("button", name="Send", exact=True).click()
+    expect(axe_page.locator("#id_message_error")).to_be_visible()
+    assert accessibility.axe_findings(axe_page) == []
+    assert axe_page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
