@@ -245,8 +245,8 @@ class ReplyForm(SendForm):
 
 class NewConversationForm(SendForm):
     """The inbox's New conversation: the Send page's form, so a number is refused (opted out,
-    a landline, not a number, one of ours) in the same words; the customer comes first, typed as
-    a number or as a contact's name."""
+    not a number, one of ours) or warned about (a landline) in the same words; the customer comes
+    first, typed as a number or as a contact's name."""
 
     to_did = forms.CharField(
         label="To",

@@ -4,6 +4,8 @@ checks refuse the same numbers in the same words."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -49,6 +51,12 @@ def start(
     client, *, to="+1 (516) 206-5319", message="Hello, your order is in.", from_did=OTHER_DID
 ):
     return client.post(NEW_URL, {"to_did": to, "from_did": from_did, "message": message})
+
+
+def suggest(client, query: str):
+    """What htmx asks while the agent types in To (it names the field that asked)."""
+    headers = {"HX-Request": "true", "HX-Trigger-Name": "to_did"}
+    return client.get(f"{NEW_URL}?{query}", headers=headers)
 
 
 def test_the_inbox_url_for_a_new_conversation_is_not_taken_for_a_customer_number():
@@ -131,7 +139,7 @@ def test_the_to_field_suggests_contacts_by_name_company_and_number(agent):
     )
     Contact.objects.create(number="15162065320", name="Bo Chen")
     for typed in ("ana", "acm", "206-5319"):
-        fragment = get(agent, NEW_URL, f"to_did={typed}", htmx=True).content.decode()
+        fragment = suggest(agent, f"to_did={typed}").content.decode()
         assert fragment.strip().startswith('<datalist id="contact-options">'), typed
         assert '<option value="+1 516-206-5319"' in fragment, typed
         assert "Ana Lopez · Acme" in fragment, typed
@@ -192,6 +200,29 @@ def test_a_sender_without_the_inbox_or_inbox_staff_without_sending_are_told_why(
     assert not Message.objects.exists()
 
 
+def test_another_htmx_request_gets_the_page_not_the_suggestions(agent):
+    page = get(agent, NEW_URL, htmx=True).content.decode()
+    assert "<h1>New conversation</h1>" in page
+
+
+def test_a_message_scheduled_from_here_waits_in_its_conversation(agent):
+    send_at = timezone.localtime() + timedelta(hours=2)
+    response = agent.post(
+        NEW_URL,
+        {
+            "to_did": CUSTOMER,
+            "from_did": OUR_DID,
+            "message": "See you tomorrow",
+            "send_at": send_at.strftime("%Y-%m-%dT%H:%M"),
+            "schedule": "1",
+        },
+    )
+    assert response["Location"] == reverse("messaging:conversation", args=[CUSTOMER])
+    scheduled = Message.objects.get()
+    assert (scheduled.status, scheduled.body) == (Status.SCHEDULED, "See you tomorrow")
+    assert Conversation.objects.filter(customer_number=CUSTOMER).exists()
+
+
 def test_a_visitor_is_sent_to_sign_in(client, dids):
     response = client.get(NEW_URL)
     assert response.status_code == 302
@@ -211,6 +242,7 @@ def test_fuzzed_new_conversation_form_and_search_never_answer_5xx(agent):
     @given(query=form_data({"to_did": "Ana", "saved_reply": "1"}), htmx=st.booleans())
     def search(query, htmx):
         answered(get(agent, NEW_URL, query, htmx=htmx))
+        answered(suggest(agent, query))
 
     send()
     search()

@@ -40,8 +40,9 @@ def _suggestions(typed: str) -> list:
 @vary_on_headers("HX-Request")
 def conversation_new(request: HttpRequest) -> HttpResponse:
     posted = request.method == "POST"
-    if request.htmx and not posted:
-        # The To field's suggestions as the agent types (the browser's list shows them).
+    if request.htmx.trigger_name == "to_did" and not posted:
+        # The To field's suggestions as the agent types (the browser's list shows them); any
+        # other htmx request (the inbox loading this page into its pane) gets the page.
         suggestions = _suggestions(request.GET.get("to_did", ""))
         return render(request, TEMPLATE + "#contact-options", {"suggestions": suggestions})
     senders = sender_dids(request.user)
