@@ -11,11 +11,13 @@ from playwright.sync_api import expect
 
 from contacts.models import Contact, ContactTag
 from messaging.models import ConsentEvent, Direction, Message, Status
+from tests.browser import test_accessibility as a11y
 from tests.browser import test_layout as layout
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
+axe_page = a11y.axe_page
 
 CUSTOMER = "12125550142"
 OUR_DID = "15162065575"
@@ -130,3 +132,25 @@ def test_a_contact_added_in_the_browser_names_its_number_in_the_messages_list(
     row = page.locator("table.messages tbody tr").first
     expect(row.locator(".contact-name")).to_have_text("Bob Stone")
     expect(row).to_contain_text("+1 212-555-0142")
+
+
+@pytest.mark.parametrize("viewport", [layout.PHONE, layout.DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_nothing_serious_on_the_contacts_pages(
+    axe_page, live_server, contacts_world, viewport
+):
+    axe_page.set_viewport_size(viewport)
+    sign_in(axe_page, make_user("ines", "Inbox staff"), then=reverse("contacts:list"))
+    findings = {"contacts list": a11y.axe_findings(axe_page)}
+    for key in ("ann", "bob"):
+        axe_page.goto(reverse("contacts:detail", args=[contacts_world[key].pk]))
+        findings[key] = a11y.axe_findings(axe_page)
+    axe_page.goto(reverse("contacts:new"))
+    axe_page.get_by_role("button", name="Save").click()  # the refused form, errors shown
+    findings["refused new contact"] = a11y.axe_findings(axe_page)
+    axe_page.goto(reverse("contacts:import"))
+    axe_page.get_by_label("CSV file").set_input_files(
+        {"name": "contacts.csv", "mimeType": "text/csv", "buffer": IMPORT}
+    )
+    axe_page.get_by_role("button", name="Import").click()
+    findings["import report"] = a11y.axe_findings(axe_page)
+    assert {page: found for page, found in findings.items() if found} == {}
