@@ -36,12 +36,20 @@ def test_a_conversation_started_with_a_saved_reply_whose_blanks_are_filled_lands
     numbers_sync()
     SavedReply.objects.create(name="Order shipped", body=REPLY)
     Contact.objects.create(number=HANDSET, name="Ana Lopez", company="Acme")
+    # Newer contacts fill the list offered before anything is typed.
+    for n in range(12):
+        Contact.objects.create(number=f"1516206{5600 + n}", name=f"Customer {n}")
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, make_user("ines", "Inbox staff", "Senders"), then=reverse("messaging:inbox"))
     page.goto(reverse("messaging:conversation_new"))
     expect(page.get_by_role("heading", name="New conversation")).to_be_visible()
 
-    page.locator("#id_to_did").fill(TYPED_NUMBER)
+    to = page.locator("#id_to_did")
+    ana = page.locator(f'#contact-options option[value="{TYPED_NUMBER}"]')
+    expect(ana).to_have_count(0)
+    to.press_sequentially("ana")
+    expect(ana).to_have_text("Ana Lopez · Acme")  # found by name while typing
+    to.fill(TYPED_NUMBER)  # what picking her in the browser's list puts there
     page.get_by_label("Saved replies").select_option(label="Order shipped")
     page.get_by_role("button", name="Insert").click()
 
