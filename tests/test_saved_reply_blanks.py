@@ -216,3 +216,10 @@ def test_fuzzed_reply_ids_and_values_never_answer_5xx_nor_send_a_blank(
     for body in outbound():
         for blank in ("{first_name}", "{order_number}", "{day}"):
             assert blank not in body
+
+
+@pytest.mark.parametrize("url", [SEND_URL, NEW_URL])
+def test_without_javascript_the_picked_reply_fills_the_box_and_its_id(agent, shipped, url):
+    page = agent.get(f"{url}?saved_reply={shipped.pk}").content.decode()
+    assert f'name="saved_reply_id" value="{shipped.pk}"' in page
+    assert SHIPPED in page

@@ -52,6 +52,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     if picker["saved_reply_picked"] is not None:
         # The Saved replies picker without JavaScript: its text fills the Message box.
         initial["message"] = picker["saved_reply_picked"].body
+        initial["saved_reply_id"] = picker["saved_reply_picked"].pk
     form = NewConversationForm(
         request.POST if posted else None,
         request.FILES if posted else None,

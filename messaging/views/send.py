@@ -48,6 +48,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
     if picker["saved_reply_picked"] is not None:
         # The Saved replies picker without JavaScript: its text fills the Message box.
         initial["message"] = picker["saved_reply_picked"].body
+        initial["saved_reply_id"] = picker["saved_reply_picked"].pk
     form = SendForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
