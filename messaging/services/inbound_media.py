@@ -53,7 +53,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from messaging import media_files
 from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia
-from portal.inserts import insert_many
+from portal.inserts import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +70,11 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 DOWNLOAD_TASK = "messaging.tasks.download_media_task"
 # Files one run takes at most; it queues the next run for the rest.
 RUN_FILES = 20
-# A file's token: as `models.media_token`, 192 random bits.
+# A file's token: as `models.media_token`, 192 random bits, 32 characters of URL-safe base64.
 TOKEN_BYTES = 24
+TOKEN_CHARS = TOKEN_BYTES * 4 // 3
+# What each file row of a new MMS gives; every other column starts at its default.
+FILE_COLUMNS = ("position", "token", "source_url")
 
 
 def media_record(message: Message, urls: list[str]) -> None:
@@ -79,41 +82,47 @@ def media_record(message: Message, urls: list[str]) -> None:
     one waits to start already (it will take these files too), so the webhook answers at once and
     no file is forgotten if the worker is down.
 
-    One INSERT of every row (`portal.inserts`), not `bulk_create`: compiling the ORM's insert
-    cost the webhook about 1 ms of its ~6 ms per MMS (bench/RESULTS.md, issue 14). The same
-    statement asks whether a download waits (no second round trip), and the tokens come from
-    one read of the system's random source, not one per file (bench/RESULTS.md, run G)."""
+    What an MMS adds to the webhook is kept to the file rows' one INSERT and little Python, so
+    the webhook takes MMS nearly as fast as SMS (issue 14; bench/RESULTS.md, runs D, G and K):
+    the rows are written with no model object per row (`portal.inserts.insert_rows`), on
+    PostgreSQL the question whether a download waits rides on that INSERT (no second round
+    trip), and the tokens come from one read of the system's random source, encoded at once."""
     from messaging import tasks  # imported here: the tasks module imports this one
 
-    random = os.urandom(TOKEN_BYTES * len(urls))
-    (waiting,) = insert_many(
-        [
-            MessageMedia(
-                message=message,
-                position=i,
-                token=base64.urlsafe_b64encode(random[i * TOKEN_BYTES : (i + 1) * TOKEN_BYTES])
-                .rstrip(b"=")
-                .decode(),
-                source_url=url,
-                state=MediaState.PENDING,
-            )
-            for i, url in enumerate(urls)
-        ],
-        returning=f"({_waiting_sql()})",
-        params=_waiting_params(),
-    )
+    now = timezone.now()
+    # TOKEN_BYTES is a multiple of 3, so each token is its own TOKEN_CHARS of the encoded whole.
+    tokens = base64.urlsafe_b64encode(os.urandom(TOKEN_BYTES * len(urls))).decode()
+    rows = [(i, tokens[i * TOKEN_CHARS : (i + 1) * TOKEN_CHARS], url) for i, url in enumerate(urls)]
+    fixed = {"message_id": message.pk, "state": MediaState.PENDING, "created_at": now}
+    if connection.vendor == "sqlite":
+        # SQLite runs in this process: a second statement costs no round trip, while the same
+        # question in RETURNING cost it about eight times as much (bench/RESULTS.md, run K).
+        insert_rows(MessageMedia, FILE_COLUMNS, rows, fixed=fixed)
+        with connection.cursor() as cursor:
+            cursor.execute(_waiting_sql(), _waiting_params(now))
+            (waiting,) = cursor.fetchone()
+    else:
+        (waiting,) = insert_rows(
+            MessageMedia,
+            FILE_COLUMNS,
+            rows,
+            fixed=fixed,
+            returning=f"({_waiting_sql()})",
+            params=_waiting_params(now),
+        )
     if not waiting:
         tasks.download_media_task.enqueue()
 
 
-def _waiting_params() -> list:
+def _waiting_params(now: datetime) -> list:
+    return ["READY", DOWNLOAD_TASK, _no_run_after(), connection.ops.adapt_datetimefield_value(now)]
+
+
+@cache
+def _no_run_after():
+    """What django-tasks-db stores for a task due at once (a date far ahead), prepared once."""
     run_after = DBTaskResult._meta.get_field("run_after")
-    return [
-        "READY",
-        DOWNLOAD_TASK,
-        run_after.get_db_prep_value(get_date_max(), connection),
-        run_after.get_db_prep_value(timezone.now(), connection),
-    ]
+    return run_after.get_db_prep_value(get_date_max(), connection)
 
 
 @cache
