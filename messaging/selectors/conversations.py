@@ -88,7 +88,7 @@ def inbox_page(
     user, conversations: QuerySet[Conversation], before: str | None
 ) -> tuple[list[Conversation], str]:
     """A page of conversations, most recent activity first, and the cursor of the next ("")."""
-    ordered = _older_than(conversations, before).select_related("last_message")
+    ordered = _older_than(conversations, before).select_related("last_message", "assignee")
     page, more = keyset_page(ordered.order_by("-last_activity_at", "-id"), size=PAGE_SIZE)
     # The keyset cursor comes from the stored rows, before they are narrowed for display.
     next_before = f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else ""
