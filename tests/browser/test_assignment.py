@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from messaging.models import Conversation
+from messaging.models import Conversation, Direction, Message
+from messaging.services.assignment import conversation_assign, conversation_done
+from messaging.services.carrier_events import conversation_add_message
 from phone_numbers.services import numbers_sync
+from tests.browser import test_accessibility as accessibility
 from tests.browser.conftest import (
     CSP_REPORTER,
     DEFAULT_TIMEOUT_MS,
@@ -28,6 +32,9 @@ pytestmark = pytest.mark.browser
 
 HANDSET, OUR_LINE = "15162065574", "15162065318"
 WIDTHS = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
+
+axe_page = accessibility.axe_page
+axe_findings = accessibility.axe_findings
 
 
 @pytest.fixture
@@ -130,3 +137,43 @@ def test_two_teammates_assign_filter_finish_and_a_new_text_reopens_it(
     assert still_same_page(alex_page), "the thread reloaded; changes should arrive by htmx"
     assert_fits(alex_page)
     expect(list_of(alex_page, "mine")).to_have_count(1)
+
+
+def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, live_server):
+    """The controls in each state (unassigned, assigned, done, a refused choice) and the thread's
+    system lines, at both widths."""
+    page = axe_page
+    message = Message.objects.create(
+        direction=Direction.INBOUND, our_number=OUR_LINE, their_number=HANDSET, body="Hello?"
+    )
+    conversation_add_message(message)
+    conversation = Conversation.objects.get()
+    ines = make_user("ines", "Inbox staff")
+    alex = make_user("alex", "Inbox staff")
+    conversation_assign(conversation=conversation, assignee=alex, actor=ines)
+    conversation_done(conversation=conversation, actor=alex)
+    sign_in(page, ines, then=reverse("messaging:conversation", args=[HANDSET]))
+    found = {}
+    for viewport in WIDTHS:
+        page.set_viewport_size(viewport)
+        page.goto(reverse("messaging:conversation", args=[HANDSET]))
+        expect(page.locator("#thread-rows .system-line").first).to_be_visible()
+        found[f"done, assigned at {viewport['width']}"] = axe_findings(page)
+        assert_fits(page)
+        state = page.locator("#conversation-state")
+        state.get_by_role("button", name="Reopen").click()
+        state.get_by_role("button", name="Unassign").click()
+        expect(state).to_contain_text("Unassigned")
+        found[f"open, unassigned at {viewport['width']}"] = axe_findings(page)
+        # A teammate removed from the team while the page was open: the choice is refused.
+        alex.groups.clear()
+        state.get_by_label("Assign to").select_option(label="alex")
+        state.get_by_role("button", name="Assign", exact=True).click()
+        expect(state.get_by_role("alert")).to_contain_text("Not assigned")
+        found[f"refused choice at {viewport['width']}"] = axe_findings(page)
+        assert_fits(page)
+        alex.groups.add(Group.objects.get(name="Inbox staff"))
+        conversation_assign(conversation=conversation, assignee=alex, actor=ines)
+        conversation_done(conversation=conversation, actor=alex)
+    found = {k: v for k, v in found.items() if v}
+    assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
