@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from messaging.models import Conversation, ConversationEvent, Direction, Message, Status
 from messaging.selectors.conversations import (
+    THREAD_SIZE,
     inbox_conversations,
     thread_events,
     thread_events_after,
@@ -254,3 +255,18 @@ def test_a_poll_gets_only_the_system_lines_the_page_does_not_show(convo, ines, a
     conversation_done(conversation=convo, actor=alex)
     assert [e.kind for e in thread_events_after(convo, since, 0)] == ["assigned", "done"]
     assert [e.kind for e in thread_events_after(convo, since, shown.pk)] == ["done"]
+
+
+def test_each_page_of_a_long_thread_shows_the_system_lines_of_its_own_span(convo, ines):
+    conversation_done(conversation=convo, actor=ines)  # between the 1st and 2nd message
+    for n in range(THREAD_SIZE):
+        text_from(body=f"text {n}")  # the first reopens it
+    conversation_done(conversation=convo, actor=ines)  # after the last
+    newest, more = thread_page(ines, CUSTOMER)
+    assert more and newest[0].body == "text 0"
+    shown = [e.kind for e in thread_events(convo, newest, older=more)]
+    assert shown == ["reopened", "done"]
+    older, more = thread_page(ines, CUSTOMER, before=str(newest[0].pk))
+    assert not more and [m.body for m in older] == ["Hi"]
+    shown = [e.kind for e in thread_events(convo, older, older=more, before=str(newest[0].pk))]
+    assert shown == ["done"]
