@@ -88,9 +88,11 @@ def test_two_teammates_assign_filter_finish_and_a_new_text_reopens_it(
     # Nobody has it yet: Unassigned for both, Mine for neither.
     expect(list_of(page, "unassigned")).to_have_count(1)
     expect(list_of(alex_page, "unassigned")).to_have_count(1)
-    expect(list_of(alex_page, "mine")).to_have_count(0)
+    alex_mine = list_of(alex_page, "mine")
+    expect(alex_mine).to_have_count(0)
+    mark_page(alex_page)
 
-    # Ines gives it to Alex.
+    # Ines gives it to Alex; his open Mine list shows it without a reload.
     page.goto(conversation_url)
     state = page.locator("#conversation-state")
     expect(state).to_contain_text("Unassigned")
@@ -103,10 +105,11 @@ def test_two_teammates_assign_filter_finish_and_a_new_text_reopens_it(
         "ines assigned this to Alex Rivera"
     )
     assert still_same_page(page), "assigning reloaded the page; it should go by htmx"
+    expect(alex_mine).to_have_count(1, timeout=12_000)
+    expect(alex_page.locator(f"#conversation-{HANDSET}")).to_be_visible()
+    assert still_same_page(alex_page), "the list reloaded; it should follow by htmx"
 
     # Mine differs per person; Unassigned is shared and now empty.
-    expect(list_of(alex_page, "mine")).to_have_count(1)
-    expect(alex_page.locator(f"#conversation-{HANDSET}")).to_be_visible()
     expect(list_of(page, "mine")).to_have_count(0)
     expect(list_of(page, "unassigned")).to_have_count(0)
     expect(list_of(page, "all")).to_have_count(1)
