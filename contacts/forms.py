@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from campaigns.recipients import MAX_LIST_BYTES
 from contacts.models import Contact
 from contacts.tags import MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, tag_names
 from messaging.models import ConsentEvent
@@ -87,6 +88,17 @@ class ImportForm(forms.Form):
         ),
         error_messages={"required": "Choose the CSV file to import."},
     )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        # Refused before it is read: a huge upload never has to fit in memory.
+        if upload.size > MAX_LIST_BYTES:
+            raise ValidationError(
+                f"The file is {upload.size / 1_048_576:.1f} MB; at most "
+                f"{MAX_LIST_BYTES // 1_048_576} MB can be read at once. Split it into smaller "
+                "files."
+            )
+        return upload
 
 
 class StaffConsentForm(forms.Form):

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from campaigns.recipients import MAX_LIST_BYTES
 from contacts import consent, selectors, services
 from contacts.forms import ContactForm, ImportForm, StaffConsentForm
 from contacts.imports import contacts_import
@@ -29,6 +30,7 @@ from portal.phones import format_number, normalize_number
 from portal.roles import role_required
 
 PAGE_SIZE = 50
+CONSENT_SHOWN = 200  # on the page; the export holds the whole record
 MAX_QUERY = 100
 
 inbox_staff_only = role_required(VIEW_INBOX)
@@ -100,7 +102,8 @@ def _detail_context(request: HttpRequest, contact: Contact, **extra) -> dict:
         "has_conversation": conversations_visible_to(request.user)
         .filter(customer_number=contact.number)
         .exists(),
-        "consent_events": list(consent.consent_events(contact.number)[:200]),
+        "consent_events": list(consent.consent_events(contact.number)[: CONSENT_SHOWN + 1]),
+        "consent_shown": CONSENT_SHOWN,
         "form": extra.pop("form", None) or ContactForm(instance=contact),
         "consent_form": extra.pop("consent_form", None) or StaffConsentForm(),
         **extra,
@@ -176,7 +179,8 @@ def contact_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            report = contacts_import(form.cleaned_data["file"].read(), user=request.user)
+            data = form.cleaned_data["file"].read(MAX_LIST_BYTES + 1)
+            report = contacts_import(data, user=request.user)
         except ValidationError as err:
             form.add_error("file", err)
     return render(request, "contacts/import.html", {"form": form, "report": report})

@@ -220,3 +220,16 @@ def test_a_consent_entry_without_its_parts_records_nothing(staff, ann, form, err
     assert error in response.content.decode()
     assert not ConsentEvent.objects.exists()
     assert not OptOut.objects.exists()
+
+
+def test_a_long_record_shows_the_latest_and_says_the_export_holds_them_all(
+    webhook_url, staff, ann, monkeypatch
+):
+    monkeypatch.setattr("contacts.views.CONSENT_SHOWN", 2)
+    first = text_us(webhook_url, "STOP", sid="m-1")
+    text_us(webhook_url, "START", sid="m-2")
+    text_us(webhook_url, "STOP", sid="m-3")
+    page = staff.get(reverse("contacts:detail", args=[ann.pk])).content.decode()
+    assert page.count('<tr id="consent-') == 2
+    assert reverse("messaging:message", args=[first.pk]) not in page
+    assert "The latest 2 are shown; the export holds them all." in page

@@ -131,3 +131,13 @@ def test_a_file_that_cannot_be_read_is_refused_whole(client, inbox_staff):
     page = client.post(reverse("contacts:import"), {"file": upload}).content.decode()
     assert "Nothing was imported: No column of phone numbers was found." in page
     assert not Contact.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(client, inbox_staff, monkeypatch):
+    monkeypatch.setattr("contacts.forms.MAX_LIST_BYTES", 1_048_576)
+    client.force_login(inbox_staff)
+    data = b"number\n" + b"15162065575\n" * 100_000
+    upload = SimpleUploadedFile("contacts.csv", data, content_type="text/csv")
+    page = client.post(reverse("contacts:import"), {"file": upload}).content.decode()
+    assert "The file is 1.1 MB; at most 1 MB can be read at once." in page
+    assert not Contact.objects.exists()
