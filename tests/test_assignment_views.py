@@ -187,3 +187,24 @@ def test_the_three_controls_never_answer_5xx_and_the_pages_still_render(client, 
         for view in ("", "?view=mine", "?view=unassigned", "?view=done", "?view=%00"):
             response = client.get(path + view)
             assert response.status_code == 200, (path, view, response.status_code)
+
+
+def test_a_poll_brings_a_new_system_line_and_the_controls_once(as_ines, convo, alex):
+    from messaging.selectors.paging import new_cursor
+
+    page = f"/messaging/inbox/{CUSTOMER}/"
+    as_ines.get(page)
+    last = Message.objects.get().pk
+    cursor = new_cursor()
+    as_ines.post(url("assign"), {"assignee": alex.pk})  # as if from another tab
+    poll = {"since": cursor, "last": last, "last_event": 0}
+    response = as_ines.get(page, poll, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="conversation-state" aria-live="polite" hx-swap-oob="outerHTML"' in html
+    assert "Assigned to <strong>Alex Rivera</strong>" in html
+    assert "ines assigned this to Alex Rivera" in html
+    event = ConversationEvent.objects.get()
+    assert f"last_event={event.pk}" in html  # the next poll's cursor
+    poll["last_event"] = event.pk
+    assert as_ines.get(page, poll, headers={"HX-Request": "true"}).status_code == 204

@@ -7,7 +7,7 @@ import heapq
 import re
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 
 from messaging.models import Conversation, ConversationEvent, Message, OptOut
 from messaging.selectors.messages import files_summary, messages_for_display
@@ -118,14 +118,16 @@ def thread_page(user, customer: str, before: str = "") -> tuple[list[Message], b
 
 def thread_changed(user, customer: str, since: datetime) -> bool:
     """Whether any message of the thread the person may read changed after `since`, or a system
-    line was written: probes of the (customer, updated_at) and (conversation, created_at) indexes,
-    for the poll that usually finds nothing."""
+    line (assigned, done, reopened) was written: one statement for the poll that usually finds
+    nothing, probing the (customer, updated_at) and (conversation, created_at) indexes from the
+    conversation's unique number."""
     no_such_number(customer)
+    messages = _thread(user, customer).filter(updated_at__gt=since)
+    lines = ConversationEvent.objects.filter(conversation=OuterRef("pk"), created_at__gt=since)
     return (
-        _thread(user, customer).filter(updated_at__gt=since).exists()
-        or ConversationEvent.objects.filter(
-            conversation__customer_number=customer, created_at__gt=since
-        ).exists()
+        Conversation.objects.filter(customer_number=customer)
+        .filter(Exists(messages) | Exists(lines))
+        .exists()
     )
 
 
