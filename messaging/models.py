@@ -367,12 +367,21 @@ class Conversation(models.Model):
             ),
         ]
 
+    # The customer's contact name, where one is known: set by the reads that show conversations
+    # (messaging/selectors/conversations.py), one query for a whole page.
+    contact_name = ""
+
     def __str__(self) -> str:
         return self.customer_formatted
 
     @property
     def customer_formatted(self) -> str:
         return format_number(self.customer_number)
+
+    @property
+    def display_name(self) -> str:
+        """How the portal names the customer: their contact name, else their number."""
+        return self.contact_name or self.customer_formatted
 
 
 class ConversationEvent(models.Model):

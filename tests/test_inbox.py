@@ -46,7 +46,8 @@ def test_an_inbound_text_opens_a_conversation_with_one_unread(staff, webhook_cli
     assert "+1 516-206-5319" in page
     assert "Is my order ready?" in page
     assert Conversation.objects.get(customer_number=CUSTOMER).unread_count == 1
-    assert 'title="unread">1<' in page
+    listing = page[page.index('id="conversation-list"') :]  # not the nav's badge
+    assert '<span class="badge unread">1<span class="visually-hidden"> unread</span>' in listing
 
 
 def test_opening_a_conversation_marks_it_read_and_shows_the_thread_in_order(
@@ -55,7 +56,8 @@ def test_opening_a_conversation_marks_it_read_and_shows_the_thread_in_order(
     inbound(webhook_client, webhook_url, sid="a", text="first")
     inbound(webhook_client, webhook_url, sid="b", text="second")
     page = staff.get(reverse("messaging:conversation", args=[CUSTOMER])).content.decode()
-    assert page.index("first") < page.index("second")
+    thread = page[page.index('id="thread-rows"') :]
+    assert thread.index("first") < thread.index("second")
     assert Conversation.objects.get(customer_number=CUSTOMER).unread_count == 0
 
 

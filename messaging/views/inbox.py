@@ -12,14 +12,17 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from campaigns.selectors import campaign_tags
+from contacts.selectors import contact_names
 from messaging.forms import ReplyForm, when_text
 from messaging.models import Conversation, Direction
 from messaging.selectors.conversations import (
     inbox_conversations,
     inbox_page,
+    inbox_view,
     reply_from_default,
     thread_changed,
     thread_changes,
+    thread_items,
     thread_page,
 )
 from messaging.selectors.paging import new_cursor, parse_cursor, parse_id
@@ -31,11 +34,18 @@ from messaging.selectors.visibility import (
 )
 from messaging.services.carrier_events import conversation_mark_read
 from messaging.services.outbound import message_send
+from messaging.views.assignment import assignment_context, thread_context, thread_poll_lines
 from messaging.views.saved_replies import picker_context
 from portal.permissions import VIEW_INBOX
 from portal.roles import role_required
 
 SEARCH_MAX_LENGTH = 200
+INBOX_VIEW_LABELS = [
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("all", "All"),
+    ("done", "Done"),
+]
 
 inbox_required = role_required(VIEW_INBOX)
 
@@ -45,33 +55,56 @@ inbox_required = role_required(VIEW_INBOX)
 @inbox_required
 @vary_on_headers("HX-Request")
 def inbox(request: HttpRequest) -> HttpResponse:
-    # A NUL cannot be compared with a PostgreSQL text column, and SQLite refuses LIKE patterns
-    # over 50 KB: neither can be part of a real search.
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
-    before = request.GET.get("before")
     since = parse_cursor(request.GET.get("since"))
-    conversations = inbox_conversations(request.user, q=q)
+    q = _search_terms(request)
+    # Every state: a conversation leaving the list shown (done, given to someone) is a change too.
+    conversations = inbox_conversations(request.user, q=q, view=None)
     if since is not None and not conversations.filter(updated_at__gt=since).exists():
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
+    context = _list_context(request, q=q, before=request.GET.get("before"))
+    template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
+    return render(request, template, context)
+
+
+def _search_terms(request: HttpRequest) -> str:
+    # A NUL cannot be compared with a PostgreSQL text column, and SQLite refuses LIKE patterns
+    # over 50 KB: neither can be part of a real search.
+    return request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+
+
+def _list_context(
+    request: HttpRequest, conversations=None, q: str | None = None, before: str | None = None
+) -> dict:
+    """The conversation list pane: a page of conversations (older than `before`, a list cursor)
+    with the customers' names and campaign tags."""
+    if q is None:
+        q = _search_terms(request)
+    view = inbox_view(request.GET.get("view"))
+    if conversations is None:
+        conversations = inbox_conversations(request.user, q=q, view=view)
     page, next_before = inbox_page(request.user, conversations, before)
-    tags = campaign_tags([c.customer_number for c in page])
+    numbers = [c.customer_number for c in page]
+    tags = campaign_tags(numbers)
+    names = contact_names(numbers)
     for c in page:
         c.campaign_tag = tags.get(c.customer_number)
-    context = {
+        c.contact_name = names.get(c.customer_number, "")
+    return {
         "conversations": page,
         "q": q,
+        "view": view,
+        "inbox_views": INBOX_VIEW_LABELS,
         "live": not before,  # only the first page follows new activity
         "cursor": new_cursor(),
         "next_before": next_before,
     }
-    template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
-    return render(request, template, context)
 
 
 @require_GET
 @login_required
 @inbox_required
+@vary_on_headers("HX-Request", "HX-Target")
 def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     since = parse_cursor(request.GET.get("since"))
     if since is not None and not thread_changed(request.user, customer, since):
@@ -81,44 +114,55 @@ def conversation(request: HttpRequest, customer: str) -> HttpResponse:
     if since is not None:
         return _thread_changes(request, convo, since)
 
-    before = request.GET.get("before", "")
-    rows, more = thread_page(request.user, customer, before)
+    context = _conversation_context(request, convo)
     if may_mark_read(request.user, convo):
         conversation_mark_read(customer)
+    if _pane_only(request):
+        # Another conversation picked in the list: only the right pane is swapped, the list
+        # keeps polling, and htmx pushes this conversation's URL.
+        return render(request, "messaging/conversation.html", context)
+    return render(request, "messaging/inbox.html", {**_list_context(request), **context})
+
+
+def _pane_only(request: HttpRequest) -> bool:
+    # A history restore (Back after the cache was dropped) wants the whole page.
+    htmx = request.htmx
+    return bool(htmx) and htmx.target == "conversation-pane" and not htmx.history_restore_request
+
+
+def _conversation_context(request: HttpRequest, convo: Conversation, form=None) -> dict:
+    customer = convo.customer_number
+    convo.contact_name = contact_names([customer]).get(customer, "")
+    before = request.GET.get("before", "")
+    rows, more = thread_page(request.user, customer, before)
     senders = sender_dids(request.user)
     opt_outs = opt_outs_visible_to(request.user, customer)
     picker = picker_context(request)
-    initial = {"from_did": reply_from_default(convo, senders)}
-    if picker["saved_reply_picked"] is not None:
-        # The Saved replies picker without JavaScript: its text fills the Message box.
-        initial["message"] = picker["saved_reply_picked"].body
-    form = ReplyForm(
-        dids=senders.dids,
-        customer=customer,
-        opted_out=opt_outs,
-        initial=initial,
-    )
-    return render(
-        request,
-        "messaging/conversation.html",
-        {
-            "conversation": convo,
-            "campaign_tag": campaign_tags([customer]).get(customer),
-            "opt_outs": opt_outs,
-            "thread": rows,
-            "older_before": rows[0].pk if more and rows else "",
-            "live": not before,
-            "cursor": new_cursor(),
-            "last_id": rows[-1].pk if rows else 0,
-            "form": form,
-            **picker,
-        },
-    )
+    if form is None:
+        initial = {"from_did": reply_from_default(convo, senders)}
+        if picker["saved_reply_picked"] is not None:
+            # The Saved replies picker without JavaScript: its text fills the Message box.
+            initial["message"] = picker["saved_reply_picked"].body
+        form = ReplyForm(dids=senders.dids, customer=customer, opted_out=opt_outs, initial=initial)
+    return {
+        "conversation": convo,
+        "campaign_tag": campaign_tags([customer]).get(customer),
+        "opt_outs": opt_outs,
+        **thread_context(convo, rows, more=more, before=before),
+        **assignment_context(request, convo),
+        "older_before": rows[0].pk if more and rows else "",
+        "live": not before,
+        "cursor": new_cursor(),
+        "last_id": rows[-1].pk if rows else 0,
+        "form": form,
+        **picker,
+    }
 
 
 def _thread_changes(request, convo: Conversation, since: datetime) -> HttpResponse:
     changed = thread_changes(request.user, convo.customer_number, since)
-    if not changed:
+    lines, lines_context = thread_poll_lines(request, convo, since)
+    if not changed and not lines:
         return HttpResponse(status=204)
     last_id = parse_id(request.GET.get("last", "")) or 0
     inbound = any(m.direction == Direction.INBOUND for m in changed)
@@ -130,10 +174,11 @@ def _thread_changes(request, convo: Conversation, since: datetime) -> HttpRespon
         {
             "conversation": convo,
             "updated": [m for m in changed if m.pk <= last_id],
-            "appended": [m for m in changed if m.pk > last_id],
+            "appended": thread_items([m for m in changed if m.pk > last_id], lines),
             "cursor": new_cursor(),
             "last_id": max([last_id, *(m.pk for m in changed)]),
             "live": True,
+            **lines_context,
         },
     )
 
@@ -171,15 +216,5 @@ def reply(request: HttpRequest, customer: str) -> HttpResponse:
             "messaging/_reply_composer.html",
             {"conversation": convo, "form": form, "notice": notice},
         )
-    return render(
-        request,
-        "messaging/conversation.html",
-        {
-            "conversation": convo,
-            "opt_outs": opt_outs_visible_to(request.user, customer),
-            "thread": thread_page(request.user, customer)[0],
-            "form": form,
-            "live": False,
-        },
-        status=422,
-    )
+    context = {**_list_context(request), **_conversation_context(request, convo, form=form)}
+    return render(request, "messaging/inbox.html", context, status=422)

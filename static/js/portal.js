@@ -27,6 +27,10 @@ document.addEventListener("visibilitychange", () => {
       if (said.has(key)) return;
       said.add(key);
       if (!speak || !region) return;
+      // Said elsewhere on the page now: the inbox list's row for the conversation open beside it
+      // (its thread says the same message).
+      const unless = elt.dataset.announceUnless;
+      if (unless && document.querySelector(unless)) return;
       const line = document.createElement("p");
       line.textContent = elt.dataset.announce;
       region.append(line);

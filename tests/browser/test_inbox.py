@@ -46,7 +46,7 @@ def test_an_inbound_text_appears_in_the_open_inbox_and_the_reply_reaches_the_han
     ines.is_staff = True
     ines.save(update_fields=["is_staff"])
     sign_in(page, ines, then=reverse("messaging:inbox"))
-    expect(page.locator("#conversation-list tbody tr")).to_have_count(2)
+    expect(page.locator("#conversation-list .conversation-item")).to_have_count(2)
     mark_page(page)
 
     started = time.monotonic()
@@ -58,8 +58,8 @@ def test_an_inbound_text_appears_in_the_open_inbox_and_the_reply_reaches_the_han
     # arrives while she watches, by htmx (checked below), not within a second.
     assert time.monotonic() - started < 10
     assert still_same_page(page), "the inbox reloaded; new conversations should arrive by htmx"
-    expect(page.locator("#conversation-list tbody tr").first).to_have_id(f"conversation-{HANDSET}")
-    expect(row.locator(".badge.unread")).to_have_text("1")
+    expect(page.locator("#conversation-list .conversation-item").first).to_have_id(f"conversation-{HANDSET}")
+    expect(row.locator(".badge.unread")).to_have_text("1 unread")
 
     row.get_by_role("link", name="+1 516-206-5574").click()
     expect(page.get_by_role("heading", name="+1 516-206-5574")).to_be_visible()

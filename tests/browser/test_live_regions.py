@@ -99,7 +99,7 @@ def test_a_new_conversation_in_the_inbox_is_announced_once(
     text_our_did(live_server, handset=handset, did=did, message=text)
     wait_until(lambda: Conversation.objects.exists(), what="the earlier conversation")
     sign_in(page, make_user("ines", "Inbox staff"), then=reverse("messaging:inbox"))
-    expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
+    expect(page.locator("#conversation-list .conversation-item")).to_have_count(1)
     listen(page)
     text_our_did(live_server, handset=HANDSET, did=INBOUND_LINE, message="A table for two?")
     expect(page.locator(f"#conversation-{HANDSET}")).to_be_visible(timeout=8_000)

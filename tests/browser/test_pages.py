@@ -83,7 +83,7 @@ def test_every_main_page_works_under_the_content_security_policy(page, traffic):
     screenshot(page, "messaging.png")
 
     page.get_by_role("link", name="Inbox").click()
-    expect(page.locator("#conversation-list tbody tr")).to_have_count(5)
+    expect(page.locator("#conversation-list .conversation-item")).to_have_count(5)
     wait_for_poll(page, reverse("messaging:inbox") + "?since=")
     screenshot(page, "inbox.png")
 
