@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from campaigns.recipients import MAX_LIST_BYTES
+from campaigns.recipients import MAX_LIST_BYTES, read_csv
 from contacts.models import Contact
 from contacts.tags import MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, tag_names
 from messaging.models import ConsentEvent
@@ -98,6 +98,11 @@ class ImportForm(forms.Form):
                 f"{MAX_LIST_BYTES // 1_048_576} MB can be read at once. Split it into smaller "
                 "files."
             )
+        data = upload.read(MAX_LIST_BYTES + 1)
+        # Read once here so a file that cannot be imported at all (no number column, not CSV)
+        # is refused beside the field at once; the rows are read by the worker.
+        read_csv(data)
+        self.file_bytes = data
         return upload
 
 

@@ -7,6 +7,7 @@ size and row limits, the number column found by name or by contents)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
@@ -17,12 +18,14 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from campaigns.recipients import RecipientList, read_csv
 from contacts.consent import consent_import_event
-from contacts.models import Contact, ContactTag
+from contacts.models import Contact, ContactImport, ContactTag
 from contacts.tags import MAX_FIELD_KEY, MAX_FIELDS, tag_names
+from contacts.tasks import contact_import_task
 from messaging.models import ConsentEvent
 from portal.phones import normalize_number
 
 CHUNK = 1000
+PROGRESS_EVERY = 500
 # Columns with a meaning of their own; any other column becomes a free-form field.
 TAG_COLUMNS = ("tags", "tag")
 KNOWN_COLUMNS = {"name", "company", "notes", "consent_source", "consent_date", *TAG_COLUMNS}
@@ -170,12 +173,28 @@ def _changes(contact: Contact, row: _Row) -> list[str]:
     return changed
 
 
-@transaction.atomic
-def contacts_import(data: bytes, *, user) -> ImportReport:
+def contacts_import(
+    data: bytes,
+    *,
+    user,
+    progress: Callable[[int, int], None] | None = None,
+    finish: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
     """Merge the CSV `data` into the contacts. ValidationError when the file as a whole cannot
-    be read (encoding, size, no number column); otherwise every row is in the report."""
+    be read (encoding, size, no number column); otherwise every row is in the report.
+
+    `progress(rows read, rows)` is called as the rows are read (outside any transaction, so
+    another connection sees it); `finish(report)` inside the transaction that writes them, so
+    an import is recorded as done exactly when its contacts are stored."""
     people = read_csv(data)
-    rows = [_read_row(i, cells, people, user) for i, cells in enumerate(people.rows, start=1)]
+    total = len(people.rows)
+    rows = []
+    for i, cells in enumerate(people.rows, start=1):
+        rows.append(_read_row(i, cells, people, user))
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i, total)
+    if progress is not None:
+        progress(total, total)
     first_row: dict[str, int] = {}
     for row in rows:
         if row.outcome.outcome == SKIPPED:
@@ -185,7 +204,15 @@ def contacts_import(data: bytes, *, user) -> ImportReport:
             row.outcome.reason = f"duplicate of row {first_row[row.number]}"
         else:
             first_row[row.number] = row.outcome.row
-    applied = [row for row in rows if row.outcome.outcome != SKIPPED]
+    report = ImportReport(rows=[row.outcome for row in rows])
+    with transaction.atomic():
+        _write([row for row in rows if row.outcome.outcome != SKIPPED], user)
+        if finish is not None:
+            finish(report)
+    return report
+
+
+def _write(applied: list[_Row], user) -> None:
     numbers = [row.number for row in applied]
     stored = _existing(numbers)
     known_consent = _known_consent(numbers)
@@ -237,7 +264,6 @@ def contacts_import(data: bytes, *, user) -> ImportReport:
     )
     _add_tags(tags)
     ConsentEvent.objects.bulk_create(consents, batch_size=CHUNK)
-    return ImportReport(rows=[row.outcome for row in rows])
 
 
 def _add_tags(pairs: list[tuple[str, str]]) -> None:
@@ -254,3 +280,47 @@ def _add_tags(pairs: list[tuple[str, str]]) -> None:
         batch_size=CHUNK,
         ignore_conflicts=True,
     )
+
+
+def contact_import_start(*, data: bytes, filename: str, user) -> ContactImport:
+    """Keep the uploaded file and queue its import; the page then follows its progress."""
+    job = ContactImport.objects.create(data=data, filename=filename[:255], created_by=user)
+    contact_import_task.enqueue(job.pk)
+    return job
+
+
+def contact_import_run(import_id: int) -> str:
+    """The worker's side of an import: read the file with progress, store the contacts and the
+    report. Safe to run again: an import already finished is left alone, and one that died
+    midway wrote nothing (its writes and its "done" share one transaction)."""
+    job = ContactImport.objects.filter(pk=import_id).first()
+    if job is None or job.finished:
+        return "nothing to do"
+    imports = ContactImport.objects.filter(pk=import_id)
+    imports.update(state=ContactImport.State.RUNNING, started_at=timezone.now(), rows_read=0)
+
+    def progress(read: int, total: int) -> None:
+        imports.update(rows_read=read, rows_total=total)
+
+    def finish(report: ImportReport) -> None:
+        imports.update(
+            state=ContactImport.State.DONE,
+            finished_at=timezone.now(),
+            report=[[r.row, r.number, r.outcome, r.reason] for r in report.rows],
+            data=b"",
+        )
+
+    try:
+        report = contacts_import(
+            bytes(job.data), user=job.created_by, progress=progress, finish=finish
+        )
+    except ValidationError as err:
+        imports.update(
+            state=ContactImport.State.FAILED,
+            finished_at=timezone.now(),
+            error=" ".join(err.messages),
+            data=b"",
+        )
+        return "not imported: " + " ".join(err.messages)
+    counts = report.counts
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items())

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from contacts.models import Contact, ContactTag
+from contacts.models import Contact, ContactImport, ContactTag
 from messaging.selectors.paging import MAX_ID
 from portal.phones import number_matches
 
@@ -102,3 +102,26 @@ def _named(chunk: list[T], number_of: Callable[[T], str]) -> Iterator[tuple[T, s
     names = contact_names(number_of(item) for item in chunk)
     for item in chunk:
         yield item, names.get(number_of(item), "")
+
+
+def contact_import_or_404(pk: int) -> ContactImport:
+    if not 0 < pk <= MAX_ID:
+        raise Http404("No such import.")
+    job = ContactImport.objects.defer("data").filter(pk=pk).first()
+    if job is None:
+        raise Http404("No such import.")
+    return job
+
+
+def import_progress(job: ContactImport) -> dict:
+    """What the import page shows: the counts per outcome once done; meanwhile how far the
+    worker has read, and when it should finish at its pace so far."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+    for _row, _number, outcome, _reason in job.report:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    percent = round(100 * job.rows_read / job.rows_total) if job.rows_total else 0
+    finish_at = None
+    if job.state == ContactImport.State.RUNNING and job.started_at and job.rows_read:
+        elapsed = timezone.now() - job.started_at
+        finish_at = job.started_at + elapsed * (job.rows_total / job.rows_read)
+    return {"counts": counts, "percent": percent, "finish_at": finish_at}

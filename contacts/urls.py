@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.contact_list, name="list"),
     path("new/", views.contact_new, name="new"),
     path("import/", views.contact_import, name="import"),
+    path("import/<int:pk>/", views.contact_import_report, name="import_report"),
     path("export.csv", views.contact_export, name="export"),
     path("consent.csv", views.consent_export, name="consent_export"),
     path("<int:pk>/", views.contact_detail, name="detail"),

@@ -15,11 +15,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from campaigns.recipients import MAX_LIST_BYTES
 from contacts import consent, selectors, services
 from contacts.forms import ContactForm, ImportForm, StaffConsentForm
-from contacts.imports import contacts_import
+from contacts.imports import contact_import_start
 from contacts.models import Contact
 from messaging.models import ConsentEvent
 from messaging.selectors.paging import keyset_page, parse_id
@@ -175,15 +175,25 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @inbox_staff_only
 def contact_import(request: HttpRequest) -> HttpResponse:
-    report = None
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            data = form.cleaned_data["file"].read(MAX_LIST_BYTES + 1)
-            report = contacts_import(data, user=request.user)
-        except ValidationError as err:
-            form.add_error("file", err)
-    return render(request, "contacts/import.html", {"form": form, "report": report})
+        job = contact_import_start(
+            data=form.file_bytes, filename=form.cleaned_data["file"].name, user=request.user
+        )
+        return redirect("contacts:import_report", pk=job.pk)
+    return render(request, "contacts/import.html", {"form": form})
+
+
+@require_GET
+@login_required
+@inbox_staff_only
+@vary_on_headers("HX-Request")
+def contact_import_report(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.contact_import_or_404(pk)
+    template = "contacts/import_report.html"
+    if request.htmx:
+        template += "#import-status"
+    return render(request, template, {"job": job, **selectors.import_progress(job)})
 
 
 def _csv_response(lines, name: str) -> StreamingHttpResponse:

@@ -55,7 +55,8 @@ DAILY_WORK = [
         "contacts:list",
         VIEW_INBOX,
         frozenset(
-            f"contacts:{name}" for name in ("list", "new", "import", "detail", "consent", "delete")
+            f"contacts:{name}"
+            for name in ("list", "new", "import", "import_report", "detail", "consent", "delete")
         ),
     ),
     NavItem("Messages", "messaging:messages", VIEW_INBOX, frozenset({"messaging:messages"})),

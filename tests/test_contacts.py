@@ -191,6 +191,7 @@ CONTACT_URLS = [
     ("contacts:detail", ["PK"]),
     ("contacts:delete", ["PK"]),
     ("contacts:contact_consent_export", ["PK"]),
+    ("contacts:import_report", ["PK"]),
 ]
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
-from contacts.imports import contacts_import
-from contacts.models import Contact, ContactTag
+from contacts.imports import contact_import_run, contacts_import
+from contacts.models import Contact, ContactImport, ContactTag
 from messaging.models import ConsentEvent
+from tests.conftest import make_user, run_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -113,14 +115,70 @@ def test_us_written_consent_dates_are_read():
     assert ConsentEvent.objects.get().consented_at.date().isoformat() == "2025-11-02"
 
 
+def upload_and_run(client, data: bytes, name: str = "contacts.csv"):
+    upload = SimpleUploadedFile(name, data, content_type="text/csv")
+    response = client.post(reverse("contacts:import"), {"file": upload})
+    job = ContactImport.objects.get()
+    assert response["Location"] == reverse("contacts:import_report", args=[job.pk])
+    assert contact_import_run(job.pk) == "2 created, 0 updated, 0 unchanged, 6 skipped"
+    return job
+
+
 def test_the_import_page_shows_the_report_per_row(client, inbox_staff):
     client.force_login(inbox_staff)
-    upload = SimpleUploadedFile("contacts.csv", MESSY, content_type="text/csv")
-    page = client.post(reverse("contacts:import"), {"file": upload}).content.decode()
+    job = upload_and_run(client, MESSY)
+    page = client.get(reverse("contacts:import_report", args=[job.pk])).content.decode()
     assert "2 created, 0 updated, 0 unchanged, 6 skipped." in page
     assert "duplicate of row 6" in page
     assert "not a valid number" in page
     assert Contact.objects.get(number="15162065575").created_by == inbox_staff
+    job.refresh_from_db()
+    assert (job.state, job.data, job.rows_read, job.rows_total) == ("done", b"", 8, 8)
+
+
+def test_an_import_run_again_changes_nothing(client, inbox_staff):
+    client.force_login(inbox_staff)
+    job = upload_and_run(client, MESSY)
+    assert contact_import_run(job.pk) == "nothing to do"
+    assert Contact.objects.count() == 2
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_while_it_runs_the_page_polls_a_progress_bar_and_stops_when_done(client, inbox_staff):
+    client.force_login(inbox_staff)
+    job = ContactImport.objects.create(
+        state="running", rows_total=20_000, rows_read=5_000, started_at=timezone.now()
+    )
+    url = reverse("contacts:import_report", args=[job.pk])
+    page = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert page.lstrip().startswith('<section class="card import-report" id="import-status"')
+    assert 'hx-trigger="every 1s, live:resume"' in page
+    assert '<progress id="import-bar" max="20000" value="5000">25%</progress>' in page
+    assert "5000 of 20000 rows read (25%)" in page
+    assert "estimated finish" in page
+    ContactImport.objects.filter(pk=job.pk).update(state="done", report=[[1, "5", "skipped", "x"]])
+    page = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in page
+    assert "0 created, 0 updated, 0 unchanged, 1 skipped." in page
+
+
+def test_a_file_the_worker_cannot_read_says_why(client, inbox_staff):
+    client.force_login(inbox_staff)
+    job = ContactImport.objects.create(data=b"name\nAnn\n")
+    assert contact_import_run(job.pk).startswith("not imported: No column of phone numbers")
+    page = client.get(reverse("contacts:import_report", args=[job.pk])).content.decode()
+    assert "Nothing was imported: No column of phone numbers was found." in page
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_worker_runs_an_uploaded_import(client):
+    client.force_login(make_user("ines", "Inbox staff"))
+    upload = SimpleUploadedFile("contacts.csv", MESSY, content_type="text/csv")
+    client.post(reverse("contacts:import"), {"file": upload})
+    assert run_tasks() == 1
+    assert ContactImport.objects.get().state == "done"
+    assert Contact.objects.count() == 2
 
 
 def test_a_file_that_cannot_be_read_is_refused_whole(client, inbox_staff):

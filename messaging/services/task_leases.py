@@ -65,6 +65,9 @@ REQUEUE = {
     # Claims only waiting recipients and writes each message before calling the carrier; what a
     # dead dispatcher claimed comes back after its lease (campaigns/dispatch.py).
     "campaigns.tasks.campaign_dispatch_task",
+    # Leaves a finished import alone; one that died midway wrote nothing (its writes and its
+    # "done" share one transaction), so it is read again from the start.
+    "contacts.tasks.contact_import_task",
 }
 # A task that was running each time its worker died is more likely killing workers than unlucky.
 MAX_CLAIMS = 3

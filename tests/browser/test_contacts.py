@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contacts.models import Contact, ContactTag
+from contacts.models import Contact, ContactImport, ContactTag
 from messaging.models import ConsentEvent, Direction, Message, Status
 from tests.browser import test_accessibility as a11y
 from tests.browser import test_layout as layout
@@ -71,7 +71,7 @@ def contacts_world(transactional_db):
 
 
 @pytest.mark.parametrize("viewport", [layout.PHONE, layout.DESKTOP], ids=["phone", "desktop"])
-def test_the_contacts_pages_fit_both_widths(page, live_server, contacts_world, viewport):
+def test_the_contacts_pages_fit_both_widths(page, live_server, contacts_world, worker, viewport):
     page.set_viewport_size(viewport)
     sign_in(page, make_user("ines", "Inbox staff"), then=reverse("contacts:list"))
     expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
@@ -91,6 +91,17 @@ def test_the_contacts_pages_fit_both_widths(page, live_server, contacts_world, v
     if phone:
         layout.assert_tappable(page, "long contact")
         screenshot(page, "contact-phone.png")
+
+    running = ContactImport.objects.create(
+        filename="a-very-long-file-name-from-a-spreadsheet-export-2026-11-29.csv",
+        state="running",
+        rows_total=20_000,
+        rows_read=7_500,
+        started_at=timezone.now(),
+    )
+    page.goto(reverse("contacts:import_report", args=[running.pk]))
+    expect(page.locator("#import-bar")).to_have_attribute("value", "7500")
+    layout.assert_fits(page, "import in progress")
 
     page.goto(reverse("contacts:import"))
     page.get_by_label("CSV file").set_input_files(
@@ -136,7 +147,7 @@ def test_a_contact_added_in_the_browser_names_its_number_in_the_messages_list(
 
 @pytest.mark.parametrize("viewport", [layout.PHONE, layout.DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_nothing_serious_on_the_contacts_pages(
-    axe_page, live_server, contacts_world, viewport
+    axe_page, live_server, contacts_world, worker, viewport
 ):
     axe_page.set_viewport_size(viewport)
     sign_in(axe_page, make_user("ines", "Inbox staff"), then=reverse("contacts:list"))
@@ -152,5 +163,6 @@ def test_axe_finds_nothing_serious_on_the_contacts_pages(
         {"name": "contacts.csv", "mimeType": "text/csv", "buffer": IMPORT}
     )
     axe_page.get_by_role("button", name="Import").click()
+    expect(axe_page.get_by_role("heading", name="Import report")).to_be_visible()
     findings["import report"] = a11y.axe_findings(axe_page)
     assert {page: found for page, found in findings.items() if found} == {}
