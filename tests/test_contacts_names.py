@@ -80,3 +80,12 @@ def test_a_campaigns_report_and_export_name_the_recipients(sender_client, dids):
     assert 'Ann Lee <span class="muted small">+1 212-555-0142</span>' in page
     rows = csv_rows(sender_client.get(reverse("campaigns:export", args=[campaign.pk])))
     assert [(r["number"], r["contact_name"]) for r in rows] == [(ANN, "Ann Lee"), (BOB, "")]
+
+
+def test_a_message_page_names_its_customer(staff):
+    Contact.objects.create(number=ANN, name="Ann Lee")
+    page = staff.get(reverse("messaging:message", args=[message(ANN).pk])).content.decode()
+    assert (
+        '<span class="contact-name">Ann Lee</span> <span class="muted small">+1 212-555-0142'
+        in page
+    )

@@ -176,6 +176,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if not reads_inbox and message.direction != Direction.OUTBOUND:
         raise PermissionDenied(DENIED_REASONS[VIEW_INBOX])
     messages_for_display([message])
+    message.contact_name = contact_names([message.their_number]).get(message.their_number, "")
     events = message_events(message)
     back_url, back_label = _back(request, message)
     context = {
