@@ -368,7 +368,9 @@ def staff_session() -> str:
 
 
 def older_link(page: bytes) -> str:
-    found = re.search(rb'href="\?before=([^"]+)"[^>]*>Older conversations', page)
+    # The link is relative ("?before=") or names the inbox ("/messaging/inbox/?before=").
+    older = rb'href="(?:/messaging/inbox/)?\?before=([^"]+)"[^>]*>Older conversations'
+    found = re.search(older, page)
     if not found:
         raise SystemExit("no 'Older conversations' link on the inbox page")
     return "/messaging/inbox/?before=" + html.unescape(found.group(1).decode())
@@ -431,6 +433,13 @@ def scenarios(conn: Conn, cookie: str) -> list[dict]:
             "path": f"/messaging/inbox/{busy}/?since={{now}}&last={last_id}",
             "status": 204,
             "htmx": True,
+            "poll": True,
+        },
+        {
+            # Issue 16: every tab of an inbox reader asks this, on every page (a fetch, not htmx).
+            "name": "poll notifications, nothing new",
+            "path": "/messaging/inbox/notify/?since={now}",
+            "status": 204,
             "poll": True,
         },
         {
