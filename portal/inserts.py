@@ -85,17 +85,90 @@ def insert_rows(
         return cursor.fetchone() if returning else None
 
 
-@cache
-def _rows_statement(
-    model: type[models.Model], columns: tuple, fixed: tuple, count: int, returning: str
-) -> tuple[str, tuple]:
-    """The INSERT for `count` rows, and the values of the columns left to their defaults, prepared
-    once per process. A default of NULL, a whole number or an empty string is written into the
-    SQL (nothing to quote): a dozen fewer parameters per row for the driver to bind."""
+def insert_with_rows(
+    obj: models.Model,
+    *,
+    unless_exists: str,
+    link: str,
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    fixed: Mapping[str, object] | None = None,
+    returning: str = "",
+    params: Sequence = (),
+) -> tuple | None:
+    """PostgreSQL only: `insert(obj, unless_exists=...)` and `insert_rows(model, columns, rows,
+    fixed=...)` of one or more rows whose `link` column (`message_id`) points at `obj`, in one
+    statement (a WITH whose parts both insert), so the rows cost no round trip of their own.
+    SQLite cannot insert inside a WITH, and needs no such saving (no round trips). None when a row
+    already holds obj's `unless_exists` value: nothing is inserted. Else obj gets its pk, as from
+    `insert`, and the answer is (pk, *returning)."""
+    fixed = fixed or {}
+    sql, parent_fields, defaults = _with_rows_statement(
+        type(obj), unless_exists, model, link, tuple(columns), tuple(fixed), len(rows), returning
+    )
     meta = model._meta
-    given = [meta.get_field(name) for name in (*columns, *fixed)]
+    values = [
+        *(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in parent_fields),
+        *(
+            meta.get_field(name).get_db_prep_save(value, connection)
+            for name, value in fixed.items()
+        ),
+        *defaults,
+        *(value for row in rows for value in row),
+        *params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    obj.pk = found[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return found
+
+
+@cache
+def _with_rows_statement(
+    parent: type[models.Model],
+    conflict_column: str,
+    model: type[models.Model],
+    link: str,
+    columns: tuple,
+    fixed: tuple,
+    count: int,
+    returning: str,
+) -> tuple[str, tuple, tuple]:
+    parent_sql, parent_fields = _statement(parent, conflict_column)
+    meta, quote = model._meta, connection.ops.quote_name
+    given = tuple(meta.get_field(name) for name in (link, *columns, *fixed))
+    rest, rest_marks, defaults = _left_to_defaults(model, given)
+    pk = quote(parent._meta.pk.column)
+    names = [f"c{i}" for i in range(len(columns))]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    targets = ", ".join(quote(f.column) for f in (*given, *rest))
+    # Unquoted literals and parameters in the SELECT take the types of the columns they fill.
+    sql = (
+        f"WITH parent AS ({parent_sql}), child AS ("
+        f"INSERT INTO {quote(meta.db_table)} ({targets}) "
+        f"SELECT parent.{pk}, {', '.join(f'v.{n}' for n in names)}, "
+        f"{', '.join(['%s'] * len(fixed) + rest_marks)} "
+        f"FROM parent, (VALUES {', '.join([row] * count)}) AS v ({', '.join(names)})) "
+        f"SELECT parent.{pk}{', ' + returning if returning else ''} FROM parent"
+    )
+    return sql, parent_fields, defaults
+
+
+@cache
+def _left_to_defaults(model: type[models.Model], given: tuple) -> tuple[list, list, tuple]:
+    """The columns of `model` not `given` (and not its pk), how each is written in the SQL, and
+    the values of those written as parameters: each field's default, prepared once per process.
+    A default of NULL, a whole number or an empty string is written into the SQL (nothing to
+    quote): a dozen fewer parameters per row for the driver to bind."""
+    meta = model._meta
     rest = [f for f in meta.concrete_fields if not f.primary_key and f not in given]
-    marks, defaults = ["%s"] * len(given), []
+    marks, defaults = [], []
     for field in rest:
         per_call = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
         if per_call or (field.has_default() and callable(field.default)):
@@ -110,11 +183,22 @@ def _rows_statement(
         else:
             marks.append("%s")
             defaults.append(value)
+    return rest, marks, tuple(defaults)
+
+
+@cache
+def _rows_statement(
+    model: type[models.Model], columns: tuple, fixed: tuple, count: int, returning: str
+) -> tuple[str, tuple]:
+    """The INSERT for `count` rows, and the parameters of the columns left to their defaults."""
+    meta = model._meta
+    given = tuple(meta.get_field(name) for name in (*columns, *fixed))
+    rest, rest_marks, defaults = _left_to_defaults(model, given)
     quote = connection.ops.quote_name
-    row = f"({', '.join(marks)})"
+    row = f"({', '.join(['%s'] * len(given) + rest_marks)})"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} "
         f"({', '.join(quote(f.column) for f in (*given, *rest))}) VALUES {', '.join([row] * count)}"
         + (f" RETURNING {returning}" if returning else "")
     )
-    return sql, tuple(defaults)
+    return sql, defaults

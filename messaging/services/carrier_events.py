@@ -26,7 +26,7 @@ from messaging.models import (
     status_rank,
 )
 from messaging.services.auto_reply_numbers import auto_reply_numbers
-from messaging.services.inbound_media import media_record
+from messaging.services.inbound_media import media_message_insert, media_record
 from messaging.services.opt_out import opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
@@ -277,8 +277,7 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
         # Nearly every inbound callback is a new text: insert first, and look only when the SID
         # is already held (the carrier retrying, or a concurrent copy of this callback).
         message = message_from_callback(sid, sms)
-        if insert(message, unless_exists="message_sid"):
-            message_file(message, sms)
+        if _insert_and_file(message, sms):
             return message, f"new inbound message ({message.status})", True
     message = Message.objects.select_for_update().filter(message_sid=sid).first()
     if message is None:
@@ -287,8 +286,7 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
         if callback.creation_problem:
             raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
         message = message_from_callback(sid, sms)
-        if insert(message, unless_exists="message_sid"):
-            message_file(message, sms)
+        if _insert_and_file(message, sms):
             return message, f"new {message.direction} message ({message.status})", True
         # A concurrent copy of this callback inserted it first: apply this one to that row.
         message = Message.objects.select_for_update().get(message_sid=sid)
@@ -316,6 +314,20 @@ def message_from_callback(sid: str, sms: dict) -> Message:
     )
     message_update_from_sms(message, sms)
     return message
+
+
+def _insert_and_file(message: Message, sms: dict) -> bool:
+    """Insert a message just made from a callback and file it, as `message_file` does; False
+    when a row holds its SID already (nothing written). An MMS's files go in with the message:
+    on PostgreSQL in the same statement (`media_message_insert`)."""
+    urls = sms.get("media_urls")
+    if urls:
+        if not media_message_insert(message, urls):
+            return False
+    elif not insert(message, unless_exists="message_sid"):
+        return False
+    conversation_add_message(message)
+    return True
 
 
 def message_file(message: Message, sms: dict) -> None:

@@ -53,7 +53,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from messaging import media_files
 from messaging.models import INLINE_IMAGE_TYPES, MediaState, Message, MessageMedia
-from portal.inserts import insert_rows
+from portal.inserts import insert, insert_rows, insert_with_rows
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +77,50 @@ TOKEN_CHARS = TOKEN_BYTES * 4 // 3
 FILE_COLUMNS = ("position", "token", "source_url")
 
 
-def media_record(message: Message, urls: list[str]) -> None:
-    """Record each file as pending, and queue a download with the webhook's transaction unless
-    one waits to start already (it will take these files too), so the webhook answers at once and
-    no file is forgotten if the worker is down.
+def media_message_insert(message: Message, urls: list[str]) -> bool:
+    """Insert a new MMS made from a callback with its files pending, as `insert(message,
+    unless_exists="message_sid")` and `media_record` would, and say whether it was new (False:
+    a row holds its SID already, and nothing was written).
 
-    What an MMS adds to the webhook is kept to the file rows' one INSERT and little Python, so
-    the webhook takes MMS nearly as fast as SMS (issue 14; bench/RESULTS.md, runs D, G and K):
-    the rows are written with no model object per row (`portal.inserts.insert_rows`), on
-    PostgreSQL the question whether a download waits rides on that INSERT (no second round
-    trip), and the tokens come from one read of the system's random source, encoded at once."""
-    from messaging import tasks  # imported here: the tasks module imports this one
-
+    On PostgreSQL the message, its files and the question whether a download waits are one
+    statement: an MMS then costs the webhook no round trip more than an SMS (bench/RESULTS.md,
+    run K)."""
+    if connection.vendor != "postgresql":
+        if not insert(message, unless_exists="message_sid"):
+            return False
+        media_record(message, urls)
+        return True
     now = timezone.now()
-    # TOKEN_BYTES is a multiple of 3, so each token is its own TOKEN_CHARS of the encoded whole.
-    tokens = base64.urlsafe_b64encode(os.urandom(TOKEN_BYTES * len(urls))).decode()
-    rows = [(i, tokens[i * TOKEN_CHARS : (i + 1) * TOKEN_CHARS], url) for i, url in enumerate(urls)]
+    found = insert_with_rows(
+        message,
+        unless_exists="message_sid",
+        link="message_id",
+        model=MessageMedia,
+        columns=FILE_COLUMNS,
+        rows=_file_rows(urls),
+        fixed={"state": MediaState.PENDING, "created_at": now},
+        returning=f"({_waiting_sql()})",
+        params=_waiting_params(now),
+    )
+    if found is None:
+        return False
+    _, waiting = found
+    if not waiting:
+        _download_enqueue()
+    return True
+
+
+def media_record(message: Message, urls: list[str]) -> None:
+    """Record each file of a message already inserted as pending, and queue a download with the
+    webhook's transaction unless one waits to start already (it will take these files too), so
+    the webhook answers at once and no file is forgotten if the worker is down.
+
+    Kept to the file rows' one INSERT and little Python, so the webhook takes MMS nearly as fast
+    as SMS (issue 14; bench/RESULTS.md, runs D, G and K): no model object per row
+    (`portal.inserts.insert_rows`), and on PostgreSQL the question whether a download waits
+    rides on that INSERT (no second round trip)."""
+    now = timezone.now()
+    rows = _file_rows(urls)
     fixed = {"message_id": message.pk, "state": MediaState.PENDING, "created_at": now}
     if connection.vendor == "sqlite":
         # SQLite runs in this process: a second statement costs no round trip, while the same
@@ -111,7 +139,20 @@ def media_record(message: Message, urls: list[str]) -> None:
             params=_waiting_params(now),
         )
     if not waiting:
-        tasks.download_media_task.enqueue()
+        _download_enqueue()
+
+
+def _file_rows(urls: list[str]) -> list[tuple[int, str, str]]:
+    """(position, token, source_url) of each file. The tokens come from one read of the random
+    source: TOKEN_BYTES is a multiple of 3, so each is its own TOKEN_CHARS of the encoded whole."""
+    tokens = base64.urlsafe_b64encode(os.urandom(TOKEN_BYTES * len(urls))).decode()
+    return [(i, tokens[i * TOKEN_CHARS : (i + 1) * TOKEN_CHARS], url) for i, url in enumerate(urls)]
+
+
+def _download_enqueue() -> None:
+    from messaging import tasks  # imported here: the tasks module imports this one
+
+    tasks.download_media_task.enqueue()
 
 
 def _waiting_params(now: datetime) -> list:
