@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging.models import Conversation, ConversationEvent, Direction, Message, Status
+from messaging.selectors.paging import parse_cursor
 from messaging.services.carrier_events import conversation_add_message
 from tests.conftest import make_user
 from tests.fuzz_values import FORM, form_data, fuzz_settings, url_parts
@@ -213,3 +214,20 @@ def test_a_poll_brings_a_new_system_line_and_the_controls_once(as_ines, convo, a
     assert f"last_event={event.pk}" in html  # the next poll's cursor
     poll["last_event"] = event.pk
     assert as_ines.get(page, poll, headers={"HX-Request": "true"}).status_code == 204
+
+
+def test_a_poll_that_loaded_the_conversation_before_a_change_still_shows_the_controls_after_it(
+    rf, convo, ines, alex
+):
+    from messaging.selectors.paging import new_cursor
+    from messaging.services.assignment import conversation_assign
+    from messaging.views.assignment import thread_poll_lines
+
+    cursor = new_cursor()
+    loaded_by_the_poll = Conversation.objects.get()
+    conversation_assign(conversation=convo, assignee=alex, actor=ines)  # meanwhile, elsewhere
+    request = rf.get("/", {"last_event": "0"})
+    request.user = ines
+    lines, context = thread_poll_lines(request, loaded_by_the_poll, parse_cursor(cursor))
+    assert [e.kind for e in lines] == ["assigned"]
+    assert context["state_oob"] and context["conversation"].assignee == alex

@@ -92,7 +92,10 @@ def thread_poll_lines(
     events = thread_events_after(conversation, since, shown)
     context = {"last_event": max((e.pk for e in events), default=shown)}
     if events:
-        context |= {"state_oob": True, **assignment_context(request, conversation)}
+        # Read again, after the lines: the conversation this poll loaded first may predate them,
+        # and controls older than the lines they come with would stay wrong until the next change.
+        fresh = Conversation.objects.select_related("assignee").get(pk=conversation.pk)
+        context |= {"state_oob": True, **assignment_context(request, fresh)}
     return events, context
 
 

@@ -165,6 +165,7 @@ def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, li
         assert_fits(page)
         state = page.locator("#conversation-state")
         state.get_by_role("button", name="Reopen").click()
+        expect(state.get_by_role("button", name="Done")).to_be_visible()
         state.get_by_role("button", name="Unassign").click()
         expect(state).to_contain_text("Unassigned")
         found[f"open, unassigned at {viewport['width']}"] = axe_findings(page)
