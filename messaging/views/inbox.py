@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from campaigns.selectors import campaign_tags
-from contacts.selectors import contact_names
+from contacts.selectors import contact_for_number, contact_names
 from messaging.forms import ReplyForm, when_text
 from messaging.models import Conversation, Direction
 from messaging.selectors.conversations import (
@@ -132,7 +132,8 @@ def _pane_only(request: HttpRequest) -> bool:
 
 def _conversation_context(request: HttpRequest, convo: Conversation, form=None) -> dict:
     customer = convo.customer_number
-    convo.contact_name = contact_names([customer]).get(customer, "")
+    contact = contact_for_number(customer)
+    convo.contact_name = (contact.name or contact.company) if contact else ""
     before = request.GET.get("before", "")
     rows, more = thread_page(request.user, customer, before)
     senders = sender_dids(request.user)
@@ -146,6 +147,7 @@ def _conversation_context(request: HttpRequest, convo: Conversation, form=None) 
         form = ReplyForm(dids=senders.dids, customer=customer, opted_out=opt_outs, initial=initial)
     return {
         "conversation": convo,
+        "contact": contact,
         "campaign_tag": campaign_tags([customer]).get(customer),
         "opt_outs": opt_outs,
         **thread_context(convo, rows, more=more, before=before),
