@@ -51,7 +51,7 @@
       case "j": move(1); break;
       case "k": move(-1); break;
       case "r": document.querySelector("#conversation-pane textarea[name=message]")?.focus(); break;
-      case "e": document.querySelector("#conversation-pane [data-shortcut=done]")?.click(); break;
+      case "e": document.querySelector("#conversation-pane #mark-done")?.click(); break;
       case "/": document.getElementById("q")?.focus(); break;
       case "?": help?.showModal(); break;
       default: return;
