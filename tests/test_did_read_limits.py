@@ -100,8 +100,8 @@ def test_unread_counts_and_the_nav_badge_count_only_texts_to_the_users_dids(limi
     assert Conversation.objects.get(customer_number=CAROL).unread_count == 2
     response = limited.get(reverse("messaging:inbox"))
     shown = response.content.decode()
-    carol_row = shown[shown.index("conversation-" + CAROL) :].split("</tr>")[0]
-    assert 'title="unread">1<' in carol_row  # her text to A, not the one to B
+    carol_row = shown[shown.index("conversation-" + CAROL) :].split("</li>")[0]
+    assert '<span class="badge unread">1<' in carol_row  # her text to A, not the one to B
     # Alice's unread text to A counts; Carol last wrote to B and Bob is not theirs.
     assert response.context["unread_conversations"] == 1
 
