@@ -12,7 +12,14 @@ from playwright.sync_api import Page, expect
 
 from messaging.models import Conversation, Message
 from phone_numbers.services import numbers_sync
-from tests.browser.conftest import mark_page, sign_in, still_same_page, text_our_did, wait_until
+from tests.browser.conftest import (
+    mark_page,
+    screenshot,
+    sign_in,
+    still_same_page,
+    text_our_did,
+    wait_until,
+)
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
@@ -98,6 +105,7 @@ def test_j_and_k_move_between_conversations_in_place_and_back_returns(
     )
     # Replying took the unassigned conversation.
     expect(page.locator("#conversation-state")).to_contain_text("Assigned to you")
+    screenshot(page, "inbox-two-pane.png")
 
     # e: done, and it leaves the All list (open conversations) on the list's next poll.
     page.locator("#conversation-title").click()  # out of the reply box: keys type there
@@ -127,6 +135,7 @@ def test_on_a_phone_the_list_and_the_conversation_take_turns(
     expect(items).to_have_count(3)
     expect(page.locator("#conversation-pane")).to_be_hidden()
     assert no_sideways_scroll(page)
+    screenshot(page, "inbox-phone-list.png")
 
     items.first.get_by_role("link").click()
     expect(page.locator("#conversation-pane")).to_be_visible()
@@ -134,6 +143,7 @@ def test_on_a_phone_the_list_and_the_conversation_take_turns(
     expect(page.locator("#conversation-list")).to_be_hidden()
     expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
     assert no_sideways_scroll(page)
+    screenshot(page, "inbox-phone-conversation.png")
 
     page.get_by_role("link", name="← Inbox").click()
     expect(items).to_have_count(3)
