@@ -267,7 +267,7 @@ def _release(campaign: Campaign, batch: list[tuple[Recipient, Lane]]) -> list[Me
                 sent_by_id=campaign.created_by_id,
             )
             Recipient.objects.filter(pk=recipient.pk).update(message=message)
-            carrier_events.conversation_add_message(message)
+            carrier_events.conversation_add_message(message, opens=False)
             released.append(message)
     return released
 

@@ -374,7 +374,7 @@ class Tab:
 
 
 LIVE_URL = re.compile(r'id="conversation-list"[^>]*?hx-get="([^"]+)"', re.S)
-INBOUND_ROW = re.compile(r'<tr id="conversation-(\d+)"[^>]*?data-announce-key="(\d+)"', re.S)
+INBOUND_ROW = re.compile(r'<li id="conversation-(\d+)"[^>]*?data-announce-key="(\d+)"', re.S)
 
 
 class Drive:

@@ -93,9 +93,13 @@ def message_update_from_sms(message: Message, sms: Mapping) -> tuple[list[str], 
 # --- conversations -------------------------------------------------------------------------------
 
 
-def conversation_add_message(message: Message) -> None:
+def conversation_add_message(message: Message, *, opens: bool = True) -> None:
     """File a newly created `message` in its customer's conversation (creating it), counting it
     unread when inbound. Bumps `updated_at`, which is what open inboxes poll for.
+
+    `opens=False` (a campaign's texts): a conversation this message creates starts *done*, so a
+    campaign to thousands does not fill the team's open lists with conversations nobody has to
+    answer; the customer's reply opens it like any done one.
 
     One upsert, not a read and a write: it runs for every inbound text. Callbacks can arrive out
     of order, so only a newer message (a higher id) becomes the last one; SET expressions read the
@@ -116,8 +120,8 @@ def conversation_add_message(message: Message) -> None:
         cursor.execute(
             f"""INSERT INTO {table}
                 (customer_number, last_message_id, last_activity_at, last_inbound_did,
-                 unread_count, updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s)
+                 unread_count, updated_at, state)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (customer_number) DO UPDATE SET
                 updated_at = excluded.updated_at,
                 unread_count = {table}.unread_count + excluded.unread_count,
@@ -140,6 +144,7 @@ def conversation_add_message(message: Message) -> None:
                 message.our_number if inbound else "",
                 1 if inbound else 0,
                 adapt(now),
+                Conversation.State.OPEN if opens or inbound else Conversation.State.DONE,
             ],
         )
         conversation_id, reopened = cursor.fetchone()
