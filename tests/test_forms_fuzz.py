@@ -45,8 +45,10 @@ def post(client: Client, path: str, body: str, *, htmx: bool = False):
     return client.generic("POST", path, body.encode("ascii"), content_type=FORM, headers=headers)
 
 
-def get(client: Client, path: str, query: str = "", *, htmx: bool = False):
+def get(client: Client, path: str, query: str = "", *, htmx: bool = False, target: str = ""):
     headers = {"HX-Request": "true"} if htmx else {}
+    if htmx and target:
+        headers["HX-Target"] = target  # the inbox's conversation pane asks for the pane only
     return client.get(f"{path}?{query}" if query else path, headers=headers)
 
 
@@ -300,8 +302,13 @@ def test_the_messages_filters_and_the_export_never_answer_5xx(admin, world):
 
 
 def test_the_inbox_thread_and_status_polls_never_answer_5xx(admin, world):
-    inbox = {"q": "hello", "before": f"{CURSOR}|{world.message.pk}", "since": CURSOR}
-    thread = {"since": CURSOR, "last": str(world.message.pk), "before": "5"}
+    inbox = {
+        "q": "hello",
+        "before": f"{CURSOR}|{world.message.pk}",
+        "since": CURSOR,
+        "view": "mine",
+    }
+    thread = {"since": CURSOR, "last": str(world.message.pk), "before": "5", "last_event": "1"}
 
     @fuzz_settings()
     @given(
@@ -310,9 +317,10 @@ def test_the_inbox_thread_and_status_polls_never_answer_5xx(admin, world):
             ["/messaging/inbox/", f"/messaging/inbox/{CUSTOMER}/", "/messaging/recent/"]
         ),
         htmx=st.booleans(),
+        target=st.sampled_from(["", "conversation-pane", "conversation-list", "x" * 300]),
     )
-    def poll(query, path, htmx):
-        answered(get(admin, path, query, htmx=htmx))
+    def poll(query, path, htmx, target):
+        answered(get(admin, path, query, htmx=htmx, target=target))
 
     poll()
     assert_main_pages_render(admin, world.did.did_sid)
