@@ -144,6 +144,7 @@ def _conversation_context(request: HttpRequest, convo: Conversation, form=None) 
         if picker["saved_reply_picked"] is not None:
             # The Saved replies picker without JavaScript: its text fills the Message box.
             initial["message"] = picker["saved_reply_picked"].body
+            initial["saved_reply_id"] = picker["saved_reply_picked"].pk
         form = ReplyForm(dids=senders.dids, customer=customer, opted_out=opt_outs, initial=initial)
     return {
         "conversation": convo,
