@@ -15,8 +15,8 @@ from django.views.decorators.vary import vary_on_headers
 from messaging.forms import NewConversationForm, when_text
 from messaging.selectors.recipients import contact_blanks, recipient_suggestions
 from messaging.selectors.visibility import sender_dids
-from messaging.services.outbound import message_send
 from messaging.views.saved_replies import picker_context
+from messaging.views.send import send_from_form
 from portal.permissions import SEND_MESSAGE, VIEW_INBOX
 from portal.phones import format_number
 from portal.roles import role_required
@@ -61,15 +61,7 @@ def conversation_new(request: HttpRequest) -> HttpResponse:
     )
     if posted and form.is_valid():
         send_at = form.cleaned_data["send_at"]
-        message = message_send(
-            from_number=form.cleaned_data["from_did"],
-            to=form.cleaned_data["to_did"],
-            body=form.cleaned_data["message"],
-            user=request.user,
-            attachments=form.cleaned_data["attachments"],
-            send_at=send_at,
-        )
-        request.session["from_did"] = message.our_number
+        message = send_from_form(request, form)
         if send_at:
             messages.success(
                 request,

@@ -57,15 +57,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         send_at = form.cleaned_data["send_at"]
-        message = message_send(
-            from_number=form.cleaned_data["from_did"],
-            to=form.cleaned_data["to_did"],
-            body=form.cleaned_data["message"],
-            user=request.user,
-            attachments=form.cleaned_data["attachments"],
-            send_at=send_at,
-        )
-        request.session["from_did"] = message.our_number
+        message = send_from_form(request, form)
         if send_at:
             messages.success(
                 request,
@@ -106,3 +98,18 @@ def recent_messages(request: HttpRequest) -> HttpResponse:
         # Nothing left to change on screen: tell htmx to stop polling until the next send.
         response.status_code = HttpResponseStopPolling.status_code
     return response
+
+
+def send_from_form(request: HttpRequest, form: SendForm) -> Message:
+    """Send (or schedule) what a valid Send form holds, as the signed-in person; the next form
+    starts from the same DID (the session remembers it). New conversation sends through here too."""
+    message = message_send(
+        from_number=form.cleaned_data["from_did"],
+        to=form.cleaned_data["to_did"],
+        body=form.cleaned_data["message"],
+        user=request.user,
+        attachments=form.cleaned_data["attachments"],
+        send_at=form.cleaned_data["send_at"],
+    )
+    request.session["from_did"] = message.our_number
+    return message
