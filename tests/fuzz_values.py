@@ -139,3 +139,21 @@ def url_parts(base: str) -> st.SearchStrategy[str]:
         values(base),
         st.sampled_from(["..", ".", "%2e%2e", "a/b", "/", "-1", "-0", "%20", "0x10", "1.5"]),
     )
+
+
+def damaged_file(draw, data: bytes) -> bytes:
+    """An uploaded file's bytes as a careless or hostile sender may deliver them: kept, some
+    bytes overwritten, cut short, replaced by garbage, or empty."""
+    action = draw(st.sampled_from(["keep", "keep", "damage", "cut", "garbage", "empty"]))
+    if action == "damage" and data:
+        changed = bytearray(data)
+        for _ in range(draw(st.integers(1, 8))):
+            changed[draw(st.integers(0, len(changed) - 1))] = draw(st.integers(0, 255))
+        return bytes(changed)
+    if action == "cut":
+        return data[: draw(st.integers(0, len(data)))]
+    if action == "garbage":
+        return draw(st.binary(max_size=400))
+    if action == "empty":
+        return b""
+    return data

@@ -17,7 +17,7 @@ from contacts.imports import contact_import_run
 from contacts.models import Contact, ContactImport
 from phone_numbers.models import Did
 from tests.conftest import make_user
-from tests.fuzz_values import FORM, form_data, fuzz_settings, url_parts, values
+from tests.fuzz_values import FORM, damaged_file, form_data, fuzz_settings, url_parts, values
 
 DID = "15162065575"
 HEADER = ["Phone", "Name", "Company", "Tags", "Notes", "Consent Source", "Consent Date", "Size"]
@@ -93,19 +93,7 @@ def contact_lists(draw) -> bytes:
     )
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"]))
     data = text.encode(encoding, errors="replace")
-    action = draw(st.sampled_from(["keep", "keep", "damage", "cut", "garbage", "empty"]))
-    if action == "damage" and data:
-        changed = bytearray(data)
-        for _ in range(draw(st.integers(1, 8))):
-            changed[draw(st.integers(0, len(changed) - 1))] = draw(st.integers(0, 255))
-        data = bytes(changed)
-    elif action == "cut":
-        data = data[: draw(st.integers(0, len(data)))]
-    elif action == "garbage":
-        data = draw(st.binary(max_size=400))
-    elif action == "empty":
-        data = b""
-    return data
+    return damaged_file(draw, data)
 
 
 def multipart_file(field: bytes, filename: bytes, data: bytes) -> tuple[bytes, str]:

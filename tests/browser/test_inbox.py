@@ -58,7 +58,9 @@ def test_an_inbound_text_appears_in_the_open_inbox_and_the_reply_reaches_the_han
     # arrives while she watches, by htmx (checked below), not within a second.
     assert time.monotonic() - started < 10
     assert still_same_page(page), "the inbox reloaded; new conversations should arrive by htmx"
-    expect(page.locator("#conversation-list .conversation-item").first).to_have_id(f"conversation-{HANDSET}")
+    expect(page.locator("#conversation-list .conversation-item").first).to_have_id(
+        f"conversation-{HANDSET}"
+    )
     expect(row.locator(".badge.unread")).to_have_text("1 unread")
 
     row.get_by_role("link", name="+1 516-206-5574").click()
