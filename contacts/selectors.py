@@ -27,6 +27,18 @@ def contact_names(numbers: Iterable[str]) -> dict[str, str]:
     return {number: name or company for number, name, company in rows if name or company}
 
 
+def contact_tags(numbers: Iterable[str]) -> dict[str, list[str]]:
+    """number → its contact's tags, sorted, for the numbers among `numbers` whose contact has
+    any; one query whatever the count (the inbox shows them on each conversation)."""
+    wanted = {n for n in numbers if n}
+    tags: dict[str, list[str]] = {}
+    if wanted:
+        rows = ContactTag.objects.filter(contact__number__in=wanted).order_by("name")
+        for number, name in rows.values_list("contact__number", "name"):
+            tags.setdefault(number, []).append(name)
+    return tags
+
+
 def contacts_matching(query: str) -> QuerySet[Contact]:
     """Contacts whose name or company holds `query`, that carry it as a tag, or whose
     number it is (typed any way: "+1 (516) 206-5575", "206-55"); all of them when it is blank.

@@ -164,3 +164,22 @@ def test_people_without_the_inbox_role_get_403(client, webhook_client, webhook_u
     reply = client.post(reverse("messaging:reply", args=[CUSTOMER]), {"message": "x"})
     assert reply.status_code == 403
     assert Message.objects.count() == 1
+
+
+def test_the_inbox_finds_a_conversation_by_its_contacts_name_or_tag_and_shows_the_tags(
+    staff, webhook_client, webhook_url
+):
+    from contacts.models import Contact, ContactTag
+
+    inbound(webhook_client, webhook_url, sid="a", text="Where is my parcel?")
+    inbound(webhook_client, webhook_url, sid="b", text="Hello", customer="15162065001")
+    dana = Contact.objects.create(number=CUSTOMER, name="Dana Whitfield", company="Acme")
+    ContactTag.objects.create(contact=dana, name="vip")
+    for query in ("whitfield", "acme", "vip"):
+        page = staff.get(reverse("messaging:inbox"), {"q": query}).content.decode()
+        assert f'id="conversation-{CUSTOMER}"' in page, query
+        assert 'id="conversation-15162065001"' not in page, query
+    listing = staff.get(reverse("messaging:inbox")).content.decode()
+    row = listing[listing.index(f'id="conversation-{CUSTOMER}"') :].split("</li>")[0]
+    assert "Dana Whitfield" in row
+    assert '<span class="visually-hidden">Tag: </span>vip</span>' in row

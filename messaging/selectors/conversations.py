@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 
+from contacts.selectors import contacts_matching
 from messaging.models import Conversation, ConversationEvent, Message, OptOut
 from messaging.selectors.messages import files_summary, messages_for_display
 from messaging.selectors.paging import keyset_page, parse_cursor, parse_id
@@ -30,9 +31,13 @@ PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
 def _search(user, conversations: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
     if PHONE_LIKE.match(q):
         return conversations.filter(number_matches("customer_number", q))
-    # Only text the person may read can make a conversation match.
+    # Only text the person may read can make a conversation match; so can the customer's
+    # contact (name, company or tag: what staff remember a customer by).
     matching = messages_visible_to(user, Message.objects.filter(body__icontains=q))
-    return conversations.filter(customer_number__in=matching.values("their_number"))
+    return conversations.filter(
+        Q(customer_number__in=matching.values("their_number"))
+        | Q(customer_number__in=contacts_matching(q).values("number"))
+    )
 
 
 def _older_than(conversations: QuerySet[Conversation], before: str | None):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from campaigns.selectors import campaign_tags
-from contacts.selectors import contact_for_number, contact_names
+from contacts.selectors import contact_for_number, contact_names, contact_tags
 from messaging.forms import ReplyForm, when_text
 from messaging.models import Conversation, Direction
 from messaging.selectors.conversations import (
@@ -87,9 +87,11 @@ def _list_context(
     numbers = [c.customer_number for c in page]
     tags = campaign_tags(numbers)
     names = contact_names(numbers)
+    contact_tags_of = contact_tags(numbers)
     for c in page:
         c.campaign_tag = tags.get(c.customer_number)
         c.contact_name = names.get(c.customer_number, "")
+        c.contact_tags = contact_tags_of.get(c.customer_number, [])
     return {
         "conversations": page,
         "q": q,
