@@ -14,7 +14,8 @@ one database connection, on its own thread, and a pool of threads that only make
    instead of crowding the next ones, which may be another dispatcher's; nor does this dispatcher
    let a DID's releases come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
-   outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout.
+   outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
+   that have come are recorded together, the plain adoptions in a few statements for all.
 
 A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but unreleased, which
 the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
@@ -49,9 +50,11 @@ from django_tasks_db.models import DBTaskResult
 from campaigns import pacing
 from campaigns.models import Campaign, Recipient
 from messaging import tasks as messaging_tasks
-from messaging.models import Direction, Kind, Message, OptOut, Status
+from messaging.models import Conversation, Direction, Kind, Message, OptOut, Status
 from messaging.services import carrier_events, outbound
+from messaging.services.carrier_health import carrier_health_record
 from messaging.text_templates import render
+from messaging.validation import MAX_SID, bounded_text, lenient
 from phone_numbers.selectors import send_refusal
 from portal.carrierx import CarrierXClient, CarrierXError
 
@@ -307,6 +310,67 @@ def _post(client: CarrierXClient, message: Message) -> tuple[dict | None, Carrie
         return None, CarrierXError(f"The send failed unexpectedly: {err}")
 
 
+# What adopting the carrier's answer changes on our row (carrier_events.message_update_from_sms).
+ADOPTED_FIELDS = [
+    "message_sid",
+    "status",
+    "status_changed_at",
+    "segments",
+    "price",
+    "mcc",
+    "mnc",
+    "updated_at",
+]
+
+
+def _sid(sms: dict) -> str:
+    """The answer's SID as message_adopt_sid stores it."""
+    return lenient(lambda v: bounded_text(v, limit=MAX_SID), sms.get("message_sid")) or ""
+
+
+def _record(answers: list[tuple[Message, dict | None, CarrierXError | None]]) -> None:
+    """Store a pass's answers with the send path's rules (outbound.send_outcome_record), the
+    accepted ones together: the carrier's health once, their rows re-read under lock in one
+    SELECT, their SIDs and statuses in one UPDATE, their conversations touched in one. An answer
+    whose SID a status callback already filed on a row of its own (or with no SID) takes the
+    per-message path, which folds that row in."""
+    accepted: dict[int, tuple[str, dict]] = {}
+    seen: set[str] = set()  # a SID answered twice would break its unique column in one UPDATE
+    one_by_one = []
+    for message, sms, err in answers:
+        sid = "" if err else _sid(sms)
+        if sid and sid not in seen:
+            seen.add(sid)
+            accepted[message.pk] = (sid, sms)
+        else:
+            one_by_one.append((message, sms, err))
+    if accepted:
+        early = set(
+            Message.objects.filter(message_sid__in=[sid for sid, _ in accepted.values()])
+            .exclude(pk__in=accepted)
+            .values_list("message_sid", flat=True)
+        )
+        for message, sms, err in answers:
+            if message.pk in accepted and accepted[message.pk][0] in early:
+                del accepted[message.pk]
+                one_by_one.append((message, sms, err))
+    if accepted:
+        carrier_health_record(ok=True)
+        rows = list(Message.objects.select_for_update().filter(pk__in=accepted).order_by("pk"))
+        now = timezone.now()
+        for row in rows:
+            sid, sms = accepted[row.pk]
+            row.message_sid = sid
+            carrier_events.message_update_from_sms(row, sms)
+            row.updated_at = now
+        Message.objects.bulk_update(rows, ADOPTED_FIELDS)
+        Conversation.objects.filter(customer_number__in={r.their_number for r in rows}).update(
+            updated_at=now
+        )
+    for message, sms, err in one_by_one:
+        outbound.send_outcome_record(message, sms=sms, err=err)
+
+
 def _pooled_client(threads: int) -> CarrierXClient:
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads)
@@ -445,10 +509,8 @@ class Dispatcher:
         if not done:
             return
         with transaction.atomic():
-            for future in done:
-                message = self.in_flight.pop(future)
-                sms, err = future.result()
-                outbound.send_outcome_record(message, sms=sms, err=err)
+            answers = [(self.in_flight.pop(future), *future.result()) for future in done]
+            _record(answers)
 
     def _pause_for(self) -> float:
         if not self.due:
