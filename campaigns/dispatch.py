@@ -61,6 +61,10 @@ from portal.carrierx import CarrierXClient, CarrierXError
 logger = logging.getLogger(__name__)
 
 LOOKAHEAD = timedelta(seconds=1)
+# A DID's claim is topped up to LOOKAHEAD only once less than this is left ahead: a claim and
+# its slots cost about seven statements however many recipients they take, and topping up on
+# every pass (every few tens of ms) claimed one recipient at a time.
+REFILL_BELOW = LOOKAHEAD / 2
 STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
 IDLE_SLEEP = 0.05
 
@@ -436,7 +440,7 @@ class Dispatcher:
     def _claim_ahead(self, now_mono: float) -> None:
         horizon = timezone.now() + LOOKAHEAD
         for lane in self.lanes:
-            if lane.dry_until > now_mono or lane.horizon >= horizon:
+            if lane.dry_until > now_mono or lane.horizon >= horizon - REFILL_BELOW:
                 continue
             gap = (horizon - max(lane.horizon, timezone.now())).total_seconds()
             count = max(1, math.ceil(gap * float(lane.rate)))
