@@ -125,7 +125,10 @@ def test_pages_carry_a_csp_without_unsafe_inline_or_eval(client, db):
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
     # htmx would otherwise inject its indicator <style> and may eval hx-on code.
-    config = """content='{"includeIndicatorStyles": false, "allowEval": false}'"""
+    config = (
+        """content='{"includeIndicatorStyles": false, "allowEval": false, """
+        """"historyCacheSize": 0, "refreshOnHistoryMiss": true}'"""
+    )
     assert f'<meta name="htmx-config" {config}>' in response.content.decode()
 
 

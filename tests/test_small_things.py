@@ -117,6 +117,8 @@ def test_the_messages_list_links_its_rows_with_where_they_came_from(staff, messa
 
 
 def selected(page: str) -> str | None:
+    """The From DID preselected (the page's other selects, such as Assign to, are not it)."""
+    page = page[page.index('name="from_did"') :].split("</select>", 1)[0]
     if " selected>" not in page:
         return None
     return page.split(" selected>", 1)[0].rsplit('value="', 1)[1].split('"', 1)[0]
