@@ -41,9 +41,7 @@ def insert(obj: models.Model, *, unless_exists: str | None = None) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    obj.pk = row[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
+    _saved(obj, row[0])
     return True
 
 
@@ -123,9 +121,7 @@ def insert_with_rows(
         found = cursor.fetchone()
     if found is None:
         return None
-    obj.pk = found[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
+    _saved(obj, found[0])
     return found
 
 
@@ -202,3 +198,10 @@ def _rows_statement(
         + (f" RETURNING {returning}" if returning else "")
     )
     return sql, defaults
+
+
+def _saved(obj: models.Model, pk) -> None:
+    """`obj` now stands for the row the database gave `pk`, as if `save()` had written it."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
