@@ -48,8 +48,8 @@ def test_an_inbound_text_reaches_the_inbox_and_the_auto_reply_reaches_the_handse
     run_tasks()  # the sandbox fires the callback; our worker answers; the sandbox delivers it
 
     fragment = client.get(inbox, {"since": cursor}, HTTP_HX_REQUEST="true").content.decode()
-    assert f'id="conversation-{HANDSET}" class="unread"' in fragment
-    assert 'title="unread">1<' in fragment
+    assert f'id="conversation-{HANDSET}" class="conversation-item unread"' in fragment
+    assert '<span class="badge unread">1<' in fragment
     thread = client.get(
         reverse("messaging:conversation", args=[HANDSET]),
         {"since": cursor, "last": 0},
