@@ -135,7 +135,7 @@ def _pane_only(request: HttpRequest) -> bool:
 def _conversation_context(request: HttpRequest, convo: Conversation, form=None) -> dict:
     customer = convo.customer_number
     contact = contact_for_number(customer)
-    convo.contact_name = (contact.name or contact.company) if contact else ""
+    convo.contact_name = contact.display_name if contact else ""
     before = request.GET.get("before", "")
     rows, more = thread_page(request.user, customer, before)
     senders = sender_dids(request.user)
