@@ -14,6 +14,7 @@ import io
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -26,6 +27,7 @@ from playwright.sync_api import Page, expect
 
 from campaigns.models import Campaign
 from campaigns.recipients import read_csv, recipients_prepare
+from contacts.models import Contact, ContactImport, ContactTag
 from messaging.media_files import thumbnail
 from messaging.models import (
     CarrierEvent,
@@ -34,6 +36,7 @@ from messaging.models import (
     MediaState,
     Message,
     MessageMedia,
+    SavedReply,
 )
 from phone_numbers.models import CallbackChange, Did, DidGroup
 from phone_numbers.services import numbers_sync
@@ -52,6 +55,14 @@ def png_bytes(color: str) -> bytes:
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 CUSTOMER = "15162065590"
+# LAYOUT_SHOTS=/some/dir: a full-page screenshot of every page, role and width, to look at.
+LAYOUT_SHOTS = Path(os.environ["LAYOUT_SHOTS"]) if os.environ.get("LAYOUT_SHOTS") else None
+
+
+def slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+
+
 OUR_DID = "15162065320"
 LONG_URL = "https://hooks.example.com/carrierx/" + "callbacks-for-the-support-team/" * 6 + "sms"
 LONG_TEXT = (
@@ -230,7 +241,37 @@ def world(sandbox):
         "message": inbound,
         "pictures": pictures,
         **campaign_world(),
+        **contacts_world(),
     }
+
+
+def contacts_world() -> dict:
+    """The conversation's customer as a contact with long words everywhere a phone could be
+    pushed sideways (name, company, tags, fields, notes), a finished import whose report has
+    every outcome, and a saved reply."""
+    contact = Contact.objects.create(
+        number=CUSTOMER,
+        name="Maximiliana Wolfeschlegelsteinhausenbergerdorff",
+        company="Acme Industrial Supplies and International Logistics Incorporated",
+        notes=LONG_TEXT,
+        fields={"account_reference": "ACCT-" + "9" * 40, "window": "weekday mornings"},
+    )
+    ContactTag.objects.create(contact=contact, name="wholesale-priority-north-east-region")
+    ContactTag.objects.create(contact=contact, name="vip")
+    job = ContactImport.objects.create(
+        filename="customers-from-the-old-crm-" + "x" * 40 + ".csv",
+        state=ContactImport.State.DONE,
+        rows_total=3,
+        rows_read=3,
+        finished_at=timezone.now(),
+        report=[
+            [1, "+1 212 555 1000", "created", ""],
+            [2, "not a number at all, just some words", "skipped", "not a phone number"],
+            [3, "+1 (212) 555-1000", "skipped", "the same number as row 1"],
+        ],
+    )
+    reply = SavedReply.objects.create(name="Order ready", body="Hi {first_name}, it is ready.")
+    return {"contact": contact, "import": job, "saved_reply": reply}
 
 
 def campaign_world() -> dict:
@@ -297,6 +338,26 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
             (reverse("campaigns:report", args=[running.pk]), 200),
             (reverse("campaigns:cancel", args=[running.pk]), 200),
         ]
+    pages.append((reverse("messaging:saved_replies"), 200 if role.sends or role.reads else 403))
+    # The saved reply has no author: only a superuser may change it.
+    pages.append(
+        (
+            reverse("messaging:saved_reply_edit", args=[world["saved_reply"].pk]),
+            200 if role.staff else 403,
+        )
+    )
+    contact = world["contact"]
+    contact_pages = [
+        reverse("contacts:list"),
+        reverse("contacts:list") + "?q=wholesale",
+        reverse("contacts:new"),
+        reverse("contacts:detail", args=[contact.pk]),
+        reverse("contacts:delete", args=[contact.pk]),
+        reverse("contacts:import"),
+        reverse("contacts:import_report", args=[world["import"].pk]),
+    ]
+    pages += [(path, 200 if role.reads else 403) for path in contact_pages]
+    pages.append((reverse("messaging:conversation_new"), 200 if role.reads and role.sends else 403))
     if role.reads:
         pages += [
             (reverse("messaging:conversation", args=[CUSTOMER]), 200),
@@ -420,6 +481,9 @@ def test_every_page_fits_offers_only_what_the_role_may_use_and_keeps_the_csp(
         expect(page.locator("main h1").first).to_be_visible()
         assert_fits(page, path)
         assert_no_csp_violation(console_errors, path)
+        if LAYOUT_SHOTS:
+            shot = f"{role.name if role else 'visitor'}-{viewport['width']}-{slug(path)}.png"
+            page.screenshot(path=LAYOUT_SHOTS / shot, full_page=True, animations="disabled")
         if phone:
             assert_tappable(page, path)
         if role is not None:
