@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import cache
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -160,10 +161,16 @@ def conversation_add_message(message: Message, *, opens: bool = True) -> None:
 
 def conversation_touch(message: Message) -> None:
     """A message of the conversation changed (its status, say): mark the conversation changed so
-    open inboxes repaint it. It exists: the message made it."""
-    Conversation.objects.filter(customer_number=message.their_number).update(
-        updated_at=timezone.now()
-    )
+    open inboxes repaint it. It exists: the message made it.
+
+    Raw SQL: it runs for every status callback, and building the ORM's UPDATE cost several times
+    what the database takes to run it."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET updated_at = %s WHERE customer_number = %s",
+            [connection.ops.adapt_datetimefield_value(timezone.now()), message.their_number],
+        )
 
 
 def conversation_mark_read(customer_number: str) -> None:
@@ -284,7 +291,7 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
         message = message_from_callback(sid, sms)
         if _insert_and_file(message, sms):
             return message, f"new inbound message ({message.status})", True
-    message = Message.objects.select_for_update().filter(message_sid=sid).first()
+    message = _held(sid)
     if message is None:
         message = _adopt_by_user_data(sid, sms)
     if message is None:
@@ -297,9 +304,43 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
         message = Message.objects.select_for_update().get(message_sid=sid)
     changed, outcome = message_update_from_sms(message, sms)
     if changed:
-        message.save(update_fields=[*changed, "updated_at"])
+        _save_fields(message, changed)
         conversation_touch(message)
     return message, outcome, False
+
+
+# Every status callback looks its message up by SID and writes what changed: as statements built
+# once per process, not by the ORM per request (compiling the SELECT of ~30 columns alone was a
+# third of a status callback's CPU).
+
+
+@cache
+def _held_sql(lock: bool) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in Message._meta.concrete_fields)
+    return f"SELECT {columns} FROM {quote(Message._meta.db_table)} WHERE message_sid = %s" + (
+        " FOR UPDATE" if lock else ""
+    )
+
+
+def _held(sid: str) -> Message | None:
+    """The message holding `sid` (unique), locked until the transaction ends where the database
+    locks rows (SQLite's writer holds the whole file)."""
+    sql = _held_sql(connection.features.has_select_for_update)
+    return next(iter(Message.objects.raw(sql, [sid])), None)
+
+
+def _save_fields(message: Message, names: list[str]) -> None:
+    """`message.save(update_fields=[*names, "updated_at"])`, values prepared as save() would."""
+    quote = connection.ops.quote_name
+    fields = [Message._meta.get_field(name) for name in (*names, "updated_at")]
+    values = [f.get_db_prep_save(f.pre_save(message, False), connection) for f in fields]
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Message._meta.db_table)} SET {sets} WHERE id = %s",
+            [*values, message.pk],
+        )
 
 
 def message_from_callback(sid: str, sms: dict) -> Message:
