@@ -8,6 +8,8 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -148,6 +150,26 @@ def test_the_live_polls_never_bring_other_dids_messages(limited, world):
     assert "carol-on-A hello" in polled
     assert "carol news on B" not in polled
     assert "carol-on-B secret" not in polled
+
+
+def test_a_thread_poll_says_nothing_new_when_only_another_dids_message_changed(limited, world):
+    since = timezone.now().isoformat()
+    url = reverse("messaging:conversation", args=[CAROL])
+    limited.get(url, {"since": since, "last": "0"})  # a first request reads more (the session's)
+    with CaptureQueriesContext(connection) as quiet:
+        assert limited.get(url, {"since": since, "last": "0"}).status_code == 204
+    Message.objects.filter(pk=world["carol_b"].pk).update(
+        status=Status.FAILED, updated_at=timezone.now() + timezone.timedelta(minutes=1)
+    )
+    with CaptureQueriesContext(connection) as polled:
+        assert limited.get(url, {"since": since, "last": "0"}).status_code == 204
+    # The probe itself says nothing changed: the thread is not loaded to find that out.
+    assert len(polled) == len(quiet)
+    Message.objects.filter(pk=world["carol_a"].pk).update(
+        body="carol-on-A edited", updated_at=timezone.now() + timezone.timedelta(minutes=1)
+    )
+    polled = limited.get(url, {"since": since, "last": "0"})
+    assert polled.status_code == 200 and "carol-on-A edited" in polled.content.decode()
 
 
 def test_inbox_search_by_text_finds_only_text_the_user_may_read(limited):
