@@ -24,6 +24,16 @@ def contact_save(*, contact: Contact, tags: list[str], fields: dict[str, str], u
     return contact
 
 
+def contact_for_number_add(*, number: str, user) -> tuple[Contact, bool]:
+    """The contact of this number (E.164 digits), made now with nothing but the number if there
+    is none: "Add contact" in a conversation. Two people clicking at once get the same one."""
+    now = timezone.now()
+    return Contact.objects.get_or_create(
+        number=number,
+        defaults={"created_at": now, "created_by": user, "updated_at": now, "updated_by": user},
+    )
+
+
 def contact_delete(*, contact: Contact) -> None:
     """The contact goes; its conversation, messages and consent record stay (they are keyed by
     the number, not by the contact)."""

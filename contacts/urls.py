@@ -8,6 +8,7 @@ app_name = "contacts"
 urlpatterns = [
     path("", views.contact_list, name="list"),
     path("new/", views.contact_new, name="new"),
+    path("add/", views.contact_add, name="add"),
     path("import/", views.contact_import, name="import"),
     path("import/<int:pk>/", views.contact_import_report, name="import_report"),
     path("export.csv", views.contact_export, name="export"),

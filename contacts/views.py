@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -96,6 +97,25 @@ def contact_new(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/form.html", {"form": form})
 
 
+@require_POST
+@login_required
+@inbox_staff_only
+def contact_add(request: HttpRequest) -> HttpResponse:
+    """ "Add contact" in a conversation's header: one click makes the contact for the customer's
+    number and opens it with the name field ready (a text carries no name to fill in)."""
+    typed = request.POST.get("number", "")[:40]
+    try:
+        number = normalize_number(typed)
+    except ValidationError:
+        messages.error(request, "That is not a phone number: nothing was added.")
+        return redirect(f"{reverse('contacts:new')}?{urlencode({'number': typed})}")
+    contact, created = services.contact_for_number_add(number=number, user=request.user)
+    if not created:
+        return redirect("contacts:detail", pk=contact.pk)
+    messages.success(request, f"Contact added for {contact.number_formatted}. Give it a name.")
+    return redirect(f"{reverse('contacts:detail', args=[contact.pk])}?added=1")
+
+
 def _detail_context(request: HttpRequest, contact: Contact, **extra) -> dict:
     return {
         "contact": contact,
@@ -124,7 +144,11 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The heading keeps the stored name while the form shows what was typed.
         contact = selectors.contact_or_404(pk)
         return render(request, "contacts/detail.html", _detail_context(request, contact, form=form))
-    return render(request, "contacts/detail.html", _detail_context(request, contact))
+    form = ContactForm(instance=contact)
+    if request.GET.get("added"):
+        form.fields["name"].widget.attrs["autofocus"] = True
+        form.fields["name"].help_text = "New contact: the name the team should see instead."
+    return render(request, "contacts/detail.html", _detail_context(request, contact, form=form))
 
 
 @require_POST

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -130,6 +131,33 @@ def test_add_contact_for_a_number_that_has_one_opens_it(staff):
     assert response["Location"] == reverse("contacts:detail", args=[ann.pk])
 
 
+def test_add_contact_from_a_conversation_makes_it_in_one_click_and_opens_it_to_be_named(
+    staff, inbox_staff
+):
+    response = staff.post(reverse("contacts:add"), {"number": "15162065575"})
+    ann = Contact.objects.get()
+    assert (ann.number, ann.name, ann.created_by) == ("15162065575", "", inbox_staff)
+    assert response["Location"] == reverse("contacts:detail", args=[ann.pk]) + "?added=1"
+    page = staff.get(response["Location"]).content.decode()
+    assert "Contact added for +1 516-206-5575. Give it a name." in page
+    assert re.search(r'<input[^>]*name="name"[^>]*autofocus', page)
+
+
+def test_add_contact_twice_opens_the_one_contact(staff):
+    ann = contact("15162065575", name="Ann Lee")
+    response = staff.post(reverse("contacts:add"), {"number": "+1 516 206 5575"})
+    assert response["Location"] == reverse("contacts:detail", args=[ann.pk])
+    assert list(Contact.objects.values_list("name", flat=True)) == ["Ann Lee"]
+
+
+@pytest.mark.parametrize("typed", ["", "not a number", "1" * 40, "+1 555"])
+def test_add_contact_with_something_that_is_not_a_number_adds_nothing_and_says_so(staff, typed):
+    response = staff.post(reverse("contacts:add"), {"number": typed}, follow=True)
+    assert response.status_code == 200
+    assert "That is not a phone number: nothing was added." in response.content.decode()
+    assert Contact.objects.count() == 0
+
+
 def test_editing_replaces_tags_and_fields(staff):
     ann = contact("15162065575", name="Ann", tags=["vip", "old"])
     staff.post(
@@ -203,6 +231,8 @@ def test_a_sender_without_inbox_staff_gets_403_on_every_contacts_url(client, nam
     assert client.get(url).status_code == 403
     assert client.post(url).status_code in (403, 405)
     assert client.post(reverse("contacts:consent", args=[ann.pk])).status_code == 403
+    assert client.post(reverse("contacts:add"), {"number": "15162065576"}).status_code == 403
+    assert Contact.objects.count() == 1
 
 
 def test_the_nav_shows_contacts_to_inbox_staff_only(client):

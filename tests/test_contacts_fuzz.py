@@ -1,7 +1,7 @@
 """Nothing sent to the Contacts pages breaks them: the contact form (new and edit), the consent
-form and the CSV import with fuzzed fields and real lists mutated (columns removed, bytes damaged,
-cells oversized, odd encodings), search, paging and contact ids in URLs never get a 5xx, and
-afterwards the list and every contact still render.
+form, "Add contact" from a conversation and the CSV import with fuzzed fields and real lists
+mutated (columns removed, bytes damaged, cells oversized, odd encodings), search, paging and
+contact ids in URLs never get a 5xx, and afterwards the list and every contact still render.
 
 Seeded (same inputs every run); FORMS_FUZZ_EXAMPLES sets the examples per surface.
 """
@@ -114,6 +114,20 @@ def test_the_contact_form_never_answers_5xx(staff, ann):
         answered(staff.generic("POST", url, body, FORM))
 
     post()
+    assert_contact_pages_render(staff)
+
+
+def test_add_contact_from_a_conversation_never_answers_5xx(staff, ann):
+    @fuzz_settings()
+    @given(body=form_data({"number": "15162065575"}))
+    def post(body):
+        answered(staff.generic("POST", "/contacts/add/", body, FORM))
+
+    post()
+    # Whatever was posted, a number has at most one contact, stored as E.164 digits.
+    numbers = list(Contact.objects.values_list("number", flat=True))
+    assert len(numbers) == len(set(numbers))
+    assert all(n.isdigit() for n in numbers)
     assert_contact_pages_render(staff)
 
 

@@ -44,12 +44,14 @@ document.addEventListener("visibilitychange", () => {
 
 // Focus after an action. A page that answers a form with a confirmation (the flash after Send)
 // puts focus on it, so it is read and the next Tab continues from there; a form sent back with
-// errors puts focus on the first field to correct. On load, not before: a URL fragment kept across
-// the redirect (#main, after the skip link) would otherwise move focus to its target afterwards.
+// errors puts focus on the first field to correct, and one that names the field to fill next
+// (autofocus: a contact just added, to be named) on that field. On load, not before: a URL
+// fragment kept across the redirect (#main, after the skip link) would otherwise move focus to its
+// target afterwards; and the browser's own autofocus comes too late to win against the flash.
 window.addEventListener("load", () => {
   const flash = document.querySelector("main .flash li");
   const invalid = document.querySelector("main [aria-invalid=true]");
-  const target = invalid ?? flash;
+  const target = invalid ?? document.querySelector("main [autofocus]") ?? flash;
   if (!target || !document.activeElement?.matches("body, main")) return;
   if (target === flash) target.tabIndex = -1;
   target.focus();

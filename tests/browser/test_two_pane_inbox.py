@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from contacts.models import Contact
 from messaging.models import Conversation, Message
 from phone_numbers.services import numbers_sync
 from tests.browser.conftest import (
@@ -156,7 +157,11 @@ def test_a_contact_added_from_the_conversation_names_the_customer_everywhere(
 ):
     newest = three_conversations[0]
     sign_in(page, make_user("ines", "Inbox staff"), then=conversation_path(newest))
-    page.locator("#conversation-pane").get_by_role("link", name="Add contact").click()
+    # One click makes the contact and opens it with the name field ready to type into.
+    page.locator("#conversation-pane").get_by_role("button", name="Add contact").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("+1 516-206-5593")
+    assert Contact.objects.filter(number=newest).exists()
+    expect(page.get_by_label(re.compile(r"^Name:?$"))).to_be_focused()
     page.get_by_label(re.compile(r"^Name:?$")).fill("Dana Whitfield")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Dana Whitfield")
