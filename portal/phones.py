@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
@@ -55,6 +56,9 @@ def vanity_digits(text: str, region: str | None = None) -> str | None:
     return e164.lstrip("+") if re.search(r"[A-Za-z]", typed) else None
 
 
+# A page formats the same few numbers again and again (a thread's 50 bubbles name the customer and
+# our DIDs 130 times), and phonenumbers parses each time: 0.04 ms a call, a tenth of a thread's CPU.
+@lru_cache(maxsize=4096)
 def format_number(digits: str) -> str:
     """`15162065575` → `+1 516-206-5575` for display; anything unparsable is shown as stored."""
     if not digits:

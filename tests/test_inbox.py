@@ -8,9 +8,13 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from messaging.models import Conversation, Message
+from messaging.views.inbox import conversation_url_maker
 from tests.conftest import load_fixture, make_user
+from tests.fuzz_values import fuzz_settings
 
 pytestmark = pytest.mark.django_db
 CUSTOMER = "15162065319"
@@ -183,3 +187,10 @@ def test_the_inbox_finds_a_conversation_by_its_contacts_name_or_tag_and_shows_th
     row = listing[listing.index(f'id="conversation-{CUSTOMER}"') :].split("</li>")[0]
     assert "Dana Whitfield" in row
     assert '<span class="visually-hidden">Tag: </span>vip</span>' in row
+
+
+@fuzz_settings()
+@given(customer=st.text(min_size=1).filter(lambda text: "/" not in text))
+def test_a_rows_link_is_what_reverse_answers_for_any_stored_number(customer):
+    url_of = conversation_url_maker()
+    assert url_of(customer) == reverse("messaging:conversation", args=[customer])

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -40,6 +45,9 @@ from portal.permissions import VIEW_INBOX
 from portal.roles import role_required
 
 SEARCH_MAX_LENGTH = 200
+SNIPPET_LENGTH = 80  # of a conversation's last message, on its row
+# What reverse() leaves unquoted in a URL's arguments (django.urls.resolvers).
+REVERSE_SAFE = RFC3986_SUBDELIMS + "/~:@"
 INBOX_VIEW_LABELS = [
     ("mine", "Mine"),
     ("unassigned", "Unassigned"),
@@ -88,10 +96,15 @@ def _list_context(
     tags = campaign_tags(numbers)
     names = contact_names(numbers)
     contact_tags_of = contact_tags(numbers)
+    url_of = conversation_url_maker()
     for c in page:
         c.campaign_tag = tags.get(c.customer_number)
         c.contact_name = names.get(c.customer_number, "")
         c.contact_tags = contact_tags_of.get(c.customer_number, [])
+        c.url = url_of(c.customer_number)
+        if c.last_message:
+            # Shown twice on a row (its text, and what a screen reader announces): cut once.
+            c.last_message.snippet = Truncator(c.last_message.body).chars(SNIPPET_LENGTH)
     return {
         "conversations": page,
         "q": q,
@@ -101,6 +114,14 @@ def _list_context(
         "cursor": new_cursor(),
         "next_before": next_before,
     }
+
+
+def conversation_url_maker() -> Callable[[str], str]:
+    """`url_of(customer)`: what `reverse("messaging:conversation", args=[customer])` answers, from
+    one reverse a page instead of one (or two) a row: a list page's 25 rows spent a tenth of its
+    CPU resolving the same pattern."""
+    head, _, tail = reverse("messaging:conversation", args=["0"]).rpartition("0")
+    return lambda customer: head + quote(customer, safe=REVERSE_SAFE) + tail
 
 
 @require_GET
