@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns import pacing
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import RecipientList
+from contacts.selectors import contact_names
 from messaging.models import Direction, Message, Status
 from messaging.segments import GSM7, count_segments, price_per_segment
 from messaging.text_templates import placeholders, render
@@ -120,9 +121,11 @@ def campaign_progress(campaign: Campaign, *, rate: Decimal | None = None) -> Pro
 
 @dataclass
 class Sample:
-    number: str
+    number: str  # formatted
     our_number: str
     text: str
+    digits: str  # the number as stored, to look its contact up
+    name: str = ""  # the contact's name, when the number has one
 
 
 @dataclass
@@ -199,6 +202,7 @@ def campaign_preview(campaign: Campaign) -> Preview:
                     format_number(number),
                     format_number(our_number),
                     render(campaign.body, variables),
+                    number,
                 )
             )
         empty = [n for n, v in zip(names, key, strict=True) if not v.strip()]
@@ -225,6 +229,9 @@ def campaign_preview(campaign: Campaign) -> Preview:
     if price is not None:
         preview.cost = price * preview.segments
     preview.unknown_names = [n for n in names if n not in (campaign.columns or [])]
+    sample_names = contact_names(sample.digits for sample in preview.samples)
+    for sample in preview.samples:
+        sample.name = sample_names.get(sample.digits, "")
     return preview
 
 

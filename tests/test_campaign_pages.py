@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign, Recipient
+from contacts.models import Contact
 from messaging.models import Direction, Message, OptOut, SavedReply, Status
 from messaging.services.carrier_events import conversation_add_message
 from phone_numbers.models import Did
@@ -149,6 +150,18 @@ def test_the_preview_names_rows_with_an_empty_variable_and_texts_that_go_ucs2(se
     assert "2 texts go UCS-2" in html
     assert "row 3, +1 212-555-1002: UCS-2 because of “ë”" in html
     assert "row 4, +1 212-555-1003: UCS-2 because of “Б”" in html
+
+
+def test_the_preview_samples_name_the_recipients_who_are_contacts(sender_client, dids):
+    Contact.objects.create(number="12125551000", name="Ann Lee")
+    Contact.objects.create(number="12125551001", company="Initech")
+    data = b"phone\n+1 212 555 1000\n+1 212 555 1001\n+1 212 555 1002\n"
+    new_campaign(sender_client, body="Hello!", recipients_file=csv_upload(data))
+    campaign = Campaign.objects.get()
+    html = sender_client.get(reverse("campaigns:preview", args=[campaign.pk])).content.decode()
+    assert "To <strong>Ann Lee</strong> +1 212-555-1000 from" in html
+    assert "To <strong>Initech</strong> +1 212-555-1001 from" in html
+    assert "To <strong>+1 212-555-1002</strong> from" in html
 
 
 ONE = "+1 212 555 1000"
