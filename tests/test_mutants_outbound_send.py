@@ -1,0 +1,79 @@
+"""Queueing a send and the periodic check's "is its send task still waiting?", where mutation
+testing (docs/mutation-testing.md, run 3) found the suite silent: what a queued message stores
+(who sent it, what it answers, its files), and which tasks count as its send still waiting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from messaging import tasks
+from messaging.models import Direction, Message, Status
+from messaging.services.outbound import message_send, messages_reconcile_stuck
+from messaging.services.outbound_media import Attachment
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+OUR_DID, HANDSET = "15162065575", "15162065574"
+SEND_TASK = "messaging.tasks.send_message_task"
+# The smallest GIF: a 1×1 image the carrier takes as MMS.
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
+)
+
+
+def waiting_sends(message: Message) -> int:
+    return DBTaskResult.objects.filter(
+        task_path=SEND_TASK, status="READY", args_kwargs__args__0=message.pk
+    ).count()
+
+
+def test_a_queued_text_stores_its_text_sender_and_the_message_it_answers():
+    ines = make_user("ines", "Senders")
+    inbound = Message.objects.create(
+        direction=Direction.INBOUND, our_number=OUR_DID, their_number=HANDSET, body="hours?"
+    )
+
+    message = message_send(
+        from_number=OUR_DID, to=HANDSET, body="9 to 5", user=ines, auto_reply_to=inbound
+    )
+
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.body, stored.sent_by, stored.auto_reply_to) == ("9 to 5", ines, inbound)
+    assert (stored.kind, stored.media_count, stored.status) == ("sms", 0, Status.SENDING)
+    assert waiting_sends(stored) == 1
+
+
+def test_a_queued_mms_stores_its_kind_and_file_count():
+    files = [Attachment(name=f"{n}.gif", content_type="image/gif", data=GIF) for n in "ab"]
+
+    message = message_send(from_number=OUR_DID, to=HANDSET, body="", attachments=files)
+
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.kind, stored.media_count, stored.body) == ("mms", 2, "")
+
+
+def test_the_periodic_check_sends_again_only_what_no_waiting_or_running_send_task_holds():
+    def never_posted() -> Message:
+        message = Message.objects.create(
+            direction=Direction.OUTBOUND, our_number=OUR_DID, their_number=HANDSET, body="hi"
+        )
+        return message
+
+    queued, running, finished, other_task, none = (never_posted() for _ in range(5))
+    for message, state in ((queued, "READY"), (running, "RUNNING"), (finished, "SUCCESSFUL")):
+        tasks.send_message_task.enqueue(message.pk)
+        DBTaskResult.objects.filter(args_kwargs__args__0=message.pk).update(status=state)
+    # Another task naming the same id is not its send.
+    tasks.auto_reply_task.enqueue(other_task.pk)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Message.objects.update(created_at=long_ago, updated_at=long_ago)
+
+    assert messages_reconcile_stuck(reschedule=False) == "checked 5"
+
+    waiting = {m.pk: waiting_sends(m) for m in (queued, running, finished, other_task, none)}
+    assert waiting == {queued.pk: 1, running.pk: 0, finished.pk: 1, other_task.pk: 1, none.pk: 1}
