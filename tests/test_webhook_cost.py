@@ -87,3 +87,75 @@ def test_auto_reply_switched_on_by_another_process_is_seen_once_the_copy_is_old(
     monkeypatch.setattr(auto_reply_numbers.time, "monotonic", lambda: later)
     inbound(client, webhook_url, "after-ttl")
     assert queued.count() == 1
+
+
+def status(client, url, sid: str, state: str, **more):
+    body = {
+        "message_sid": sid,
+        "direction": "outbound",
+        "from": OUR_DID,
+        "to": CUSTOMER,
+        "status": state,
+        **more,
+    }
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    return response.json(), [s for s in sql if s not in ("SAVEPOINT", "RELEASE")]
+
+
+@pytest.fixture
+def sent(db):
+    from messaging.services.carrier_events import conversation_add_message
+
+    message = Message.objects.create(
+        message_sid="out-1",
+        direction="outbound",
+        our_number=OUR_DID,
+        their_number=CUSTOMER,
+        body="Your table is ready",
+        status="queued",
+        group_recipients=["15162065999"],
+    )
+    conversation_add_message(message)
+    return message
+
+
+def test_a_status_callback_reads_its_message_once_and_writes_it_its_conversation_and_the_event(
+    client, webhook_url, sent
+):
+    before = Conversation.objects.get(customer_number=CUSTOMER).updated_at
+    answer, sql = status(
+        client, webhook_url, "out-1", "delivered", price="0.0075", message_segments=1, mcc=310
+    )
+    assert answer["outcome"] == "queued → delivered"
+    assert sql == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+    message = Message.objects.get(pk=sent.pk)
+    assert (message.status, str(message.price), message.segments, message.mcc) == (
+        "delivered",
+        "0.00750",
+        1,
+        310,
+    )
+    assert message.status_changed_at is not None and message.updated_at > sent.updated_at
+    # What the callback did not name is as it was.
+    assert (message.body, message.group_recipients, message.created_at) == (
+        sent.body,
+        ["15162065999"],
+        sent.created_at,
+    )
+    assert Conversation.objects.get(customer_number=CUSTOMER).updated_at > before
+
+
+def test_a_repeated_status_callback_finds_every_value_it_names_already_held_and_writes_only_the_event(  # noqa: E501
+    client, webhook_url, sent
+):
+    # Read back as the ORM would (a decimal, not a float or text, on every backend): the same
+    # price, segments and network codes are no change.
+    first = {"price": "0.0075", "message_segments": 1, "mcc": 310, "mnc": 4}
+    status(client, webhook_url, "out-1", "delivered", **first)
+    answer, sql = status(client, webhook_url, "out-1", "delivered", **first)
+    assert answer["outcome"] == "duplicate (delivered)"
+    assert sql == ["SELECT", "INSERT"]
+    assert Message.objects.get(pk=sent.pk).events.count() == 2

@@ -315,19 +315,41 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
 
 
 @cache
-def _held_sql(lock: bool) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in Message._meta.concrete_fields)
-    return f"SELECT {columns} FROM {quote(Message._meta.db_table)} WHERE message_sid = %s" + (
-        " FOR UPDATE" if lock else ""
+def _held_statement(vendor: str) -> tuple[str, list[str], list[int]]:
+    """The SELECT, the attribute of each column, and which columns the ORM converts on this
+    backend (the JSON list everywhere; dates, decimals and booleans on SQLite)."""
+    quote, fields = connection.ops.quote_name, Message._meta.concrete_fields
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT {', '.join(quote(f.column) for f in fields)} FROM "
+        f"{quote(Message._meta.db_table)} WHERE message_sid = %s{lock}"
     )
+    converted = [
+        n
+        for n, f in enumerate(fields)
+        if connection.ops.get_db_converters(f.cached_col)
+        or f.cached_col.get_db_converters(connection)
+    ]
+    return sql, [f.attname for f in fields], converted
 
 
 def _held(sid: str) -> Message | None:
     """The message holding `sid` (unique), locked until the transaction ends where the database
-    locks rows (SQLite's writer holds the whole file)."""
-    sql = _held_sql(connection.features.has_select_for_update)
-    return next(iter(Message.objects.raw(sql, [sid])), None)
+    locks rows (SQLite's writer holds the whole file). Values go through the converters the ORM
+    applies (`RawQuerySet` would do the same, but re-reads its column list once per field)."""
+    sql, names, converted = _held_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    db = connection.ops.connection
+    values, fields = list(row), Message._meta.concrete_fields
+    for n in converted:
+        col = fields[n].cached_col
+        for convert in (*db.ops.get_db_converters(col), *col.get_db_converters(db)):
+            values[n] = convert(values[n], col, db)
+    return Message.from_db(db.alias, names, values)
 
 
 def _save_fields(message: Message, names: list[str]) -> None:
