@@ -17,7 +17,8 @@ that only make carrier calls:
    slots' timing. Only a send still close to its slot is released (within half the pace margin):
    one that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's
    pace instead of crowding the next ones, which may be another dispatcher's; nor does this
-   dispatcher let a DID's calls come closer than their slots after a late one (`Lane.held_for`).
+   dispatcher let a DID's calls come closer than their slots after a late one, either as planned
+   (`Lane.held_for`) or as they go (`CallGate`: a send thread that woke late holds back the next).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
    that have come are recorded together, the plain adoptions in a few statements for all.
@@ -42,6 +43,7 @@ import heapq
 import itertools
 import logging
 import math
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -79,6 +81,27 @@ IDLE_SLEEP = 0.05
 
 
 @dataclass
+class CallGate:
+    """When this dispatcher's last `window` calls from one DID actually went (monotonic), shared
+    by its send threads: a thread that woke late for its slot (a busy machine) must not let the
+    next ones crowd it, so no `window` + 1 calls go within `span`, however late their threads."""
+
+    window: int
+    span: float
+    went: deque = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def go(self) -> None:
+        """Return when the next call may go, counting it as gone."""
+        with self.lock:  # the DID's next calls queue behind this one: they are due after it
+            if len(self.went) >= self.window:
+                time.sleep(max(0.0, self.went[0] + self.span - time.monotonic()))
+            self.went.append(time.monotonic())
+            while len(self.went) > self.window:
+                self.went.popleft()
+
+
+@dataclass
 class Lane:
     """One DID of the pool, as one dispatcher sees it."""
 
@@ -90,10 +113,20 @@ class Lane:
     # When this dispatcher's last `ceil(rate)` calls from this DID go (monotonic): a send whose
     # call came late must not pull the next ones closer together (see `held_for`).
     released: deque = field(default_factory=deque)
+    gate: CallGate | None = None  # the same rule at the moment of each call
+
+    def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = CallGate(self.window, self.span)
 
     @property
     def window(self) -> int:
         return max(1, math.ceil(self.rate))
+
+    @property
+    def span(self) -> float:
+        """Seconds `window` + 1 of this DID's calls take at least."""
+        return pacing.interval(self.rate).total_seconds() * self.window
 
     def held_for(self, now_mono: float) -> float:
         """Seconds after `now_mono` the next call must wait so that no `window` + 1 calls come
@@ -101,8 +134,7 @@ class Lane:
         up."""
         if len(self.released) < self.window:
             return 0.0
-        span = pacing.interval(self.rate).total_seconds() * self.window
-        return max(0.0, self.released[0] + span - now_mono)
+        return max(0.0, self.released[0] + self.span - now_mono)
 
     def mark_released(self, now_mono: float) -> None:
         self.released.append(now_mono)
@@ -131,10 +163,12 @@ def lanes_for(campaign: Campaign) -> list[Lane]:
 
 
 def _post(
-    client: CarrierXClient, message: Message, at: float = 0.0
+    client: CarrierXClient, message: Message, at: float, gate: CallGate
 ) -> tuple[dict | None, CarrierXError | None]:
-    """Call the carrier with `message` once its slot `at` (monotonic) has come."""
+    """Call the carrier with `message` once its slot `at` (monotonic) has come and its DID's
+    last calls allow."""
     time.sleep(max(0.0, at - time.monotonic()))
+    gate.go()
     try:
         return outbound.carrier_post(message, client=client), None
     except CarrierXError as err:
@@ -273,7 +307,9 @@ class Dispatcher:
                         outbound.send_refusal_settle(message)
                         continue
                     at = calls[message.their_number]
-                    self.in_flight[pool.submit(_post, client, message, at)] = message
+                    lane = lanes[message.our_number]
+                    post = pool.submit(_post, client, message, at, lane.gate)
+                    self.in_flight[post] = message
                     self.sent += 1
         finally:
             for due in held:
