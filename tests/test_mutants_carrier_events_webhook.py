@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import responses
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -21,6 +22,7 @@ from messaging.models import (
     OptOut,
     Status,
 )
+from messaging.services.detail_records import detail_records_sync
 from messaging.services.opt_out import STAFF_KEYWORD, opt_out_refusal
 from tests.conftest import load_fixture
 from tests.webhook_checks import last_event
@@ -204,3 +206,29 @@ def test_user_data_naming_an_id_past_the_column_makes_a_row_of_its_own(post):
     assert post(payload).status_code == 200
 
     assert Message.objects.get().message_sid == "x-1"
+
+
+def test_an_inbound_mms_recovered_from_the_detail_records_keeps_its_files_in_order(settings):
+    settings.CARRIERX_API_URL = api = "https://carrierx.test/core/v2"
+    settings.DETAIL_RECORDS_RECOVERY_GRACE_SECONDS = 0
+    files = [f"https://media.carrierx.test/f/{n}.jpg" for n in (2, 1)]
+    record = {
+        "dr_sid": "dr-1",
+        "direction": "inbound",
+        "number_src": THEIRS,
+        "number_dst": OURS,
+        "date_start": "2026-11-29T10:00:00.000Z",
+        "date_stop": "2026-11-29T10:00:01.000Z",
+        "message_sid": "lost-mms",
+        "message": None,
+        "type": "mms",
+        "media_urls": files,
+        "status": "received",
+    }
+    with responses.RequestsMock() as carrier:
+        carrier.get(f"{api}/sms/message_drs", json={"items": [record], "pagination": {}})
+        detail_records_sync()
+
+    message = Message.objects.get(message_sid="lost-mms")
+    assert (message.recovered, message.kind) == (True, "mms")
+    assert list(message.media.order_by("position").values_list("source_url", flat=True)) == files

@@ -5,14 +5,21 @@ testing (docs/mutation-testing.md, run 3) found the suite silent: what a queued 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+import responses
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
 from messaging.models import Direction, Message, Status
-from messaging.services.outbound import message_send, messages_reconcile_stuck
+from messaging.services.outbound import (
+    find_at_carrier,
+    message_send,
+    message_send_attempt,
+    messages_reconcile_stuck,
+)
 from messaging.services.outbound_media import Attachment
 from tests.conftest import make_user
 
@@ -77,3 +84,70 @@ def test_the_periodic_check_sends_again_only_what_no_waiting_or_running_send_tas
 
     waiting = {m.pk: waiting_sends(m) for m in (queued, running, finished, other_task, none)}
     assert waiting == {queued.pk: 1, running.pk: 0, finished.pk: 1, other_task.pk: 1, none.pk: 1}
+
+
+# --- the carrier's answer to a send, at the HTTP seam ------------------------------------------
+
+CARRIER = "https://carrierx.test/core/v2"
+
+
+@pytest.fixture
+def carrier(settings):
+    settings.CARRIERX_API_URL = CARRIER
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def sending() -> Message:
+    return Message.objects.create(
+        direction=Direction.OUTBOUND, our_number=OUR_DID, their_number=HANDSET, body="hi"
+    )
+
+
+def test_the_carriers_answer_stores_a_price_as_written_and_drops_a_network_code_past_999(carrier):
+    message = sending()
+    # JSON floats: 0.000015 as a binary float is just under the half, so it would round down.
+    answer = {"message_sid": "c-1", "status": "queued", "price": 0.000015, "mcc": 1000, "mnc": 260}
+    carrier.post(f"{CARRIER}/sms/messages", json=answer)
+
+    message_send_attempt(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert (message.message_sid, message.status) == ("c-1", "queued")
+    assert (message.price, message.mcc, message.mnc) == (Decimal("0.00002"), None, 260)
+
+
+def test_a_send_the_carrier_refuses_is_counted_failed_for_its_did(carrier, client, settings):
+    settings.METRICS_TOKEN = "scrape"
+    failed = f'portal_messages_failed_total{{did="{OUR_DID}"}}'
+
+    def counted() -> float:
+        text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape").content.decode()
+        return next(
+            (float(line.split()[-1]) for line in text.splitlines() if line.startswith(failed)), 0.0
+        )
+
+    before = counted()
+    carrier.post(f"{CARRIER}/sms/messages", status=400, json={"message": "invalid"})
+
+    message_send_attempt(message_id=sending().pk)
+
+    assert counted() == before + 1
+
+
+def test_the_fallback_search_finds_the_copy_of_an_mms_without_text(carrier):
+    message = Message.objects.create(
+        direction=Direction.OUTBOUND,
+        our_number=OUR_DID,
+        their_number=HANDSET,
+        body="",
+        kind="mms",
+        media_count=1,
+        status=Status.UNKNOWN,
+    )
+    carrier.get(f"{CARRIER}/sms/messages", status=400, json={"message": "unknown field user_data"})
+    copy = {"message_sid": "mms-1", "from": OUR_DID, "to": HANDSET, "message": None}
+    listing = {"count": 1, "has_more": False, "items": [copy], "pagination": {}}
+    carrier.get(f"{CARRIER}/sms/messages", json=listing)
+
+    assert [sms["message_sid"] for sms in find_at_carrier(message)] == ["mms-1"]
