@@ -232,3 +232,23 @@ def test_an_inbound_mms_recovered_from_the_detail_records_keeps_its_files_in_ord
     message = Message.objects.get(message_sid="lost-mms")
     assert (message.recovered, message.kind) == (True, "mms")
     assert list(message.media.order_by("position").values_list("source_url", flat=True)) == files
+
+
+def test_an_early_callback_adopts_only_the_outbound_row_its_user_data_names_while_it_has_no_sid(
+    post,
+):
+    first, named, last = (held(sid=None, status=Status.SENDING) for _ in range(3))
+    has_sid = held(sid="first-copy", status=Status.SENDING)
+    theirs = Message.objects.create(
+        direction=Direction.INBOUND, our_number=OURS, their_number=THEIRS, body="hi"
+    )
+
+    for sid, target in (("s-named", named), ("s-again", has_sid), ("s-inbound", theirs)):
+        payload = status(sid=sid, status="sent", user_data=f"portal-message-{target.pk}")
+        assert post(payload).status_code == 200
+
+    sids = dict(Message.objects.values_list("pk", "message_sid"))
+    assert (sids[first.pk], sids[named.pk], sids[last.pk]) == (None, "s-named", None)
+    assert (sids[has_sid.pk], sids[theirs.pk]) == ("first-copy", None)
+    # The two bodies naming a row they may not change made rows of their own.
+    assert Message.objects.filter(message_sid__in=["s-again", "s-inbound"]).count() == 2
