@@ -140,7 +140,14 @@ def test_the_carrier_sending_an_inbound_text_twice_files_it_and_its_stop_once(po
     consent = ConsentEvent.objects.get()
     assert (consent.customer_number, consent.our_number) == (stop["from_did"], stop["to_did"])
     assert (consent.kind, consent.detail, consent.message_id) == ("opt_out", "STOP", message.pk)
-    assert consent.consented_at == message.created_at
+    assert (consent.method, consent.consented_at) == ("keyword", message.created_at)
+
+
+def test_a_start_is_written_in_the_consent_record_as_an_opt_in(post):
+    assert post({**load_fixture("inbound_legacy"), "message": "start"}).status_code == 200
+
+    consent = ConsentEvent.objects.get()
+    assert (consent.kind, consent.method, consent.detail) == ("opt_in", "keyword", "START")
 
 
 def test_a_refusal_for_an_opt_out_staff_entered_says_staff_did_it(post):

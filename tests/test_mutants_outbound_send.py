@@ -21,6 +21,7 @@ from messaging.services.outbound import (
     messages_reconcile_stuck,
 )
 from messaging.services.outbound_media import Attachment
+from phone_numbers.models import CAP_SMS_IN, CAP_SMS_OUT, Did
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ def test_the_carriers_answer_stores_a_price_as_written_and_drops_a_network_code_
     answer = {"message_sid": "c-1", "status": "queued", "price": 0.000015, "mcc": 1000, "mnc": 260}
     carrier.post(f"{CARRIER}/sms/messages", json=answer)
 
-    message_send_attempt(message_id=message.pk)
+    assert message_send_attempt(message_id=message.pk) == "sent as c-1"
 
     message.refresh_from_db()
     assert (message.message_sid, message.status) == ("c-1", "queued")
@@ -151,3 +152,27 @@ def test_the_fallback_search_finds_the_copy_of_an_mms_without_text(carrier):
     carrier.get(f"{CARRIER}/sms/messages", json=listing)
 
     assert [sms["message_sid"] for sms in find_at_carrier(message)] == ["mms-1"]
+
+
+def test_an_mms_from_a_did_that_cannot_send_mms_fails_without_asking_the_carrier(carrier):
+    Did.objects.create(
+        did_sid="did-1",
+        phonenumber=OUR_DID,
+        capabilities=CAP_SMS_IN | CAP_SMS_OUT,
+        active_capabilities=CAP_SMS_IN | CAP_SMS_OUT,
+    )
+    message = Message.objects.create(
+        direction=Direction.OUTBOUND,
+        our_number=OUR_DID,
+        their_number=HANDSET,
+        body="see this",
+        kind="mms",
+        media_count=1,
+    )
+
+    assert message_send_attempt(message_id=message.pk) == "not enabled"
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert "cannot send pictures or files (MMS is not enabled on it)" in message.error
+    assert not carrier.calls
