@@ -90,6 +90,32 @@ def inbox_conversations(
     return _search(user, conversations, q) if q else conversations
 
 
+def list_changed(user, since: datetime, q: str = "") -> bool:
+    """Whether any conversation the person may see, in any state, changed after `since`: the
+    question a list's poll asks (a conversation leaving the list shown is a change too). One
+    probe of the `updated_at` index; a search asks the ORM (its matching is the ORM's)."""
+    if q:
+        return inbox_conversations(user, q=q, view=None).filter(updated_at__gt=since).exists()
+    # Raw SQL, as for thread_changed: the ORM's statement cost more to build than to run.
+    limit = did_limit(user)
+    params: list = [connection.ops.adapt_datetimefield_value(since)]
+    mine = ""
+    if limit is not None:
+        mine = (
+            f" AND EXISTS (SELECT 1 FROM {_q(Message._meta.db_table)} m "
+            f"WHERE m.{_q('their_number')} = c.{_q('customer_number')} "
+            f"AND m.{_q('our_number')} IN ({', '.join(['%s'] * len(limit))}))"
+        )
+        params += sorted(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 AS a FROM {_q(Conversation._meta.db_table)} c "
+            f"WHERE c.{_q('updated_at')} > %s{mine} LIMIT 1",
+            params,
+        )
+        return cursor.fetchone() is not None
+
+
 def inbox_page(
     user, conversations: QuerySet[Conversation], before: str | None
 ) -> tuple[list[Conversation], str]:

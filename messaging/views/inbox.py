@@ -25,6 +25,7 @@ from messaging.selectors.conversations import (
     inbox_conversations,
     inbox_page,
     inbox_view,
+    list_changed,
     reply_from_default,
     thread_changed,
     thread_changes,
@@ -67,9 +68,7 @@ inbox_required = role_required(VIEW_INBOX)
 def inbox(request: HttpRequest) -> HttpResponse:
     since = parse_cursor(request.GET.get("since"))
     q = _search_terms(request)
-    # Every state: a conversation leaving the list shown (done, given to someone) is a change too.
-    conversations = inbox_conversations(request.user, q=q, view=None)
-    if since is not None and not conversations.filter(updated_at__gt=since).exists():
+    if since is not None and not list_changed(request.user, since, q):
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
     context = _list_context(request, q=q, before=request.GET.get("before"))
