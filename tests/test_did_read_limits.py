@@ -172,6 +172,19 @@ def test_a_thread_poll_says_nothing_new_when_only_another_dids_message_changed(l
     assert polled.status_code == 200 and "carol-on-A edited" in polled.content.decode()
 
 
+def test_a_list_poll_says_nothing_new_when_only_a_conversation_on_another_did_changed(
+    limited, world
+):
+    since = timezone.now().isoformat()
+    url = reverse("messaging:inbox")
+    later = timezone.now() + timezone.timedelta(minutes=1)
+    Conversation.objects.filter(customer_number=BOB).update(updated_at=later)
+    assert limited.get(url, {"since": since}, HTTP_HX_REQUEST="true").status_code == 204
+    Conversation.objects.filter(customer_number=ALICE).update(updated_at=later)
+    polled = limited.get(url, {"since": since}, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 200 and "conversation-" + ALICE in polled.content.decode()
+
+
 def test_inbox_search_by_text_finds_only_text_the_user_may_read(limited):
     found = page(limited, reverse("messaging:inbox"), data={"q": "secret"})
     assert "conversation-" + CAROL not in found
