@@ -186,3 +186,30 @@ def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, li
         conversation_done(conversation=conversation, actor=alex)
     found = {k: v for k, v in found.items() if v}
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(f) for p, f in found.items())
+
+
+def test_a_refusal_stays_in_view_when_the_thread_poll_redraws_the_controls(page, live_server):
+    message = Message.objects.create(
+        direction=Direction.INBOUND, our_number=OUR_LINE, their_number=HANDSET, body="Hello?"
+    )
+    conversation_add_message(message)
+    conversation = Conversation.objects.get()
+    ines = make_user("ines", "Inbox staff")
+    alex = make_user("alex", "Inbox staff")
+    noor = make_user("noor", "Inbox staff")
+    sign_in(page, ines, then=reverse("messaging:conversation", args=[HANDSET]))
+    state = page.locator("#conversation-state")
+    # Alex leaves the team while the page is open: choosing him is refused.
+    alex.groups.clear()
+    state.get_by_label("Assign to").select_option(label="alex")
+    state.get_by_role("button", name="Assign", exact=True).click()
+    expect(state.get_by_role("alert")).to_contain_text("Not assigned", timeout=15_000)
+    # Noor takes the conversation meanwhile: the thread's poll brings that, with fresh controls.
+    conversation_assign(conversation=conversation, assignee=noor, actor=noor)
+    expect(state.locator(".assigned-to")).to_have_text("Assigned to noor", timeout=15_000)
+    expect(state.get_by_role("alert")).to_contain_text("Not assigned")
+    # The next choice answers for itself: the refusal goes.
+    state.get_by_role("button", name="Assign to me").click()
+    expect(state.locator(".assigned-to")).to_have_text("Assigned to you")
+    expect(state.get_by_role("alert")).to_have_count(0)
+    expect(page.locator(f"#assign-error-{HANDSET}")).to_be_empty()
