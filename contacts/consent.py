@@ -100,6 +100,36 @@ def consent_staff_record(
     return StaffConsent(event=event, still_opted_out=still_opted_out)
 
 
+def every_did_opt_outs_extend(our_number: str) -> int:
+    """A DID new to us (rented here, or found by the sync): customers whose last word from staff
+    for every DID is an opt-out may not be texted from it either, as from the DIDs we had when
+    it was recorded. Returns how many customers that is."""
+    latest: dict[str, str] = {}
+    events = (
+        ConsentEvent.objects.filter(our_number="", method=ConsentEvent.Method.STAFF)
+        .order_by("customer_number", "-consented_at", "-id")
+        .values_list("customer_number", "kind")
+    )
+    for customer, kind in events.iterator(chunk_size=EXPORT_CHUNK):
+        latest.setdefault(customer, kind)
+    customers = [c for c, kind in latest.items() if kind == ConsentEvent.Kind.OPT_OUT]
+    now = timezone.now()
+    OptOut.objects.bulk_create(
+        [
+            OptOut(
+                customer_number=customer,
+                our_number=our_number,
+                opted_out=True,
+                keyword=STAFF_KEYWORD,
+                changed_at=now,
+            )
+            for customer in customers
+        ],
+        ignore_conflicts=True,  # a row of theirs for this number (a STOP, a START) stands
+    )
+    return len(customers)
+
+
 def consent_import_event(
     *, customer: str, source: str, consented_at: datetime, user
 ) -> ConsentEvent:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.consent import every_did_opt_outs_extend
 from phone_numbers.models import Did, DidGroup, Partner, SyncRun, SyncStatus
 from phone_numbers.selectors import callbacks_astray
 from portal.carrierx import CarrierXError, get_client
@@ -93,7 +94,7 @@ def did_store(
         group = groups_by_sid.get(group_sid) if group_sid else None
     else:
         group = DidGroup.objects.filter(did_group_sid=group_sid).first() if group_sid else None
-    did, _ = Did.objects.update_or_create(
+    did, created = Did.objects.update_or_create(
         did_sid=data["did_sid"],
         defaults={
             "phonenumber": data.get("phonenumber") or "",
@@ -107,6 +108,8 @@ def did_store(
             "synced_at": synced_at or timezone.now(),
         },
     )
+    if created and did.phonenumber:
+        every_did_opt_outs_extend(did.phonenumber)
     return did
 
 

@@ -16,6 +16,7 @@ from contacts.models import Contact
 from messaging.models import ConsentEvent, Message, OptOut
 from messaging.services.opt_out import opt_out_refusal
 from phone_numbers.models import Did
+from phone_numbers.sync import did_store
 from tests.conftest import load_fixture
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +163,38 @@ def test_a_staff_opt_out_of_every_did_stops_sends_from_each(staff, ann, inbox_st
     }
     refusal = opt_out_refusal(customer=CUSTOMER, our_number=OUR_DID)
     assert "opted out by staff" in refusal
+
+
+NEW_DID = "15162065576"
+
+
+def rented_later(number=NEW_DID):
+    # As the sync and a rental store a DID the carrier answered with.
+    return did_store({"did_sid": f"sid-{number}", "phonenumber": number, "capabilities": 7})
+
+
+def test_a_staff_opt_out_of_every_did_covers_a_did_rented_after_it(staff, ann):
+    other = Contact.objects.create(number="15162065320", name="Bo")
+    url = reverse("contacts:consent", args=[ann.pk])
+    staff.post(url, {"our_number": "", "kind": "opt_out", "reason": "asked on the phone"})
+    # Bo opted out of every DID, then back in: his last word stands.
+    other_url = reverse("contacts:consent", args=[other.pk])
+    staff.post(other_url, {"our_number": "", "kind": "opt_out", "reason": "asked"})
+    staff.post(other_url, {"our_number": "", "kind": "opt_in", "reason": "asked again"})
+    rented_later()
+    assert "opted out by staff" in opt_out_refusal(customer=CUSTOMER, our_number=NEW_DID)
+    assert opt_out_refusal(customer=other.number, our_number=NEW_DID) is None
+    # The sync seeing the DID again adds nothing.
+    rented_later()
+    assert OptOut.objects.filter(our_number=NEW_DID).count() == 1
+
+
+def test_a_staff_opt_out_of_one_did_does_not_reach_a_did_rented_after_it(staff, ann):
+    url = reverse("contacts:consent", args=[ann.pk])
+    staff.post(url, {"our_number": OUR_DID, "kind": "opt_out", "reason": "only that line"})
+    rented_later()
+    assert opt_out_refusal(customer=CUSTOMER, our_number=NEW_DID) is None
+    assert opt_out_refusal(customer=CUSTOMER, our_number=OUR_DID) is not None
 
 
 def test_a_staff_opt_in_does_not_lift_the_customers_own_stop(webhook_url, staff, ann):
