@@ -259,3 +259,13 @@ def test_an_early_callback_adopts_only_the_outbound_row_its_user_data_names_whil
     assert (sids[has_sid.pk], sids[theirs.pk]) == ("first-copy", None)
     # The two bodies naming a row they may not change made rows of their own.
     assert Message.objects.filter(message_sid__in=["s-again", "s-inbound"]).count() == 2
+
+
+def test_an_inbound_mms_keeps_its_files_in_the_order_the_carrier_lists_them(post):
+    files = [f"https://media.carrierx.test/f/{n}.jpg" for n in (3, 1, 2)]
+
+    assert post({**load_fixture("inbound_legacy"), "media_urls": files}).status_code == 200
+
+    message = Message.objects.get()
+    assert (message.kind, message.media_count) == ("mms", 3)
+    assert list(message.media.order_by("position").values_list("source_url", flat=True)) == files
