@@ -269,3 +269,14 @@ def test_an_inbound_mms_keeps_its_files_in_the_order_the_carrier_lists_them(post
     message = Message.objects.get()
     assert (message.kind, message.media_count) == ("mms", 3)
     assert list(message.media.order_by("position").values_list("source_url", flat=True)) == files
+
+
+def test_the_carrier_sending_an_inbound_mms_twice_files_it_once(post):
+    mms = {**load_fixture("inbound_legacy"), "media_urls": ["https://media.carrierx.test/f/1.jpg"]}
+
+    assert post(mms).status_code == 200
+    assert post(mms).status_code == 200
+
+    assert last_event().outcome == "duplicate (received)"
+    assert Message.objects.get().media.count() == 1
+    assert Conversation.objects.get().unread_count == 1
