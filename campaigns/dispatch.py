@@ -17,8 +17,7 @@ that only make carrier calls:
    slots' timing. Only a send still close to its slot is released (within half the pace margin):
    one that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's
    pace instead of crowding the next ones, which may be another dispatcher's; nor does this
-   dispatcher let a DID's calls come closer than their slots after a late one, either as planned
-   (`Lane.held_for`) or as they go (`CallGate`: a send thread that woke late holds back the next).
+   dispatcher let a DID's calls come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
    that have come are recorded together, the plain adoptions in a few statements for all.
@@ -43,7 +42,6 @@ import heapq
 import itertools
 import logging
 import math
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,27 +79,6 @@ IDLE_SLEEP = 0.05
 
 
 @dataclass
-class CallGate:
-    """When this dispatcher's last `window` calls from one DID actually went (monotonic), shared
-    by its send threads: a thread that woke late for its slot (a busy machine) must not let the
-    next ones crowd it, so no `window` + 1 calls go within `span`, however late their threads."""
-
-    window: int
-    span: float
-    went: deque = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def go(self) -> None:
-        """Return when the next call may go, counting it as gone."""
-        with self.lock:  # the DID's next calls queue behind this one: they are due after it
-            if len(self.went) >= self.window:
-                time.sleep(max(0.0, self.went[0] + self.span - time.monotonic()))
-            self.went.append(time.monotonic())
-            while len(self.went) > self.window:
-                self.went.popleft()
-
-
-@dataclass
 class Lane:
     """One DID of the pool, as one dispatcher sees it."""
 
@@ -113,20 +90,10 @@ class Lane:
     # When this dispatcher's last `ceil(rate)` calls from this DID go (monotonic): a send whose
     # call came late must not pull the next ones closer together (see `held_for`).
     released: deque = field(default_factory=deque)
-    gate: CallGate | None = None  # the same rule at the moment of each call
-
-    def __post_init__(self) -> None:
-        if self.gate is None:
-            self.gate = CallGate(self.window, self.span)
 
     @property
     def window(self) -> int:
         return max(1, math.ceil(self.rate))
-
-    @property
-    def span(self) -> float:
-        """Seconds `window` + 1 of this DID's calls take at least."""
-        return pacing.interval(self.rate).total_seconds() * self.window
 
     def held_for(self, now_mono: float) -> float:
         """Seconds after `now_mono` the next call must wait so that no `window` + 1 calls come
@@ -134,7 +101,8 @@ class Lane:
         up."""
         if len(self.released) < self.window:
             return 0.0
-        return max(0.0, self.released[0] + self.span - now_mono)
+        span = pacing.interval(self.rate).total_seconds() * self.window
+        return max(0.0, self.released[0] + span - now_mono)
 
     def mark_released(self, now_mono: float) -> None:
         self.released.append(now_mono)
@@ -163,12 +131,10 @@ def lanes_for(campaign: Campaign) -> list[Lane]:
 
 
 def _post(
-    client: CarrierXClient, message: Message, at: float, gate: CallGate
+    client: CarrierXClient, message: Message, at: float = 0.0
 ) -> tuple[dict | None, CarrierXError | None]:
-    """Call the carrier with `message` once its slot `at` (monotonic) has come and its DID's
-    last calls allow."""
+    """Call the carrier with `message` once its slot `at` (monotonic) has come."""
     time.sleep(max(0.0, at - time.monotonic()))
-    gate.go()
     try:
         return outbound.carrier_post(message, client=client), None
     except CarrierXError as err:
@@ -307,9 +273,7 @@ class Dispatcher:
                         outbound.send_refusal_settle(message)
                         continue
                     at = calls[message.their_number]
-                    lane = lanes[message.our_number]
-                    post = pool.submit(_post, client, message, at, lane.gate)
-                    self.in_flight[post] = message
+                    self.in_flight[pool.submit(_post, client, message, at)] = message
                     self.sent += 1
         finally:
             for due in held:
