@@ -10,10 +10,15 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from campaigns import tasks
-from campaigns.dispatch import Dispatcher
+from campaigns.dispatch import (
+    Dispatcher,
+    answer_due_by,
+    claims_recover,
+    unanswered,
+    unanswered_recover,
+)
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import RecipientList, recipients_prepare
-from campaigns.recovery import answer_due_by, claims_recover, unanswered, unanswered_recover
 
 State = Campaign.State
 

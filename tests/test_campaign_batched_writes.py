@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import batches, dispatch
+from campaigns import dispatch
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import read_pasted, recipients_prepare
 from messaging.models import CarrierEvent, Direction, Message, Status
@@ -43,9 +43,9 @@ def test_a_release_of_thirty_writes_thirty_linked_messages_in_few_statements_mor
 ):
     campaign, recipients = claimed_recipients(sender, 30)
     with CaptureQueriesContext(connection) as ten:
-        batches.release(campaign, [(r, lane()) for r in recipients[:10]])
+        dispatch._release(campaign, [(r, lane()) for r in recipients[:10]])
     with CaptureQueriesContext(connection) as twenty:
-        batches.release(campaign, [(r, lane()) for r in recipients[10:]])
+        dispatch._release(campaign, [(r, lane()) for r in recipients[10:]])
 
     # Ten more recipients cost ten conversation upserts, nothing more per recipient.
     assert len(twenty) - len(ten) == 10
@@ -59,7 +59,7 @@ def test_a_recipient_taken_back_before_the_release_gets_no_message(sender):
     campaign, recipients = claimed_recipients(sender, 3)
     Recipient.objects.filter(pk=recipients[1].pk).update(claim="another-dispatcher")
 
-    released = batches.release(campaign, [(r, lane()) for r in recipients])
+    released = dispatch._release(campaign, [(r, lane()) for r in recipients])
 
     assert sorted(m.their_number for m in released) == sorted(
         [recipients[0].number, recipients[2].number]
@@ -71,7 +71,7 @@ def test_a_recipient_taken_back_before_the_release_gets_no_message(sender):
 
 def test_answers_are_adopted_together_and_an_early_callback_row_is_folded_in(sender):
     campaign, recipients = claimed_recipients(sender, 12)
-    messages = batches.release(campaign, [(r, lane()) for r in recipients])
+    messages = dispatch._release(campaign, [(r, lane()) for r in recipients])
     early = Message.objects.create(
         direction=Direction.OUTBOUND,
         our_number=OURS,
@@ -87,7 +87,7 @@ def test_answers_are_adopted_together_and_an_early_callback_row_is_folded_in(sen
     ]
 
     with transaction.atomic():
-        batches.record(answers)
+        dispatch._record(answers)
 
     stored = {m.message_sid: m for m in Message.objects.filter(pk__in=[m.pk for m in messages])}
     assert set(stored) == {f"sid-{i}" for i in range(12)}
@@ -100,13 +100,13 @@ def test_answers_are_adopted_together_and_an_early_callback_row_is_folded_in(sen
 
 def test_twenty_four_plain_answers_cost_the_statements_of_twelve(sender):
     campaign, recipients = claimed_recipients(sender, 36)
-    messages = batches.release(campaign, [(r, lane()) for r in recipients])
-    batches.record([(messages[0], {"message_sid": "sid-first", "status": "queued"}, None)])
+    messages = dispatch._release(campaign, [(r, lane()) for r in recipients])
+    dispatch._record([(messages[0], {"message_sid": "sid-first", "status": "queued"}, None)])
     counts = []
     for part in (messages[1:13], messages[13:]):
         answers = [(m, {"message_sid": f"sid-{m.pk}", "status": "queued"}, None) for m in part]
         with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-            batches.record(answers)
+            dispatch._record(answers)
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
