@@ -7,16 +7,12 @@ one database connection, on its own thread, and a pool of threads that only make
    (one UPDATE: two dispatchers never claim the same row), and take that many send times from the
    DID's pace row (campaigns/pacing.py). Recipients who texted STOP meanwhile are set aside here;
    ones in their quiet hours wait for their morning.
-2. *Release* ahead of their times: once the first claimed send is due within RELEASE_SOON, every
-   one due within RELEASE_AHEAD is written together (its Message with status `sending` and one
-   attempt counted, its recipient marked sent with its slot in `slot_at`) in one transaction —
-   before the carrier is called, as every send does here — and handed to the thread pool, where
-   each waits for its own slot before its call. The carrier sees each DID at its pace; the
-   database sees one transaction per batch, not per message, and its round trips are off the
-   slots' timing. Only a send still close to its slot is released (within half the pace margin):
-   one that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's
-   pace instead of crowding the next ones, which may be another dispatcher's; nor does this
-   dispatcher let a DID's calls come closer than their slots after a late one (`Lane.held_for`).
+2. *Release* each at its time: write its Message (status `sending`, one attempt counted) and mark
+   the recipient sent in one transaction — before the carrier is called, as every send does here —
+   then hand the call to the thread pool. Only close to its slot (within half the pace margin): one
+   that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's pace
+   instead of crowding the next ones, which may be another dispatcher's; nor does this dispatcher
+   let a DID's releases come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
    that have come are recorded together, the plain adoptions in a few statements for all.
@@ -25,14 +21,9 @@ A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but u
 the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
 row comes first), and messages written but unanswered, which the next dispatcher hands to
 reconciliation by `user_data` once a live one would surely have had its answer (adopted, or sent
-once more only if the carrier provably has none; `unanswered_recover`): one killed while it waited
-for its slot is one of these, and the carrier, having none, gets it once. Pause and Cancel stop the
+once more only if the carrier provably has none; `unanswered_recover`). Pause and Cancel stop the
 next release (each checks, in its transaction, that the campaign still runs): claimed recipients
-not yet released go back (or are cancelled) and nothing more is released. What was released before
-the pause still goes, at its slot, at most RELEASE_AHEAD later: the lookahead is kept that short
-rather than have each waiting send read the campaign's state again (a connection per send thread),
-so a pause stops new calls within a second. A STOP that lands in those few hundred ms between a
-send's release and its call does not stop it, as one landing during the call would not.
+not yet released go back (or are cancelled) and nothing more is released.
 """
 
 from __future__ import annotations
@@ -74,11 +65,6 @@ LOOKAHEAD = timedelta(seconds=1)
 # its slots cost about seven statements however many recipients they take, and topping up on
 # every pass (every few tens of ms) claimed one recipient at a time.
 REFILL_BELOW = LOOKAHEAD / 2
-# Release the sends due within RELEASE_AHEAD together, once the first is due within RELEASE_SOON:
-# batches of ~RELEASE_AHEAD - RELEASE_SOON of the pool's sends, and RELEASE_SOON for the batch's
-# transaction to commit before its first slot. Short: a pause stops calls RELEASE_AHEAD late.
-RELEASE_AHEAD = timedelta(seconds=0.3)
-RELEASE_SOON = timedelta(seconds=0.1)
 STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
 IDLE_SLEEP = 0.05
 
@@ -92,8 +78,8 @@ class Lane:
     refusal: str | None  # why this DID may not send now (not enabled for SMS), or None
     horizon: datetime  # claimed up to here
     dry_until: float = 0.0  # monotonic: found nothing to claim, look again then
-    # When this dispatcher's last `ceil(rate)` calls from this DID go (monotonic): a send whose
-    # call came late must not pull the next ones closer together (see `held_for`).
+    # When this dispatcher released the last `ceil(rate)` of this DID's sends (monotonic): a send
+    # whose slot came late must not pull the next ones closer together (see `held_for`).
     released: deque = field(default_factory=deque)
 
     @property
@@ -101,9 +87,8 @@ class Lane:
         return max(1, math.ceil(self.rate))
 
     def held_for(self, now_mono: float) -> float:
-        """Seconds after `now_mono` the next call must wait so that no `window` + 1 calls come
-        closer together than their slots (pacing.interval): slots are kept late, never caught
-        up."""
+        """Seconds the next release must wait so that no `window` + 1 releases come closer
+        together than their slots (pacing.interval): slots are kept late, never caught up."""
         if len(self.released) < self.window:
             return 0.0
         span = pacing.interval(self.rate).total_seconds() * self.window
@@ -174,11 +159,8 @@ def unanswered(campaign_id: int) -> list[tuple[int, datetime]]:
 
 def answer_due_by() -> timedelta:
     """How long after its release a live dispatcher has surely recorded a send's answer: the
-    wait for its slot, the carrier client's timeouts, and a lease's worth for the dispatcher to
-    get to it."""
-    return RELEASE_AHEAD + timedelta(
-        seconds=sum(settings.CARRIERX_TIMEOUT) + settings.CAMPAIGN_CLAIM_LEASE_SECONDS
-    )
+    carrier client's timeouts, and a lease's worth for the dispatcher to get to it."""
+    return timedelta(seconds=sum(settings.CARRIERX_TIMEOUT) + settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
 
 
 def unanswered_recover(campaign_id: int) -> int:
@@ -309,7 +291,7 @@ def _release(campaign: Campaign, batch: list[tuple[Recipient, Lane]]) -> list[Me
         for recipient, message in zip(going, messages, strict=True):
             recipient.message = message
         if going:
-            Recipient.objects.bulk_update(going, ["message", "slot_at"])
+            Recipient.objects.bulk_update(going, ["message"])
         for message in messages:
             carrier_events.conversation_add_message(message, opens=False)
     return messages
@@ -322,11 +304,7 @@ def _ours(recipients: list[Recipient], state: str = Recipient.State.CLAIMED):
     )
 
 
-def _post(
-    client: CarrierXClient, message: Message, at: float = 0.0
-) -> tuple[dict | None, CarrierXError | None]:
-    """Call the carrier with `message` once its slot `at` (monotonic) has come."""
-    time.sleep(max(0.0, at - time.monotonic()))
+def _post(client: CarrierXClient, message: Message) -> tuple[dict | None, CarrierXError | None]:
     try:
         return outbound.carrier_post(message, client=client), None
     except CarrierXError as err:
@@ -422,12 +400,7 @@ class Dispatcher:
         self.hold_wait: float | None = None
 
     def run(self, seconds: float) -> int:
-        # CAMPAIGN_SEND_THREADS calls at once, besides the sends released ahead waiting for
-        # their slots (a pool's RELEASE_AHEAD of sends): waiting must not hold a call back.
-        waiting = math.ceil(
-            sum(float(lane.rate) for lane in self.lanes) * RELEASE_AHEAD.total_seconds()
-        )
-        threads = settings.CAMPAIGN_SEND_THREADS + waiting + 1
+        threads = settings.CAMPAIGN_SEND_THREADS
         client = _pooled_client(threads)
         deadline = time.monotonic() + seconds
         next_state_read = 0.0
@@ -481,52 +454,42 @@ class Dispatcher:
             lane.horizon = slots[-1]
 
     def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
-        """Once the first claimed send is due within RELEASE_SOON, release together every one due
-        within RELEASE_AHEAD, each to wait in the pool for its own slot; False when the campaign
-        was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
-        now = timezone.now()
-        if not self.due or self.due[0].at > now + RELEASE_SOON:
-            return True
+        """Release every claimed recipient whose time has come, together; False when the
+        campaign was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
-        now_mono = time.monotonic()
-        ahead = RELEASE_AHEAD.total_seconds()
-        held: list[Due] = []  # their DID's last calls went late: the call would be too far off
+        now = timezone.now()
+        held: list[Due] = []  # due, but their DID released its last ones late: a moment more
         late: dict[str, list[Recipient]] = {}  # missed their slot: new slots at the pace's end
-        batch: list[tuple[Due, float]] = []  # with when each calls (monotonic)
+        batch: list[Due] = []
         too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
-            while self.due and self.due[0].at <= now + RELEASE_AHEAD:
+            while self.due and self.due[0].at <= now:
                 due = heapq.heappop(self.due)
                 lane = lanes[due.recipient.our_number]
-                if now - due.at > too_late:
+                if timezone.now() - due.at > too_late:
                     # Sent now, it would crowd the sends of the slots after it, taken by this
                     # or another dispatcher: only a send close to its slot keeps the pace.
                     late.setdefault(lane.our_number, []).append(due.recipient)
                     continue
-                slot = max(now_mono, now_mono + (due.at - now).total_seconds())
-                at = slot + lane.held_for(slot)
-                if at > now_mono + ahead:
+                now_mono = time.monotonic()
+                if lane.held_for(now_mono) > 0:
                     held.append(due)
                     continue
-                lane.mark_released(at)
-                due.recipient.slot_at = now + timedelta(seconds=at - now_mono)
-                batch.append((due, at))
+                lane.mark_released(now_mono)
+                batch.append(due)
             if batch:
-                calls = {due.recipient.number: at for due, at in batch}  # unique per campaign
                 try:
                     messages = _release(
-                        self.campaign,
-                        [(d.recipient, lanes[d.recipient.our_number]) for d, _ in batch],
+                        self.campaign, [(d.recipient, lanes[d.recipient.our_number]) for d in batch]
                     )
                 except CampaignStopped:
-                    held.extend(due for due, _ in batch)  # still claimed: given back with the rest
+                    held.extend(batch)  # still claimed: given back with the rest
                     return False
                 for message in messages:
                     if lanes[message.our_number].refusal:
                         outbound.send_refusal_settle(message)
                         continue
-                    at = calls[message.their_number]
-                    self.in_flight[pool.submit(_post, client, message, at)] = message
+                    self.in_flight[pool.submit(_post, client, message)] = message
                     self.sent += 1
         finally:
             for due in held:
@@ -537,10 +500,9 @@ class Dispatcher:
                 for at, recipient in zip(slots, recipients, strict=True):
                     heapq.heappush(self.due, Due(at, next(self.seq), recipient))
                 lane.horizon = max(lane.horizon, slots[-1])
-            self.hold_wait = (
-                min(lanes[d.recipient.our_number].held_for(now_mono) for d in held) - ahead
-                if held
-                else None
+            now_mono = time.monotonic()
+            self.hold_wait = min(
+                (lanes[d.recipient.our_number].held_for(now_mono) for d in held), default=None
             )
         return True
 
@@ -557,10 +519,10 @@ class Dispatcher:
     def _pause_for(self) -> float:
         if not self.due:
             return IDLE_SLEEP
-        wait = (self.due[0].at - RELEASE_SOON - timezone.now()).total_seconds()
+        wait = (self.due[0].at - timezone.now()).total_seconds()
         if wait <= 0 and self.hold_wait is not None:
-            wait = self.hold_wait  # due, but its DID's last calls push its call too far off
-        return min(max(wait, 0.001), IDLE_SLEEP)
+            wait = self.hold_wait  # due, but held back by its DID's last releases
+        return min(max(wait, 0.0), IDLE_SLEEP)
 
     def _give_back(self) -> None:
         """Claimed, not released: back to waiting, or cancelled with the campaign."""
