@@ -142,17 +142,24 @@ def test_two_teammates_assign_filter_finish_and_a_new_text_reopens_it(
     expect(list_of(alex_page, "mine")).to_have_count(1)
 
 
-def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, live_server):
-    """The controls in each state (unassigned, assigned, done, a refused choice) and the thread's
-    system lines, at both widths."""
-    page = axe_page
+def a_conversation_and_two_teammates():
+    """A customer's text to our line, and Ines and Alex of the Inbox staff."""
     message = Message.objects.create(
         direction=Direction.INBOUND, our_number=OUR_LINE, their_number=HANDSET, body="Hello?"
     )
     conversation_add_message(message)
-    conversation = Conversation.objects.get()
-    ines = make_user("ines", "Inbox staff")
-    alex = make_user("alex", "Inbox staff")
+    return (
+        Conversation.objects.get(),
+        make_user("ines", "Inbox staff"),
+        make_user("alex", "Inbox staff"),
+    )
+
+
+def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, live_server):
+    """The controls in each state (unassigned, assigned, done, a refused choice) and the thread's
+    system lines, at both widths."""
+    page = axe_page
+    conversation, ines, alex = a_conversation_and_two_teammates()
     conversation_assign(conversation=conversation, assignee=alex, actor=ines)
     conversation_done(conversation=conversation, actor=alex)
     sign_in(page, ines, then=reverse("messaging:conversation", args=[HANDSET]))
@@ -189,13 +196,7 @@ def test_axe_finds_nothing_serious_in_the_controls_and_system_lines(axe_page, li
 
 
 def test_a_refusal_stays_in_view_when_the_thread_poll_redraws_the_controls(page, live_server):
-    message = Message.objects.create(
-        direction=Direction.INBOUND, our_number=OUR_LINE, their_number=HANDSET, body="Hello?"
-    )
-    conversation_add_message(message)
-    conversation = Conversation.objects.get()
-    ines = make_user("ines", "Inbox staff")
-    alex = make_user("alex", "Inbox staff")
+    conversation, ines, alex = a_conversation_and_two_teammates()
     noor = make_user("noor", "Inbox staff")
     sign_in(page, ines, then=reverse("messaging:conversation", args=[HANDSET]))
     state = page.locator("#conversation-state")
