@@ -4,6 +4,7 @@ testing (docs/mutation-testing.md, run 3) found the suite silent: what a queued 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from messaging import tasks
-from messaging.models import Direction, Message, Status
+from messaging.models import Conversation, Direction, Message, Status
 from messaging.services.outbound import (
     find_at_carrier,
     message_send,
@@ -176,3 +177,36 @@ def test_an_mms_from_a_did_that_cannot_send_mms_fails_without_asking_the_carrier
     assert message.status == Status.FAILED
     assert "cannot send pictures or files (MMS is not enabled on it)" in message.error
     assert not carrier.calls
+
+
+def test_a_text_sent_later_is_stored_scheduled_and_queued_for_its_time_not_sent_now():
+    at = timezone.now() + timedelta(hours=2)
+
+    message = message_send(from_number=OUR_DID, to=HANDSET, body="later", send_at=at)
+
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.status, stored.send_at) == (Status.SCHEDULED, at)
+    assert waiting_sends(stored) == 0
+    task = DBTaskResult.objects.get(task_path="messaging.tasks.send_scheduled_task")
+    assert (task.args_kwargs["args"], task.run_after) == ([message.pk], at)
+
+
+def test_the_first_teammate_to_reply_takes_the_conversation():
+    ines = make_user("ines-2", "Inbox staff", "Senders")
+    Conversation.objects.create(customer_number=HANDSET, last_activity_at=timezone.now())
+
+    message_send(from_number=OUR_DID, to=HANDSET, body="on it", user=ines)
+
+    assert Conversation.objects.get(customer_number=HANDSET).assignee == ines
+
+
+def test_an_mms_posts_its_files_public_urls_to_the_carrier_in_order(carrier):
+    files = [Attachment(name=f"{n}.gif", content_type="image/gif", data=GIF) for n in "ab"]
+    message = message_send(from_number=OUR_DID, to=HANDSET, body="", attachments=files)
+    carrier.post(f"{CARRIER}/sms/messages", json={"message_sid": "m-1", "status": "queued"})
+
+    message_send_attempt(message_id=message.pk)
+
+    posted = json.loads(carrier.calls[0].request.body)
+    urls = [m.public_url for m in message.media.order_by("position")]
+    assert len(urls) == 2 and posted["media_urls"] == urls
