@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from messaging.models import AutoReply, Conversation, Message, OptOut
+from messaging.models import AutoReply, Conversation, ConversationEvent, Message, OptOut
+from messaging.services.carrier_events import conversation_add_message
 from messaging.services.opt_out import opt_out_refusal
 from phone_numbers.models import CAP_SMS_IN, CAP_SMS_OUT, Did
 from tests.conftest import load_fixture, make_user
@@ -124,3 +125,33 @@ def test_a_stop_refuses_texts_to_that_customer_only_and_a_start_lifts_it():
     )
     assert opt_out_refusal(customer="15162065320", our_number=OUR_DID) is None  # texted START
     assert opt_out_refusal(customer="15162065321", our_number=OUR_DID) is None  # never texted
+
+
+# --- conversations a message files itself in ---------------------------------------------------
+
+
+def outbound_to(customer: str) -> Message:
+    return Message.objects.create(
+        direction="outbound", our_number=OUR_DID, their_number=customer, body="hello"
+    )
+
+
+def test_our_text_starts_an_open_conversation_without_an_inbound_did_and_a_campaigns_a_done_one():
+    conversation_add_message(outbound_to("15162065330"))
+    conversation_add_message(outbound_to("15162065331"), opens=False)
+
+    rows = Conversation.objects.values_list("customer_number", "state", "last_inbound_did")
+    assert sorted(rows) == [("15162065330", "open", ""), ("15162065331", "done", "")]
+
+
+def test_a_customers_text_records_the_did_it_reached_and_reopens_a_done_conversation(webhook_url):
+    conversation_add_message(outbound_to("15162065319"), opens=False)
+    assert Conversation.objects.get().state == "done"
+
+    assert post(webhook_url, load_fixture("inbound_legacy")).status_code == 200
+
+    conversation = Conversation.objects.get()
+    assert (conversation.state, conversation.last_inbound_did) == ("open", OUR_DID)
+    event = ConversationEvent.objects.get()
+    assert (event.conversation_id, event.kind, event.actor) == (conversation.pk, "reopened", None)
+    assert event.created_at == conversation.state_changed_at
