@@ -108,15 +108,15 @@ def sending() -> Message:
 
 def test_the_carriers_answer_stores_a_price_as_written_and_drops_a_network_code_past_999(carrier):
     message = sending()
-    # JSON floats: 0.000015 as a binary float is just under the half, so it would round down.
-    answer = {"message_sid": "c-1", "status": "queued", "price": 0.000015, "mcc": 1000, "mnc": 260}
+    # A JSON float: 0.000035 as a binary float is just under the half, so it would round down.
+    answer = {"message_sid": "c-1", "status": "queued", "price": 0.000035, "mcc": 1000, "mnc": 260}
     carrier.post(f"{CARRIER}/sms/messages", json=answer)
 
     assert message_send_attempt(message_id=message.pk) == "sent as c-1"
 
     message.refresh_from_db()
     assert (message.message_sid, message.status) == ("c-1", "queued")
-    assert (message.price, message.mcc, message.mnc) == (Decimal("0.00002"), None, 260)
+    assert (message.price, message.mcc, message.mnc) == (Decimal("0.00004"), None, 260)
 
 
 def test_a_send_the_carrier_refuses_is_counted_failed_for_its_did(carrier, client, settings):
