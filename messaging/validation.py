@@ -33,7 +33,8 @@ MAX_SID = 64  # Message.message_sid / CarrierEvent.message_sid
 MAX_STATUS = 40  # CarrierEvent.status
 # Message.price is DecimalField(max_digits=10, decimal_places=5): five digits before the point.
 PRICE_PLACES = Decimal("0.00001")
-PRICE_LIMIT = Decimal(10) ** 5
+PRICE_DIGITS = 5  # whole digits Message.price holds
+PRICE_LIMIT = Decimal(10) ** PRICE_DIGITS
 MAX_COUNT = 2**31 - 1  # PositiveIntegerField: the smallest integer column of all backends
 MAX_NETWORK_CODE = 999  # MCC and MNC are at most three digits (ITU-T E.212)
 # Dates the carrier could have meant, and that every time zone can display without overflow.
@@ -138,8 +139,10 @@ def price(value: object) -> Decimal | None:
         raise Invalid(f"{_show(value)} is not a decimal") from None
     if not amount.is_finite():
         raise Invalid(f"{_show(value)} is not a finite amount")
-    # Rounded first: 99999.999996 rounds to 100000.00000, which no longer fits.
-    if abs(amount) >= PRICE_LIMIT or abs(amount := amount.quantize(PRICE_PLACES)) >= PRICE_LIMIT:
+    # By its exponent first: arithmetic on 1E+1000000 overflows the decimal context. Then
+    # rounded: 99999.999996 rounds to 100000.00000, which no longer fits.
+    too_big = amount and amount.adjusted() >= PRICE_DIGITS
+    if too_big or abs(amount := amount.quantize(PRICE_PLACES)) >= PRICE_LIMIT:
         raise Invalid(f"{_show(value)} is out of range (under {PRICE_LIMIT})")
     return amount
 
@@ -153,8 +156,12 @@ def count(value: object, *, maximum: int = MAX_COUNT) -> int | None:
         number = value
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip()) if len(value.strip()) <= 12 else maximum + 1
-    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        number = int(value) if abs(value) <= maximum + 1 else maximum + 1
+    elif isinstance(value, Decimal) and value.is_finite():
+        if value.adjusted() > 12:
+            # Far out of range (1E+1000000): to_integral_value() would overflow the context.
+            number = maximum + 1
+        elif value == value.to_integral_value():
+            number = int(value) if abs(value) <= maximum + 1 else maximum + 1
     if number is None:
         raise Invalid(f"must be a whole number, not {_show(value)}")
     if not 0 <= number <= maximum:

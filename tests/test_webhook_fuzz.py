@@ -79,6 +79,9 @@ PROBES = [
     "portal-message-1", "portal-message-²", "delivered", "received", "inbound", "outbound",
     2**63, -(2**63), 2**31, -1, 0, 1e308, True, False, None, [], {}, ["1"], {"a": [{"b": None}]},
 ]  # fmt: skip
+# Exponents past the decimal context's limits (arithmetic on them overflows) and digits past
+# Python's int-parsing limit.
+HUGE_NUMBERS = [b"1E+1000000", b"-1E+999999999", b"1e-999999999", b"9" * 5000, b"0E+1000000"]
 ints = st.integers(min_value=-(2**70), max_value=2**70)
 values = st.one_of(
     st.sampled_from(PROBES),
@@ -143,7 +146,9 @@ def _flip(body: bytes, at: int, bit: int) -> bytes:
 def bodies(draw) -> bytes:
     text = json.dumps(draw(mutated()), ensure_ascii=draw(st.booleans()))
     body = text.encode("utf-8", "surrogatepass")  # lone surrogates become invalid UTF-8
-    damage = draw(st.sampled_from(["none"] * 6 + ["flip", "cut", "nul", "deep", "pad", "wrap"]))
+    damage = draw(
+        st.sampled_from(["none"] * 6 + ["flip", "cut", "nul", "deep", "pad", "wrap", "number"])
+    )
     position = draw(st.integers(0, max(len(body), 1)))
     if damage == "flip":
         body = _flip(body, position, draw(st.integers(0, 7)))
@@ -158,6 +163,10 @@ def bodies(draw) -> bytes:
         body = body[:-1] + b', "pad": "' + b"y" * MAX_BODY_BYTES + b'"}'
     elif damage == "wrap":
         body = b"[" + body + b"]"
+    elif damage == "number":  # a JSON number json.dumps never writes; the later key wins
+        key = draw(st.sampled_from(CHECKED))
+        token = draw(st.sampled_from(HUGE_NUMBERS))
+        body = body[:-1] + b', "' + key.encode() + b'": ' + token + b"}"
     return body
 
 

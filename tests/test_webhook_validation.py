@@ -103,7 +103,11 @@ def test_a_price_over_ten_digits_is_refused_and_poisons_nothing(carrier):
 
 
 @pytest.mark.parametrize(
-    "raw_price", ['"NaN"', "NaN", "Infinity", "-Infinity", '"Infinity"', "1e400", "true", "[1]"]
+    "raw_price",
+    [
+        *['"NaN"', "NaN", "Infinity", "-Infinity", '"Infinity"', "1e400", "true", "[1]"],
+        *["1E+1000000", "-1E+999999999", '"1E+1000000"'],  # arithmetic on these overflows
+    ],
 )
 def test_a_price_that_is_not_a_finite_amount_is_refused(carrier, raw_price):
     body = json.dumps(POISON)[:-1].encode() + b', "price": ' + raw_price.encode() + b"}"
@@ -120,11 +124,26 @@ def test_segments_out_of_range_or_not_whole_are_refused(carrier, field, value):
     assert_rejected_and_kept(carrier(body), body, 422, field)
 
 
+@pytest.mark.parametrize("raw", ["1E+1000000", "-1E+1000000", "1E+13", "1E-1000000", "9.9E+999999"])
+def test_segments_written_with_a_huge_exponent_are_refused_not_a_500(carrier, raw):
+    # A JSON number the decimal context cannot make whole (to_integral_value overflows).
+    body = json.dumps(POISON)[:-1].encode() + b', "message_segments": ' + raw.encode() + b"}"
+    assert_rejected_and_kept(carrier(body), body, 422, "message_segments")
+
+
 @pytest.mark.parametrize("field", ["mcc", "mnc"])
 @pytest.mark.parametrize("value", [-1, 2**63, "31O", [310]])
 def test_a_network_code_out_of_range_is_dropped_with_its_reason(carrier, field, value):
     response = carrier({**POISON, field: value})
     assert response.status_code == 200
+    assert getattr(Message.objects.get(), field) is None
+    assert f"{field} dropped" in last_event().outcome
+
+
+@pytest.mark.parametrize("field", ["mcc", "mnc"])
+def test_a_network_code_with_a_huge_exponent_is_dropped_not_a_500(carrier, field):
+    body = json.dumps(POISON)[:-1].encode() + f', "{field}": 1E+1000000}}'.encode()
+    assert carrier(body).status_code == 200
     assert getattr(Message.objects.get(), field) is None
     assert f"{field} dropped" in last_event().outcome
 
