@@ -1,4 +1,5 @@
-"""INSERTs with the values Django would write, without the ORM's per-save machinery.
+"""INSERTs (and the one UPDATE) with the values Django would write, without the ORM's per-save
+machinery.
 
 The webhook inserts a message and an event for every inbound text (`insert`), and the file rows of
 every inbound MMS (`insert_rows`); `Model.save()` spends most of its time building the statement
@@ -6,7 +7,7 @@ every inbound MMS (`insert_rows`); `Model.save()` spends most of its time buildi
 `insert` prepares values by each field exactly as `save()` prepares them (`pre_save`, so
 `auto_now_add` is filled; `get_db_prep_save`, so dates, JSON and decimals are what the backend
 expects); its SQL is `INSERT … ON CONFLICT … DO NOTHING RETURNING id`, which PostgreSQL and SQLite
-(3.35+) both speak.
+(3.35+) both speak. `update` is `save(update_fields=…)` the same way, for every status callback.
 """
 
 from __future__ import annotations
@@ -198,6 +199,20 @@ def _rows_statement(
         + (f" RETURNING {returning}" if returning else "")
     )
     return sql, defaults
+
+
+def update(obj: models.Model, names: Sequence[str]) -> None:
+    """`obj.save(update_fields=names)`: those fields' values, prepared as `save()` prepares them
+    (`pre_save`, so `auto_now` fields take the time), written to its row."""
+    meta, quote = obj._meta, connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s",
+            [*values, obj.pk],
+        )
 
 
 def _saved(obj: models.Model, pk) -> None:
