@@ -97,16 +97,14 @@ def list_changed(user, since: datetime, q: str = "") -> bool:
     if q:
         return inbox_conversations(user, q=q, view=None).filter(updated_at__gt=since).exists()
     # Raw SQL, as for thread_changed: the ORM's statement cost more to build than to run.
-    limit = did_limit(user)
-    params: list = [connection.ops.adapt_datetimefield_value(since)]
+    in_limit, limit = _in_did_limit(user)
+    params: list = [connection.ops.adapt_datetimefield_value(since), *limit]
     mine = ""
-    if limit is not None:
+    if in_limit:
         mine = (
             f" AND EXISTS (SELECT 1 FROM {_q(Message._meta.db_table)} m "
-            f"WHERE m.{_q('their_number')} = c.{_q('customer_number')} "
-            f"AND m.{_q('our_number')} IN ({', '.join(['%s'] * len(limit))}))"
+            f"WHERE m.{_q('their_number')} = c.{_q('customer_number')}{in_limit})"
         )
-        params += sorted(limit)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT 1 AS a FROM {_q(Conversation._meta.db_table)} c "
@@ -155,20 +153,25 @@ def thread_changed(user, customer: str, since: datetime) -> bool:
     no_such_number(customer)
     # Raw SQL: every open conversation asks this every 2 s, and building the ORM's two EXISTS
     # cost several times what running them does (issue 18: a poll ≤ 2 × a bare view).
-    limit = did_limit(user)
-    mine = ""
+    in_limit, limit = _in_did_limit(user)
     params: list = [customer, connection.ops.adapt_datetimefield_value(since)]
-    if limit is not None:
-        mine = f" AND m.{_q('our_number')} IN ({', '.join(['%s'] * len(limit))})"
-        params += sorted(limit)
-    params += params[:2]
+    params += [*limit, *params]
     with connection.cursor() as cursor:
-        cursor.execute(_thread_changed_sql(mine), params)
+        cursor.execute(_thread_changed_sql(in_limit), params)
         return cursor.fetchone() is not None
 
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def _in_did_limit(user) -> tuple[str, list[str]]:
+    """The raw polls' condition on a message `m` for a person limited to some DIDs, and its
+    parameters; nothing for one who may read every DID."""
+    limit = did_limit(user)
+    if limit is None:
+        return "", []
+    return f" AND m.{_q('our_number')} IN ({', '.join(['%s'] * len(limit))})", sorted(limit)
 
 
 def _thread_changed_sql(mine: str) -> str:
