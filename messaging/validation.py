@@ -36,6 +36,8 @@ PRICE_PLACES = Decimal("0.00001")
 PRICE_DIGITS = 5  # whole digits Message.price holds
 PRICE_LIMIT = Decimal(10) ** PRICE_DIGITS
 MAX_COUNT = 2**31 - 1  # PositiveIntegerField: the smallest integer column of all backends
+# Digits past which a count is out of range without reading it (every maximum is far below).
+COUNT_DIGITS = 12
 MAX_NETWORK_CODE = 999  # MCC and MNC are at most three digits (ITU-T E.212)
 # Dates the carrier could have meant, and that every time zone can display without overflow.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
@@ -155,9 +157,9 @@ def count(value: object, *, maximum: int = MAX_COUNT) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        number = int(value.strip()) if len(value.strip()) <= 12 else maximum + 1
+        number = int(value.strip()) if len(value.strip()) <= COUNT_DIGITS else maximum + 1
     elif isinstance(value, Decimal) and value.is_finite():
-        if value.adjusted() > 12:
+        if value.adjusted() >= COUNT_DIGITS:
             # Far out of range (1E+1000000): to_integral_value() would overflow the context.
             number = maximum + 1
         elif value == value.to_integral_value():
