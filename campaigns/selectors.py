@@ -121,10 +121,9 @@ def campaign_progress(campaign: Campaign, *, rate: Decimal | None = None) -> Pro
 
 @dataclass
 class Sample:
-    number: str  # formatted
-    our_number: str
+    number: str  # as stored (the template formats it)
+    our_number: str  # formatted
     text: str
-    digits: str  # the number as stored, to look its contact up
     name: str = ""  # the contact's name, when the number has one
 
 
@@ -198,12 +197,7 @@ def campaign_preview(campaign: Campaign) -> Preview:
         per_count[segments] += 1
         if len(preview.samples) < SAMPLES:
             preview.samples.append(
-                Sample(
-                    format_number(number),
-                    format_number(our_number),
-                    render(campaign.body, variables),
-                    number,
-                )
+                Sample(number, format_number(our_number), render(campaign.body, variables))
             )
         empty = [n for n, v in zip(names, key, strict=True) if not v.strip()]
         if empty:
@@ -229,9 +223,9 @@ def campaign_preview(campaign: Campaign) -> Preview:
     if price is not None:
         preview.cost = price * preview.segments
     preview.unknown_names = [n for n in names if n not in (campaign.columns or [])]
-    sample_names = contact_names(sample.digits for sample in preview.samples)
+    sample_names = contact_names(sample.number for sample in preview.samples)
     for sample in preview.samples:
-        sample.name = sample_names.get(sample.digits, "")
+        sample.name = sample_names.get(sample.number, "")
     return preview
 
 
