@@ -352,6 +352,7 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
         reverse("contacts:list") + "?q=wholesale",
         reverse("contacts:new"),
         reverse("contacts:detail", args=[contact.pk]),
+        reverse("contacts:detail", args=[contact.pk]) + "?added=1",  # just added: name focused
         reverse("contacts:delete", args=[contact.pk]),
         reverse("contacts:import"),
         reverse("contacts:import_report", args=[world["import"].pk]),
