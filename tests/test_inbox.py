@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.urls import reverse
@@ -126,6 +129,30 @@ def test_conversations_page_by_keyset_without_overlap(staff, webhook_client, web
     assert len(rows_older) == 5
     assert not set(rows_first) & set(rows_older)
     assert older.context["next_before"] == ""
+
+
+def test_a_poll_shows_every_conversation_that_moved_since_the_tab_looked_even_past_one_page(
+    staff, webhook_client, webhook_url
+):
+    for i in range(5):
+        inbound(webhook_client, webhook_url, sid=f"old{i}", customer=f"1516206{5000 + i}")
+    since = timezone.now().isoformat()
+    for i in range(32):
+        inbound(webhook_client, webhook_url, sid=f"s{i}", customer=f"1516206{5100 + i}")
+    poll = staff.get(reverse("messaging:inbox"), {"since": since}, HTTP_HX_REQUEST="true")
+    body = poll.content.decode()
+    shown = re.findall(r'<li id="conversation-(\d+)"', body)
+    assert shown == [f"1516206{5100 + i}" for i in reversed(range(32))]
+    for message in Message.objects.filter(their_number__startswith="151620651"):
+        assert f'data-announce-key="{message.pk}"' in body
+    # What did not move stays one "Load more" away, without overlap.
+    next_before = html.unescape(re.search(r'before=([^"&]+)', body).group(1))
+    older = staff.get(reverse("messaging:inbox"), {"before": unquote(next_before)})
+    assert [c.customer_number for c in older.context["conversations"]] == [
+        f"1516206{5000 + i}" for i in reversed(range(5))
+    ]
+    # A page load, as opposed to a poll, is one page.
+    assert len(staff.get(reverse("messaging:inbox")).context["conversations"]) == 25
 
 
 def test_search_finds_conversations_by_number_and_by_text(staff, webhook_client, webhook_url):

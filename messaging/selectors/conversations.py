@@ -25,6 +25,10 @@ from messaging.selectors.visibility import (
 from portal.phones import number_matches
 
 PAGE_SIZE = 25
+# A live list's poll shows every conversation that moved since the tab's last answer, up to this
+# many, even when more than a page's worth moved at once: a burst must not carry a new message past
+# the first page between two polls, where the tab would never show or announce it.
+LIVE_PAGE_MAX = 200
 THREAD_SIZE = 50
 PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
 
@@ -115,11 +119,22 @@ def list_changed(user, since: datetime, q: str = "") -> bool:
 
 
 def inbox_page(
-    user, conversations: QuerySet[Conversation], before: str | None
+    user,
+    conversations: QuerySet[Conversation],
+    before: str | None,
+    since: datetime | None = None,
 ) -> tuple[list[Conversation], str]:
-    """A page of conversations, most recent activity first, and the cursor of the next ("")."""
+    """A page of conversations, most recent activity first, and the cursor of the next ("").
+
+    A poll's first page (`since`, the tab's cursor) is longer than a page when more conversations
+    than that moved since: a message arriving moves its conversation to the top, so everything
+    that moved since the cursor is at the top, and all of it is shown."""
+    size = PAGE_SIZE
+    if since is not None and not before:
+        moved = conversations.filter(updated_at__gt=since)[:LIVE_PAGE_MAX].count()
+        size = max(size, moved)
     ordered = _older_than(conversations, before).select_related("last_message", "assignee")
-    page, more = keyset_page(ordered.order_by("-last_activity_at", "-id"), size=PAGE_SIZE)
+    page, more = keyset_page(ordered.order_by("-last_activity_at", "-id"), size=size)
     # The keyset cursor comes from the stored rows, before they are narrowed for display.
     next_before = f"{page[-1].last_activity_at.isoformat()}|{page[-1].pk}" if more else ""
     page = conversations_for_display(user, page)

@@ -71,7 +71,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if since is not None and not list_changed(request.user, since, q):
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
-    context = _list_context(request, q=q, before=request.GET.get("before"))
+    context = _list_context(request, q=q, before=request.GET.get("before"), since=since)
     template = "messaging/inbox.html#conversation-list" if request.htmx else "messaging/inbox.html"
     return render(request, template, context)
 
@@ -83,7 +83,11 @@ def _search_terms(request: HttpRequest) -> str:
 
 
 def _list_context(
-    request: HttpRequest, conversations=None, q: str | None = None, before: str | None = None
+    request: HttpRequest,
+    conversations=None,
+    q: str | None = None,
+    before: str | None = None,
+    since: datetime | None = None,
 ) -> dict:
     """The conversation list pane: a page of conversations (older than `before`, a list cursor)
     with the customers' names and campaign tags."""
@@ -92,7 +96,7 @@ def _list_context(
     view = inbox_view(request.GET.get("view"))
     if conversations is None:
         conversations = inbox_conversations(request.user, q=q, view=view)
-    page, next_before = inbox_page(request.user, conversations, before)
+    page, next_before = inbox_page(request.user, conversations, before, since)
     numbers = [c.customer_number for c in page]
     tags = campaign_tags(numbers)
     names = contact_names(numbers)
