@@ -35,15 +35,45 @@ def _statement(model: type[models.Model], conflict_column: str | None) -> tuple[
 def insert(obj: models.Model, *, unless_exists: str | None = None) -> bool:
     """Insert `obj` and set its pk; with `unless_exists` (a unique column), do nothing when a row
     already holds that value, and return False."""
-    sql, fields = _statement(type(obj), unless_exists)
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql, values = insert_parts(obj, unless_exists=unless_exists)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return False
-    _saved(obj, row[0])
+    saved(obj, row[0])
     return True
+
+
+def insert_parts(
+    obj: models.Model, *, unless_exists: str | None = None, leave: tuple[str, ...] = ()
+) -> tuple[str, list]:
+    """What `insert` runs, for a caller that makes it part of a larger statement: its SQL and
+    values. Columns named in `leave` (attribute names, such as `message_id`) are left out, for
+    the caller to write (a SELECT reading another part's RETURNING); the SQL is then only
+    `INSERT INTO table (columns) `, the left columns last, for the caller to follow with its row
+    source, and `unless_exists` is not used."""
+    if leave:
+        sql, fields = _select_statement(type(obj), leave)
+    else:
+        sql, fields = _statement(type(obj), unless_exists)
+    return sql, prepared(obj, fields)
+
+
+@cache
+def _select_statement(model: type[models.Model], leave: tuple[str, ...]) -> tuple[str, tuple]:
+    fields = tuple(
+        f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in leave
+    )
+    quote = connection.ops.quote_name
+    left = [quote(model._meta.get_field(name).column) for name in leave]
+    columns = ", ".join([*(quote(f.column) for f in fields), *left])
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ", fields
+
+
+def prepared(obj: models.Model, fields) -> list:
+    """Each field's value as `save()` prepares it for an INSERT (`auto_now_add` filled in)."""
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def insert_rows(
@@ -122,7 +152,7 @@ def insert_with_rows(
         found = cursor.fetchone()
     if found is None:
         return None
-    _saved(obj, found[0])
+    saved(obj, found[0])
     return found
 
 
@@ -215,7 +245,7 @@ def update(obj: models.Model, names: Sequence[str]) -> None:
         )
 
 
-def _saved(obj: models.Model, pk) -> None:
+def saved(obj: models.Model, pk) -> None:
     """`obj` now stands for the row the database gave `pk`, as if `save()` had written it."""
     obj.pk = pk
     obj._state.adding = False

@@ -1,13 +1,22 @@
-"""What a new inbound text costs the webhook: three statements, and no lookup a copy answers."""
+"""What a new inbound text costs the webhook: one statement on PostgreSQL (three on SQLite), and
+no lookup a copy answers."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.utils import ProgrammingError
 from django.test.utils import CaptureQueriesContext
 
-from messaging.models import AutoReply, Conversation, Message
-from messaging.services import auto_reply_numbers
+from messaging.models import (
+    AutoReply,
+    CarrierEvent,
+    Conversation,
+    ConversationEvent,
+    Message,
+    OptOut,
+)
+from messaging.services import auto_reply_numbers, carrier_events
 from phone_numbers.models import Did
 
 CUSTOMER, OUR_DID = "15162065319", "15162065575"
@@ -38,13 +47,19 @@ def statements(client, url, sid: str) -> list[str]:
     return [q["sql"].split()[0].upper() for q in captured.captured_queries]
 
 
-def test_a_new_inbound_text_is_three_inserts_once_the_auto_reply_copy_is_read(
+ON_POSTGRES = connection.vendor == "postgresql"
+postgres_only = pytest.mark.skipif(
+    not ON_POSTGRES, reason="SQLite cannot insert inside a WITH: a new text is three INSERTs there"
+)
+
+
+def test_a_new_inbound_text_is_one_statement_on_postgres_and_three_inserts_on_sqlite_once_the_auto_reply_copy_is_read(  # noqa: E501
     client, webhook_url, did
 ):
     statements(client, webhook_url, "warm-up")  # reads which DIDs answer, once
     sql = [s for s in statements(client, webhook_url, "sid-2") if s not in ("SAVEPOINT", "RELEASE")]
-    # The message, the conversation (an upsert), the event.
-    assert sql == ["INSERT", "INSERT", "INSERT"]
+    # The message, the conversation (an upsert), the event: parts of one WITH on PostgreSQL.
+    assert sql == (["WITH"] if ON_POSTGRES else ["INSERT", "INSERT", "INSERT"])
     conversation = Conversation.objects.get(customer_number=CUSTOMER)
     assert conversation.unread_count == 2
     assert conversation.last_message == Message.objects.get(message_sid="sid-2")
@@ -159,3 +174,145 @@ def test_a_repeated_status_callback_finds_every_value_it_names_already_held_and_
     assert answer["outcome"] == "duplicate (delivered)"
     assert sql == ["SELECT", "INSERT"]
     assert Message.objects.get(pk=sent.pk).events.count() == 2
+
+
+# --- the one statement (PostgreSQL), its fall-backs and its failure -------------------------------
+
+
+def written(client, url, sid: str, text: str = "Hi there", **more) -> tuple[list[str], dict]:
+    """The statements a callback ran (SQL, savepoints left out) and its answer."""
+    body = {"message_sid": sid, "direction": "inbound", "from": CUSTOMER, "to": OUR_DID}
+    body |= {"message": text, "status": "received", **more}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    return [q for q in sql if q.split()[0].upper() not in ("SAVEPOINT", "RELEASE")], response.json()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_new_text_writes_its_message_conversation_and_event_in_one_autocommit_statement(
+    client, webhook_url, did
+):
+    written(client, webhook_url, "warm-up")
+    sql, answer = written(client, webhook_url, "one-statement", "Table for two at 8?")
+    # Autocommit: no transaction around it, not even a savepoint.
+    assert len(sql) == 1 and sql[0].startswith("WITH")
+    message = Message.objects.get(message_sid="one-statement")
+    assert (message.direction, message.body, message.status) == (
+        "inbound",
+        "Table for two at 8?",
+        "received",
+    )
+    event = CarrierEvent.objects.get(pk=answer["event"])
+    assert (event.message_id, event.message_sid, event.status) == (
+        message.pk,
+        "one-statement",
+        "received",
+    )
+    assert event.outcome == answer["outcome"] == "new inbound message (received)"
+    assert '"Table for two at 8?"' in event.body and event.received_at is not None
+    conversation = Conversation.objects.get(customer_number=CUSTOMER)
+    assert (conversation.last_message_id, conversation.unread_count) == (message.pk, 2)
+    assert (conversation.last_inbound_did, conversation.last_activity_at) == (
+        OUR_DID,
+        message.created_at,
+    )
+
+
+@postgres_only
+def test_a_plain_text_reopening_a_done_conversation_writes_the_reopened_line_in_the_same_statement(
+    client, webhook_url, did
+):
+    written(client, webhook_url, "first")
+    Conversation.objects.update(state=Conversation.State.DONE)
+    sql, _ = written(client, webhook_url, "back")
+    assert [q.split()[0] for q in sql] == ["WITH"]
+    conversation = Conversation.objects.get()
+    line = ConversationEvent.objects.get(conversation=conversation)
+    assert (line.kind, line.actor_id, conversation.state) == ("reopened", None, "open")
+    assert line.created_at == conversation.state_changed_at == conversation.updated_at
+    # An open conversation gets no line from the next text.
+    written(client, webhook_url, "again")
+    assert ConversationEvent.objects.count() == 1
+
+
+@postgres_only
+def test_a_repeated_sid_writes_nothing_in_the_one_statement_and_is_applied_as_a_duplicate(
+    client, webhook_url, did
+):
+    written(client, webhook_url, "twice")
+    sql, answer = written(client, webhook_url, "twice")
+    assert sql[0].startswith("WITH") and len(sql) > 1  # tried, found the SID held, fell back
+    assert answer["outcome"] == "duplicate (received)"
+    assert Message.objects.filter(message_sid="twice").count() == 1
+    assert Conversation.objects.get().unread_count == 1
+    assert CarrierEvent.objects.filter(message_sid="twice").count() == 2
+
+
+@postgres_only
+@pytest.mark.parametrize("word", ["STOP", "start!"])
+def test_a_stop_or_start_text_takes_the_transaction_and_records_the_customers_word(
+    client, webhook_url, did, word
+):
+    sql, answer = written(client, webhook_url, "keyword", word)
+    assert not any(q.startswith("WITH") for q in sql)
+    assert answer["outcome"] == "new inbound message (received)"
+    assert OptOut.objects.get(customer_number=CUSTOMER).opted_out is (word == "STOP")
+    assert Message.objects.get().events.count() == 1
+
+
+@postgres_only
+def test_a_text_to_a_did_that_answers_takes_the_transaction_and_queues_the_reply(
+    client, webhook_url, did
+):
+    from django_tasks_db.models import DBTaskResult
+
+    AutoReply.objects.create(did=did, enabled=True)
+    sql, _ = written(client, webhook_url, "answered")
+    assert not any(q.startswith("WITH m AS") for q in sql)
+    queued = DBTaskResult.objects.filter(task_path="messaging.tasks.auto_reply_task")
+    assert [r.args_kwargs["args"] for r in queued] == [
+        [Message.objects.get(message_sid="answered").pk]
+    ]
+
+
+@postgres_only
+def test_an_mms_takes_its_own_path_with_its_files(client, webhook_url, did):
+    urls = ["https://media.example.com/a.jpg", "https://media.example.com/b.jpg"]
+    sql, _ = written(client, webhook_url, "mms", "look", media_urls=urls, type="mms")
+    assert not any(q.startswith("WITH m AS") for q in sql)
+    message = Message.objects.get()
+    assert (message.kind, [m.source_url for m in message.media.order_by("position")]) == (
+        "mms",
+        urls,
+    )
+    assert message.events.count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_when_the_one_statement_fails_the_body_is_still_kept_in_a_commit_of_its_own(
+    client, webhook_url, did, monkeypatch
+):
+    real = carrier_events._one_statement_sql.__wrapped__
+
+    def broken(message_sql, event_sql, count):
+        # The event's part names a column the table lacks: the database refuses the statement
+        # after the message's part was planned, so all of it rolls back.
+        return real(message_sql, event_sql.replace('"status"', '"no_such_column"'), count)
+
+    monkeypatch.setattr(carrier_events, "_one_statement_sql", broken)
+    body = {"message_sid": "lost?", "direction": "inbound", "from": CUSTOMER, "to": OUR_DID}
+    body |= {"message": "Are you open?", "status": "received"}
+    with pytest.raises(ProgrammingError):
+        client.post(webhook_url, body, content_type="application/json")
+    assert not Message.objects.exists() and not Conversation.objects.exists()
+    event = CarrierEvent.objects.get()
+    assert (event.message_sid, event.message_id, event.outcome) == (
+        "lost?",
+        None,
+        "error while applying; kept",
+    )
+    assert '"Are you open?"' in event.body
