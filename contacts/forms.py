@@ -36,10 +36,14 @@ class ContactForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs) -> None:
+        given = kwargs.get("initial") or {}
         super().__init__(*args, **kwargs)
         contact = self.instance
         if contact.pk:
-            self.initial.setdefault("number", format_number(contact.number))
+            # The model's own value (stored digits) is already in `initial`: shown as people
+            # write it unless the caller gave one.
+            if "number" not in given:
+                self.initial["number"] = format_number(contact.number)
             self.initial.setdefault("tags", ", ".join(contact.tags))
             self.initial.setdefault(
                 "extra_fields", "\n".join(f"{k}: {v}" for k, v in contact.fields.items())

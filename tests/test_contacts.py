@@ -168,6 +168,18 @@ def test_editing_replaces_tags_and_fields(staff):
     assert (ann.name, ann.tags, ann.fields) == ("Ann Lee", ["new", "vip"], {"A": "1"})
 
 
+def test_a_contacts_page_shows_its_number_as_people_write_it_and_saving_keeps_the_digits(staff):
+    ann = contact("15162065575", name="Ann")
+    page = staff.get(reverse("contacts:detail", args=[ann.pk])).content.decode()
+    assert 'value="+1 516-206-5575"' in page
+    assert 'value="15162065575"' not in page
+    staff.post(
+        reverse("contacts:detail", args=[ann.pk]), {"number": "+1 516-206-5575", "name": "Ann"}
+    )
+    ann.refresh_from_db()
+    assert ann.number == "15162065575"
+
+
 def test_a_field_line_without_a_colon_is_refused_with_the_line(staff):
     ann = contact("15162065575", name="Ann")
     response = staff.post(
