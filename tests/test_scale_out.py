@@ -58,13 +58,6 @@ pytestmark = [
         "deployment",
     ),
     pytest.mark.django_db(transaction=True),
-    # Opt-in (SCALE_OUT_TEST=1) again: it passed 7 of 7 for the engineer who took the opt-in
-    # away, then failed 2 of 2 on this machine at load 1-15 (00:47 and 01:24 UTC, Nov 30): every
-    # send once, nothing stored lost, but the open tabs never saw 10-40 of the 60 inbound texts
-    # on the list's first page. Whether the live list or this drive misses them is open (issue 18).
-    pytest.mark.skipif(
-        os.environ.get("SCALE_OUT_TEST") != "1", reason="opt-in: set SCALE_OUT_TEST=1 to run it"
-    ),
 ]
 
 BASE_DIR = Path(django_settings.BASE_DIR)
@@ -77,9 +70,9 @@ TABS = 3
 POLL = 2.0  # seconds between one tab's polls, as the page's own
 KILL_AT = 0.4  # the share of the drive done when a worker and a web process are killed
 # Bounds, not expectations: on a 2-core machine busy with other work (load 10-24) starting took
-# 50-160 s and driving and settling 70-115 s.
-START_WAIT = 180.0
-SETTLE_WAIT = 180.0
+# 25-170 s and driving and settling 70-240 s.
+START_WAIT = 300.0
+SETTLE_WAIT = 240.0
 REQUEST_TIMEOUT = 30.0
 TOKEN = "scale-out-sandbox-token"
 WEBHOOK_SECRET = "scale-out-webhook"
