@@ -33,7 +33,7 @@ from messaging.services.opt_out import keyword, opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
 from portal import metrics
-from portal.inserts import insert, insert_parts, saved, update
+from portal.inserts import insert, insert_parts, saved, update, update_parts
 from portal.storable import storable
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def conversation_add_message(message: Message, *, opens: bool = True) -> None:
 def conversation_upsert_sql(rows: str) -> str:
     """The conversation upsert of `conversation_add_message`, its row given by `rows`: the
     `VALUES` of `conversation_upsert_values` and the message's id last, or a SELECT that reads
-    that id from an earlier part of the same statement (`_inbound_in_one_statement`). One
+    that id from an earlier part of the same statement (`_new_text_written`). One
     builder for both, so the two paths cannot drift apart. RETURNING (id, reopened)."""
     table = connection.ops.quote_name(Conversation._meta.db_table)
     last = f"{table}.last_message_id"
@@ -179,12 +179,16 @@ def conversation_touch(message: Message) -> None:
 
     Raw SQL: it runs for every status callback, and building the ORM's UPDATE cost several times
     what the database takes to run it."""
-    table = connection.ops.quote_name(Conversation._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET updated_at = %s WHERE customer_number = %s",
-            [connection.ops.adapt_datetimefield_value(timezone.now()), message.their_number],
-        )
+        cursor.execute(*_touch_parts(message))
+
+
+def _touch_parts(message: Message) -> tuple[str, list]:
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    return (
+        f"UPDATE {table} SET updated_at = %s WHERE customer_number = %s",
+        [connection.ops.adapt_datetimefield_value(timezone.now()), message.their_number],
+    )
 
 
 def conversation_mark_read(customer_number: str) -> None:
@@ -237,9 +241,10 @@ def carrier_event_receive(
     *, raw: str, payload: dict, callback: Callback | None
 ) -> tuple[CarrierEvent, Rejected | None]:
     """Apply the checked body to its message and keep the body, in one transaction (one commit:
-    the webhook's cost is mostly commits). If applying fails, the body is still kept, in a commit
-    of its own, and the error goes on so the carrier is told to retry. A body about a message we
-    do not hold that cannot make one is kept as rejected, and the rejection returned."""
+    the webhook's cost is mostly commits; a plain new text, on PostgreSQL, in one statement:
+    `_new_text_written`). If applying fails, the body is still kept, in a commit of its own, and
+    the error goes on so the carrier is told to retry. A body about a message we do not hold that
+    cannot make one is kept as rejected, and the rejection returned."""
     if callback is None:
         sid, status = event_labels(payload)
         event = CarrierEvent(body=raw, message_sid=sid, status=status)
@@ -257,9 +262,9 @@ def carrier_event_receive(
         event.outcome = "; ".join([f"new inbound message ({message.status})", *callback.dropped])
         event.outcome = event.outcome[:200]
         try:
-            filed = _inbound_in_one_statement(message, event)
+            filed = _new_text_written(message, event)
         except Exception:
-            # Nothing of the statement was written (it is all or nothing): keep the body alone.
+            # Nothing of it was written (one statement, or one transaction): keep the body alone.
             event.pk, event.message, event.outcome = None, None, "error while applying; kept"
             event.save()
             raise
@@ -269,10 +274,13 @@ def carrier_event_receive(
         # The SID is held already (the carrier retrying): nothing was written; apply it as any.
     try:
         with transaction.atomic():
-            message, outcome, created = _apply(sid, callback)
+            message, outcome, created, changed = _apply(sid, callback)
             event.message = message
             event.outcome = "; ".join([outcome, *callback.dropped])[:200]
-            insert(event)
+            if changed:
+                _changes_written(message, changed, event)
+            else:
+                insert(event)
             if created and message.direction == Direction.INBOUND:
                 _inbound_arrived(message)
     except Rejected as rejection:
@@ -304,26 +312,24 @@ def carrier_event_reject(
     )
 
 
-# --- a plain new text in one statement (PostgreSQL) -----------------------------------------------
+# --- a plain new text, its rows prepared before it writes ---------------------------------------
 # Nearly half the webhook's traffic is a new inbound text that needs nothing but its rows: the
 # message, its conversation (upserted, maybe reopened) and the event. Under load the webhook's rate
 # on PostgreSQL follows its round trips (bench/RESULTS.md, runs P and R), and the transaction
 # around three INSERTs made five (BEGIN and COMMIT); one WITH statement in autocommit makes one,
 # and is as all-or-nothing as the transaction was. SQLite cannot insert inside a WITH, and its
-# round trips cost nothing.
+# round trips cost nothing; but its transaction (BEGIN IMMEDIATE) holds the one write lock of the
+# whole database, so every value is prepared before it begins, and inside it only the statements
+# run.
 
 
 def _plain_new_text(sid: str, callback: Callback) -> Message | None:
-    """The message a callback makes when it can go in one statement: on PostgreSQL, a new
-    inbound SMS with no STOP/START word and no auto-reply on its DID (those write or queue more,
-    so they take the transaction), not an MMS (its files go in with it, `media_message_insert`).
-    None otherwise. Whether the SID is new only the statement can tell."""
+    """The message a callback makes when it can take this path: a new inbound SMS with no
+    STOP/START word and no auto-reply on its DID (those write or queue more, so they take
+    `_apply`), not an MMS (its files go in with it, `media_message_insert`). None otherwise.
+    Whether the SID is new only the INSERT can tell."""
     sms = callback.sms
-    if (
-        connection.vendor != "postgresql"
-        or sms.get("direction") != Direction.INBOUND
-        or callback.creation_problem
-    ):
+    if sms.get("direction") != Direction.INBOUND or callback.creation_problem:
         return None
     message = message_from_callback(sid, sms)
     if (
@@ -335,21 +341,22 @@ def _plain_new_text(sid: str, callback: Callback) -> Message | None:
     return message
 
 
-def _inbound_in_one_statement(message: Message, event: CarrierEvent) -> bool:
+def _new_text_written(message: Message, event: CarrierEvent) -> bool:
     """Write a plain new text's message, conversation (and its "reopened" line when it reopens)
-    and `event` as one statement; False, with nothing written, when a row holds its SID."""
+    and `event`, all or nothing: one statement on PostgreSQL, one short transaction on SQLite.
+    False, with nothing written, when a row holds its SID."""
     message_sql, message_values = insert_parts(message, unless_exists="message_sid")
     event_sql, event_values = insert_parts(event, leave=("message_id",))
     now = timezone.now()
+    # After the message's values are prepared: they fill in its created_at.
+    conversation_values = conversation_upsert_values(message, opens=True, now=now)
+    line = [ConversationEvent.Kind.REOPENED, connection.ops.adapt_datetimefield_value(now)]
+    if connection.vendor != "postgresql":
+        statements = (message_sql, event_sql)
+        values = (message_values, conversation_values, line, event_values)
+        return _new_text_in_a_transaction(message, event, statements, values)
     sql = _one_statement_sql(message_sql, event_sql, len(event_values))
-    values = [
-        *message_values,
-        # After the message's values are prepared: they fill in its created_at.
-        *conversation_upsert_values(message, opens=True, now=now),
-        ConversationEvent.Kind.REOPENED,
-        connection.ops.adapt_datetimefield_value(now),
-        *event_values,
-    ]
+    values = [*message_values, *conversation_values, *line, *event_values]
     # Inside a transaction already (a test, or a caller's atomic block), a failed statement must
     # not spoil it for the body kept after: a savepoint. Else autocommit: the statement alone.
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
@@ -365,18 +372,53 @@ def _inbound_in_one_statement(message: Message, event: CarrierEvent) -> bool:
     return True
 
 
+def _new_text_in_a_transaction(
+    message: Message, event: CarrierEvent, statements: tuple, values: tuple
+) -> bool:
+    """SQLite: `_new_text_written`'s rows as statements of one transaction, every value
+    prepared before it begins."""
+    message_sql, event_sql = statements
+    message_values, conversation_values, line, event_values = values
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(message_sql, message_values)
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        (message_id,) = row
+        cursor.execute(
+            conversation_upsert_sql("VALUES (%s, %s, %s, %s, %s, %s, %s)"),
+            [*conversation_values, message_id],
+        )
+        conversation_id, reopened = cursor.fetchone()
+        if reopened:
+            cursor.execute(_reopened_line_sql("VALUES (%s, %s, %s)"), [conversation_id, *line])
+        cursor.execute(
+            f"{event_sql}VALUES ({', '.join(['%s'] * (len(event_values) + 1))}) RETURNING id",
+            [*event_values, message_id],
+        )
+        (event_id,) = cursor.fetchone()
+    saved(message, message_id)
+    event.message = message
+    saved(event, event_id)
+    return True
+
+
+def _reopened_line_sql(rows: str) -> str:
+    """The "reopened" system line (by nobody: the customer's new text did it); `rows` gives its
+    conversation, kind and time."""
+    lines = connection.ops.quote_name(ConversationEvent._meta.db_table)
+    return f"INSERT INTO {lines} (conversation_id, kind, created_at) {rows}"
+
+
 @cache
 def _one_statement_sql(message_sql: str, event_sql: str, event_values: int) -> str:
     """Each part after the message reads its id from `m`: when the message's INSERT meets its
     SID held and returns no row, no other part writes anything, and the answer is no row."""
-    quote = connection.ops.quote_name
-    lines = quote(ConversationEvent._meta.db_table)
     conversation_sql = conversation_upsert_sql("SELECT %s, %s, %s, %s, %s, %s, m.id FROM m")
     return (
         f"WITH m AS ({message_sql}), "
         f"c AS ({conversation_sql}), "
-        f"r AS (INSERT INTO {lines} (conversation_id, kind, created_at) "
-        "SELECT c.id, %s, %s FROM c WHERE c.reopened), "
+        f"r AS ({_reopened_line_sql('SELECT c.id, %s, %s FROM c WHERE c.reopened')}), "
         f"e AS ({event_sql}SELECT {', '.join(['%s'] * event_values)}, m.id FROM m "
         "RETURNING id) "
         "SELECT m.id, e.id FROM m, e"
@@ -391,14 +433,16 @@ def _inbound_arrived(message: Message) -> None:
         tasks.auto_reply_task.enqueue(message.pk)
 
 
-def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
+def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool, list[str]]:
+    """The message the callback is about, what happened, whether it is new (and written), and
+    the fields it changed on a message already held (not written yet: `_changes_written`)."""
     sms = callback.sms
     if sms.get("direction") == Direction.INBOUND and not callback.creation_problem:
         # Nearly every inbound callback is a new text: insert first, and look only when the SID
         # is already held (the carrier retrying, or a concurrent copy of this callback).
         message = message_from_callback(sid, sms)
         if _insert_and_file(message, sms):
-            return message, f"new inbound message ({message.status})", True
+            return message, f"new inbound message ({message.status})", True, []
     message = _held(sid)
     if message is None:
         message = _adopt_by_user_data(sid, sms)
@@ -407,14 +451,33 @@ def _apply(sid: str, callback: Callback) -> tuple[Message, str, bool]:
             raise Rejected(f"no message {sid!r} to apply it to, and {callback.creation_problem}")
         message = message_from_callback(sid, sms)
         if _insert_and_file(message, sms):
-            return message, f"new {message.direction} message ({message.status})", True
+            return message, f"new {message.direction} message ({message.status})", True, []
         # A concurrent copy of this callback inserted it first: apply this one to that row.
         message = Message.objects.select_for_update().get(message_sid=sid)
     changed, outcome = message_update_from_sms(message, sms)
-    if changed:
-        update(message, [*changed, "updated_at"])
+    return message, outcome, False, changed
+
+
+def _changes_written(message: Message, changed: list[str], event: CarrierEvent) -> None:
+    """A status callback that changed its message: the message's fields, its conversation's
+    `updated_at` (what open inboxes poll for) and the event. On PostgreSQL one statement (a WITH
+    whose parts are the two UPDATEs), not three round trips: under load the webhook's rate
+    follows its round trips there (bench/RESULTS.md, run R). SQLite cannot write inside a WITH."""
+    names = [*changed, "updated_at"]
+    if connection.vendor != "postgresql":
+        update(message, names)
         conversation_touch(message)
-    return message, outcome, False
+        insert(event)
+        return
+    update_sql, update_values = update_parts(message, names)
+    touch_sql, touch_values = _touch_parts(message)
+    event_sql, event_values = insert_parts(event)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH u AS ({update_sql}), t AS ({touch_sql}) {event_sql}",
+            [*update_values, *touch_values, *event_values],
+        )
+        saved(event, cursor.fetchone()[0])
 
 
 # Every status callback looks its message up by SID and writes what changed (that write:
