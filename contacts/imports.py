@@ -23,9 +23,9 @@ from contacts.tags import MAX_FIELD_KEY, MAX_FIELDS, tag_names
 from contacts.tasks import contact_import_task
 from messaging.models import ConsentEvent
 from portal.phones import normalize_number
+from portal.progress import progress_recorder, rows_counted
 
 CHUNK = 1000
-PROGRESS_EVERY = 500
 # Columns with a meaning of their own; any other column becomes a free-form field.
 TAG_COLUMNS = ("tags", "tag")
 KNOWN_COLUMNS = {"name", "company", "notes", "consent_source", "consent_date", *TAG_COLUMNS}
@@ -187,14 +187,10 @@ def contacts_import(
     another connection sees it); `finish(report)` inside the transaction that writes them, so
     an import is recorded as done exactly when its contacts are stored."""
     people = read_csv(data)
-    total = len(people.rows)
-    rows = []
-    for i, cells in enumerate(people.rows, start=1):
-        rows.append(_read_row(i, cells, people, user))
-        if progress is not None and i % PROGRESS_EVERY == 0:
-            progress(i, total)
-    if progress is not None:
-        progress(total, total)
+    rows = [
+        _read_row(i, cells, people, user)
+        for i, cells in enumerate(rows_counted(people.rows, progress), start=1)
+    ]
     first_row: dict[str, int] = {}
     for row in rows:
         if row.outcome.outcome == SKIPPED:
@@ -298,9 +294,7 @@ def contact_import_run(import_id: int) -> str:
         return "nothing to do"
     imports = ContactImport.objects.filter(pk=import_id)
     imports.update(state=ContactImport.State.RUNNING, started_at=timezone.now(), rows_read=0)
-
-    def progress(read: int, total: int) -> None:
-        imports.update(rows_read=read, rows_total=total)
+    progress = progress_recorder(imports)
 
     def finish(report: ImportReport) -> None:
         imports.update(

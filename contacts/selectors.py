@@ -12,6 +12,7 @@ from django.utils import timezone
 from contacts.models import Contact, ContactImport, ContactTag
 from messaging.selectors.paging import MAX_ID
 from portal.phones import number_matches
+from portal.progress import read_progress
 
 EXPORT_CHUNK = 1000
 T = TypeVar("T")
@@ -131,9 +132,12 @@ def import_progress(job: ContactImport) -> dict:
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     for _row, _number, outcome, _reason in job.report:
         counts[outcome] = counts.get(outcome, 0) + 1
-    percent = round(100 * job.rows_read / job.rows_total) if job.rows_total else 0
-    finish_at = None
-    if job.state == ContactImport.State.RUNNING and job.started_at and job.rows_read:
-        elapsed = timezone.now() - job.started_at
-        finish_at = job.started_at + elapsed * (job.rows_total / job.rows_read)
-    return {"counts": counts, "percent": percent, "finish_at": finish_at}
+    return {
+        "counts": counts,
+        **read_progress(
+            running=job.state == ContactImport.State.RUNNING,
+            started_at=job.started_at,
+            rows_read=job.rows_read,
+            rows_total=job.rows_total,
+        ),
+    }

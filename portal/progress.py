@@ -1,0 +1,56 @@
+"""Progress of a list read row by row in the background (a contacts import, a campaign's
+recipient list): the worker records how far it is, the page polls it and shows a bar with rows
+read of the total and an estimated finish.
+
+Both jobs keep the same fields (`state`, `rows_read`, `rows_total`, `started_at`), so the
+bookkeeping and the bar (templates/_rows_progress.html) are written once here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+# A progress write every 500 rows: a 50,000-row list costs 100 small UPDATEs, and the page,
+# polling every second, still sees the bar move several times a second's worth of rows.
+PROGRESS_EVERY = 500
+
+Row = TypeVar("Row")
+Progress = Callable[[int, int], None]
+
+
+def progress_recorder(jobs: QuerySet) -> Progress:
+    """`progress(rows read, rows)` that writes both onto the job row(s) of `jobs`. Called outside
+    any transaction, so the page's connection sees it at once."""
+
+    def progress(read: int, total: int) -> None:
+        jobs.update(rows_read=read, rows_total=total)
+
+    return progress
+
+
+def rows_counted(rows: Sequence[Row], progress: Progress | None) -> Iterator[Row]:
+    """The rows, one by one, reporting progress every PROGRESS_EVERY rows and once at the end."""
+    total = len(rows)
+    for i, row in enumerate(rows, start=1):
+        yield row
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i, total)
+    if progress is not None:
+        progress(total, total)
+
+
+def read_progress(
+    *, running: bool, started_at: datetime | None, rows_read: int, rows_total: int
+) -> dict:
+    """What the progress bar shows: the percentage read, and while it runs the finish time at
+    its pace so far (None until a first batch is read)."""
+    percent = round(100 * rows_read / rows_total) if rows_total else 0
+    finish_at = None
+    if running and started_at and rows_read:
+        elapsed = timezone.now() - started_at
+        finish_at = started_at + elapsed * (rows_total / rows_read)
+    return {"percent": percent, "finish_at": finish_at}
