@@ -1,7 +1,9 @@
 """The New campaign (and Edit draft) form: who sends, what, to whom, how fast and when.
 
 The list is read here (campaigns.recipients), so a file that cannot be read, or a list without a
-single number, is an error next to its field before anything is stored.
+single number, is an error next to its field before anything is stored. A list longer than
+campaigns.lists.BACKGROUND_ROWS is only checked here from its first rows (its columns, its number
+column) and read whole by a worker (`background`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from campaigns.lists import BACKGROUND_ROWS
 from campaigns.models import Campaign
-from campaigns.recipients import MAX_LIST_BYTES, RecipientList, read_csv, read_pasted
+from campaigns.recipients import (
+    MAX_LIST_BYTES,
+    RecipientList,
+    list_merge,
+    read_csv,
+    read_pasted,
+)
 from messaging.text_templates import placeholders
 from messaging.widgets import ComposerTextarea
 
@@ -23,6 +32,9 @@ MAX_MESSAGE_LENGTH = 1600
 EARLIEST = timedelta(minutes=1)
 LATEST = timedelta(days=35)
 NOW, LATER = "now", "later"
+# What of a long list is read in the request to check it: its header, and the rows the number
+# column is recognised by (campaigns.recipients._phone_index looks at 50).
+HEAD_BYTES = 64 * 1024
 
 
 def _when_text(moment) -> str:
@@ -134,6 +146,8 @@ class CampaignForm(forms.ModelForm):
                 "replace it."
             )
         self.people: RecipientList | None = None
+        # A list left to the worker: `people` then holds only its first rows.
+        self.background = False
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())
@@ -169,15 +183,32 @@ class CampaignForm(forms.ModelForm):
             )
         return upload
 
+    @staticmethod
+    def _scan(upload) -> tuple[bytes, int]:
+        """The upload's first HEAD_BYTES (whole lines) and how many lines it has, read by chunks:
+        a long list is only counted here, never held whole."""
+        head, lines = b"", 0
+        for chunk in upload.chunks():
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            lines += chunk.count(b"\n") or chunk.count(b"\r")  # or old Mac line ends
+        upload.seek(0)
+        if lines >= BACKGROUND_ROWS:
+            cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
+            head = head[: cut + 1] if cut > 0 else head
+        return head, lines
+
     def _read(self) -> RecipientList | None:
         """The list from the file, the pasted numbers, or both (pasted numbers join the file's
         rows with only their number); None when neither was given."""
         upload = self.cleaned_data.get("recipients_file")
         pasted = (self.cleaned_data.get("numbers") or "").strip()
-        people = None
+        people = typed = None
         if upload:
+            head, lines = self._scan(upload)
+            self.background = lines >= BACKGROUND_ROWS
             try:
-                people = read_csv(upload.read(MAX_LIST_BYTES + 1))
+                people = read_csv(head if self.background else upload.read(MAX_LIST_BYTES + 1))
             except ValidationError as err:
                 self.add_error("recipients_file", err.messages[0])
                 return None
@@ -187,11 +218,9 @@ class CampaignForm(forms.ModelForm):
             except ValidationError as err:
                 self.add_error("numbers", err.messages[0])
                 return None
-            if people is None:
-                people = typed
-            else:
-                people.rows += [{people.phone_column: row["phone"]} for row in typed.rows]
-        return people
+            if len(typed.rows) + (len(people.rows) if people else 0) > BACKGROUND_ROWS:
+                self.background = True
+        return list_merge(people, typed)
 
     def clean(self) -> dict:
         cleaned = super().clean()

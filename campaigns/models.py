@@ -135,3 +135,48 @@ class DidPace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.our_number} next at {self.next_at}"
+
+
+class ListRead(models.Model):
+    """A recipient list too long to read within the request (campaigns/lists.py): the file in
+    the default storage and the pasted numbers until a worker has read them, its progress
+    meanwhile (the page polls it), and the campaign's form values, applied together with the list
+    so that a list that cannot be read changes nothing."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Reading the list"
+        DONE = "done", "Read"
+        FAILED = "failed", "Not read"
+
+    # The draft being edited; for a new campaign, the one made once the list is read.
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="list_reads"
+    )
+    # The form's values (name, DIDs, message, pace, times) as CampaignForm cleaned them.
+    fields = models.JSONField(default=dict, blank=True)
+    file = models.FileField(upload_to="campaign-lists/", blank=True)  # deleted once read
+    filename = models.CharField(max_length=255, blank=True)
+    pasted = models.TextField(blank=True)  # emptied once read
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=7, choices=State.choices, default=State.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # The task reading it, to tell a read whose worker died for good from one still going.
+    task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"List read {self.pk} ({self.get_state_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -21,6 +21,7 @@ from messaging.models import Direction, Message, OptOut
 from messaging.text_templates import variable_name
 from phone_numbers.models import Did
 from portal.phones import normalize_number
+from portal.progress import rows_counted
 
 MAX_LIST_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -132,6 +133,22 @@ def read_pasted(text: str) -> RecipientList:
     )
 
 
+def list_merge(people: RecipientList | None, typed: RecipientList | None) -> RecipientList | None:
+    """A file's rows and pasted numbers as one list: the pasted numbers join the file's rows
+    with only their number."""
+    if people is None or typed is None:
+        return people or typed
+    people.rows += [{people.phone_column: row["phone"]} for row in typed.rows]
+    return people
+
+
+def read_list(data: bytes | None, pasted: str) -> RecipientList | None:
+    """The list from a file's bytes, pasted numbers, or both; None when neither was given."""
+    people = read_csv(data) if data else None
+    typed = read_pasted(pasted) if pasted.strip() else None
+    return list_merge(people, typed)
+
+
 def sticky_did(number: str, pool: Sequence[str], last_used: dict[str, str]) -> str:
     """The DID of the pool this customer gets: the one they last exchanged texts with, so the
     thread continues; otherwise one picked by the number alone, the same for every campaign
@@ -175,10 +192,21 @@ def _opted_out(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
 def recipients_prepare(campaign: Campaign, people: RecipientList) -> dict[str, int]:
     """Replace the campaign's recipients with the rows of `people`, each either to be sent
     (with its sticky DID) or removed with its reason. Returns the count per reason and `send`."""
+    return recipients_write(campaign, people, recipients_classify(campaign, people))
+
+
+def recipients_classify(
+    campaign: Campaign,
+    people: RecipientList,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Recipient]:
+    """The recipients `people` makes for `campaign` (its DIDs and cap), unsaved: the slow part
+    of reading a list (every number parsed), writing nothing, so a background read can report
+    `progress(rows read, rows)` outside the transaction that stores them."""
     pool = list(campaign.dids)
     ours = set(Did.objects.filter(released_at__isnull=True).values_list("phonenumber", flat=True))
     parsed: list[tuple[int, str, str, dict]] = []
-    for row_number, cells in enumerate(people.rows, start=1):
+    for row_number, cells in enumerate(rows_counted(people.rows, progress), start=1):
         raw = cells.get(people.phone_column, "")
         try:
             number = normalize_number(raw)
@@ -213,7 +241,6 @@ def recipients_prepare(campaign: Campaign, people: RecipientList) -> dict[str, i
             kept += 1
         rows.append(
             Recipient(
-                campaign=campaign,
                 row=row_number,
                 raw_number=raw[:64],
                 number=number,
@@ -223,6 +250,17 @@ def recipients_prepare(campaign: Campaign, people: RecipientList) -> dict[str, i
                 reason=reason,
             )
         )
+    return rows
+
+
+@transaction.atomic
+def recipients_write(
+    campaign: Campaign, people: RecipientList, rows: list[Recipient]
+) -> dict[str, int]:
+    """Store `rows` (recipients_classify's) as the campaign's recipients, in place of any it
+    had. Returns the count per reason and `send`."""
+    for r in rows:
+        r.campaign = campaign
     campaign.recipients.all().delete()
     Recipient.objects.bulk_create(rows, batch_size=1000)
     campaign.columns = people.columns
@@ -231,5 +269,5 @@ def recipients_prepare(campaign: Campaign, people: RecipientList) -> dict[str, i
     for r in rows:
         if r.reason:
             counts[r.reason] += 1
-    counts["send"] = kept
+    counts["send"] = sum(1 for r in rows if not r.reason)
     return counts

@@ -8,6 +8,7 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("new/", views.campaign_new, name="new"),
+    path("lists/<int:pk>/", views.campaign_list_read, name="list_read"),
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/preview/", views.campaign_preview, name="preview"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),

@@ -1,5 +1,6 @@
-"""The Campaigns pages (/messaging/campaigns/): the list, New campaign, a draft's preview, the
-campaign's live progress, its per-recipient report and CSV export.
+"""The Campaigns pages (/messaging/campaigns/): the list, New campaign, a long list's reading
+progress, a draft's preview, the campaign's live progress, its per-recipient report and CSV
+export.
 
 Who may use them: whoever may send a text (the Senders role). The pages read the local copy only;
 the carrier is reached by the dispatcher's tasks, never by a page.
@@ -13,14 +14,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from campaigns import selectors, services
 from campaigns.forms import CampaignForm
-from campaigns.models import Campaign, Recipient
+from campaigns.lists import (
+    campaign_list_read_start,
+    list_read_progress,
+    list_reads_pending,
+)
+from campaigns.models import Campaign, ListRead, Recipient
 from contacts.selectors import contact_names, with_contact_names
 from messaging.models import SavedReply, Status
 from messaging.selectors.paging import MAX_ID, parse_id
@@ -90,6 +97,14 @@ def _form_page(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         draft = form.save(commit=False)
+        if form.background:
+            job = campaign_list_read_start(
+                campaign=draft,
+                upload=form.cleaned_data.get("recipients_file") or None,
+                pasted=(form.cleaned_data.get("numbers") or "").strip(),
+                user=request.user,
+            )
+            return redirect("campaigns:list_read", pk=job.pk)
         people = form.people or selectors.recipient_list_of(draft)
         services.campaign_draft_save(draft, people)
         return redirect("campaigns:preview", pk=draft.pk)
@@ -146,6 +161,30 @@ def campaign_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 @senders_only
+@vary_on_headers("HX-Request")
+def campaign_list_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """A long list being read by the worker: rows read of the total, polled every second; once
+    read, on to the campaign's preview (htmx follows HX-Redirect)."""
+    job = ListRead.objects.filter(pk=pk).first() if pk <= MAX_ID else None
+    if job is None:
+        raise Http404("No such list.")
+    if job.state == ListRead.State.DONE and job.campaign_id is not None:
+        preview = reverse("campaigns:preview", args=[job.campaign_id])
+        if request.htmx:
+            return HttpResponseClientRedirect(preview)
+        return redirect(preview)
+    context = {"job": job, **list_read_progress(job)}
+    if request.htmx:
+        response = render(request, "campaigns/list_read.html#read-status", context)
+        if context["failed"]:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "campaigns/list_read.html", context)
+
+
+@require_GET
+@login_required
+@senders_only
 def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     draft = _draft_or_redirect(pk)
     if isinstance(draft, HttpResponse):
@@ -156,6 +195,7 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
         "campaigns/preview.html",
         {
             "campaign": draft,
+            "reading": list_reads_pending(draft)[:1],
             "preview": preview,
             "reasons": [
                 (reason.value, reason.label, preview.removed[reason.value])
@@ -171,6 +211,14 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
 @senders_only
 def campaign_start(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign_or_404(pk)
+    reading = list_reads_pending(campaign) if campaign.state == Campaign.State.DRAFT else []
+    if reading:
+        messages.error(
+            request,
+            "Not started: its new list is still being read. Start it from the preview once the "
+            "list is read.",
+        )
+        return redirect("campaigns:list_read", pk=reading[0].pk)
     if (
         campaign.state == Campaign.State.DRAFT
         and not campaign.recipients.filter(state=Recipient.State.PENDING).exists()

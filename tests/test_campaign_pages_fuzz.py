@@ -1,7 +1,7 @@
 """Nothing sent to the Campaigns pages breaks them: the New campaign form with fuzzed fields, real
 recipient lists mutated (columns removed, bytes damaged, cells oversized, odd encodings and
-delimiters), and campaign ids and query strings in every URL never get a 5xx, and afterwards every
-campaign's pages still render.
+delimiters), read in the request or by the worker, and campaign ids and query strings in every
+URL never get a 5xx, and afterwards every campaign's pages still render.
 
 Seeded (same inputs every run); FORMS_FUZZ_EXAMPLES sets the examples per surface.
 """
@@ -17,7 +17,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns.models import Campaign
+from campaigns.lists import campaign_list_read_run
+from campaigns.models import Campaign, ListRead
 from campaigns.recipients import read_csv, recipients_prepare
 from phone_numbers.models import Did
 from tests.conftest import make_user
@@ -155,6 +156,48 @@ def test_mutated_recipient_lists_never_answer_5xx_and_whatever_is_read_previews(
         else:
             # 422: refused with a reason by the field; 400: a body the multipart parser refuses.
             assert response.status_code in (400, 422) and Campaign.objects.count() == before
+
+    upload_list()
+    assert_campaign_pages_render(sender)
+
+
+def test_lists_left_to_the_worker_never_answer_5xx_and_their_pages_render(sender, monkeypatch):
+    """Every list goes to the worker (the threshold at 0 rows): mutated files, some repeated
+    into thousands of rows, with or without pasted numbers. The POST, the reading page before
+    and after the worker's run, and the preview it lands on never answer 5xx; a list that
+    cannot be read leaves no campaign behind."""
+    monkeypatch.setattr("campaigns.forms.BACKGROUND_ROWS", 0)
+    fields = [(k.encode(), v.encode()) for k, v in GOOD.items() if k not in ("numbers", "body")]
+    fields.append((b"body", b"Hello {phone}"))
+
+    @fuzz_settings()
+    @given(
+        upload=recipient_lists(),
+        repeat=st.sampled_from([1, 1, 1, 40]),
+        pasted=st.sampled_from([b"", b"+1 212 555 1003\n2125551004", b"\xff\xfe1\x002"]),
+    )
+    def upload_list(upload, repeat, pasted):
+        campaigns = Campaign.objects.count()
+        content, content_type = multipart(
+            [*fields, (b"numbers", pasted)], (b"list.csv", upload * repeat)
+        )
+        response = sender.generic("POST", "/messaging/campaigns/new/", content, content_type)
+        answered(response)
+        if response.status_code != 302 or "/lists/" not in response["Location"]:
+            return
+        job = ListRead.objects.order_by("-pk").first()
+        for headers in ({}, {"HX-Request": "true"}):
+            answered(sender.get(response["Location"], headers=headers))
+        campaign_list_read_run(job.pk)
+        job.refresh_from_db()
+        page = sender.get(response["Location"], follow=True)
+        answered(page)
+        assert page.status_code == 200
+        if job.state == ListRead.State.FAILED:
+            assert Campaign.objects.count() == campaigns
+            assert "Nothing was changed: " in page.content.decode()
+        else:
+            assert page.redirect_chain[-1][0].endswith(f"/{job.campaign_id}/preview/")
 
     upload_list()
     assert_campaign_pages_render(sender)

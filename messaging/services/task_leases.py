@@ -68,6 +68,8 @@ REQUEUE = {
     # Leaves a finished import alone; one that died midway wrote nothing (its writes and its
     # "done" share one transaction), so it is read again from the start.
     "contacts.tasks.contact_import_task",
+    # The same for a campaign's long recipient list (campaigns/lists.py).
+    "campaigns.tasks.campaign_list_read_task",
 }
 # A task that was running each time its worker died is more likely killing workers than unlucky.
 MAX_CLAIMS = 3

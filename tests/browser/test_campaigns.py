@@ -153,3 +153,47 @@ def test_a_saved_reply_fills_the_campaign_message_in_place(page, live_server, sa
 
 world = layout.world
 axe_page = a11y.axe_page
+
+
+def test_a_long_list_shows_its_reading_progress_then_moves_to_the_preview(
+    page, live_server, transactional_db
+):
+    """A list past the threshold is read by the worker: the page says rows read of the total,
+    the bar moves in place as the worker reads, and the preview opens by itself once it is read.
+    (The worker's run is made here, step by step, so the test sees each stage.)"""
+    from django.utils import timezone
+
+    from campaigns.lists import campaign_list_read_run
+    from campaigns.models import ListRead
+    from phone_numbers.models import Did
+
+    Did.objects.create(did_sid="d1", phonenumber=MAIN_LINE, capabilities=7, active_capabilities=7)
+    rows = ["First Name,Phone,Company"]
+    rows += [f"Ann{i},+1 212-55{i // 10000}-{i % 10000:04d},Acme" for i in range(1_500)]
+    sign_in(page, make_user("sam", "Senders"), then=reverse("campaigns:new"))
+    page.get_by_label("Campaign name").fill("Autumn sale")
+    page.get_by_role("checkbox", name=re.compile(r"\+1 516-206-5575")).check()
+    page.get_by_label("Message", exact=True).fill("Hi {first_name}, autumn at {company}.")
+    page.get_by_label("Recipient list (CSV)").set_input_files(
+        {"name": "autumn.csv", "mimeType": "text/csv", "buffer": ("\n".join(rows)).encode()}
+    )
+    page.get_by_role("button", name="Preview").click()
+
+    expect(page.get_by_role("heading", name="Reading autumn.csv")).to_be_visible()
+    expect(page.get_by_text("Waiting to start")).to_be_visible()
+    mark_page(page)
+    job = ListRead.objects.get()
+    ListRead.objects.filter(pk=job.pk).update(
+        state="running", rows_total=1_500, rows_read=500, started_at=timezone.now()
+    )
+    bar = page.locator("#read-bar")
+    expect(bar).to_have_attribute("value", "500")
+    expect(page.locator("#read-status")).to_contain_text("500 of 1500 rows read (33%)")
+    assert still_same_page(page), "the page reloaded; progress should arrive by htmx"
+    screenshot(page, "campaign-list-reading.png")
+
+    campaign_list_read_run(job.pk)
+    expect(page.get_by_role("heading", name="Preview Autumn sale")).to_be_visible()
+    expect(page.locator("#send-count")).to_contain_text("1500 recipients to text")
+    expect(page.locator(".samples").first).to_contain_text("Hi Ann0, autumn at Acme.")
+    assert Campaign.objects.get().recipients.count() == 1_500

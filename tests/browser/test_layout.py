@@ -25,7 +25,7 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, ListRead
 from campaigns.recipients import read_csv, recipients_prepare
 from contacts.models import Contact, ContactImport, ContactTag
 from messaging.media_files import thumbnail
@@ -304,7 +304,17 @@ def campaign_world() -> dict:
         )
         recipient.state, recipient.message = "messaged", message
         recipient.save()
-    return {"draft": draft, "running": running}
+    # A long list halfway read by the worker, its file name long enough to wrap on a phone.
+    reading = ListRead.objects.create(
+        campaign=draft,
+        fields={"name": "Spring sale"},
+        filename="customers-exported-from-the-old-crm-" + "x" * 40 + ".csv",
+        state=ListRead.State.RUNNING,
+        rows_total=48_000,
+        rows_read=12_500,
+        started_at=timezone.now(),
+    )
+    return {"draft": draft, "running": running, "reading": reading}
 
 
 def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
@@ -327,6 +337,7 @@ def pages_for(role: Role | None, world) -> list[tuple[str, int]]:
         (reverse("messaging:inbox"), 200 if role.reads else 403),
         (reverse("dashboard"), 200 if role.reads else 403),
         (reverse("campaigns:list"), 200 if role.sends else 403),
+        (reverse("campaigns:list_read", args=[world["reading"].pk]), 200 if role.sends else 403),
     ]
     if role.sends:
         draft, running = world["draft"], world["running"]
