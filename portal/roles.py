@@ -11,8 +11,11 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import HttpResponse
 
 from portal import permissions
+from portal.auth_backends import permission_condition
 from portal.permissions import CHANGE_CALLBACKS, SEND_MESSAGE, VIEW_INBOX
 
 SENDERS = "Senders"
@@ -51,6 +54,42 @@ def role_required(permission: str) -> Callable:
         def guarded(request, *args, **kwargs):
             if not request.user.has_perm(permission):
                 raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+def polled_role_required(permission: str, question: Callable) -> Callable:
+    """`role_required(permission)` for a view that open tabs poll every few seconds.
+
+    `question(request, *args, **kwargs)` gives the poll's "anything new?" as a boolean SQL
+    expression and its parameters, or None when the request is no such poll (no cursor, say).
+    For a poll, the role is read in the same statement as the question, fresh (a role taken away
+    counts on the very next poll), and nothing new is answered here with an empty 204, which htmx
+    swaps for nothing: beyond the session and the user, the poll costs that one statement. A poll
+    that finds something, and every other request, reaches the view with the role checked.
+    """
+    reason = DENIED_REASONS[permission]
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            asked = question(request, *args, **kwargs)
+            if asked is None:
+                if not request.user.has_perm(permission):
+                    raise PermissionDenied(reason)
+                return view(request, *args, **kwargs)
+            sql, params = asked
+            allowed_sql, allowed_params = permission_condition(request.user, permission)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {allowed_sql}, {sql}", [*allowed_params, *params])
+                allowed, changed = cursor.fetchone()
+            if not allowed:
+                raise PermissionDenied(reason)
+            if not changed:
+                return HttpResponse(status=204)
             return view(request, *args, **kwargs)
 
         return guarded

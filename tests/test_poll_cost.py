@@ -1,4 +1,5 @@
-"""The inbox's "nothing new" poll: an empty 204 for five cheap statements, with every rule still
+"""The inbox's "nothing new" polls: an empty 204 after the session, the user and one statement that
+asks the role (and the thread's, the DID limit) beside "anything new?" — with every rule still
 read fresh on each request (a role taken away counts at once)."""
 
 from __future__ import annotations
@@ -18,22 +19,64 @@ def poll(client):
     return client.get("/messaging/inbox/", {"since": new_cursor()}, HTTP_HX_REQUEST="true")
 
 
-def test_nothing_new_is_an_empty_204_for_five_statements(client, inbox_staff):
+def poll_statements(client, url: str, **query) -> list[str]:
+    """The SQL of one poll of `url` with a cursor of now, which must find nothing new."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, {"since": new_cursor(), **query}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response.content == b""
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def first_table(sql: str) -> str:
+    return sql.split(" FROM ", 1)[1].split()[0].strip('"')
+
+
+DIDS = "messaging_senderprofile_allowed_dids"
+
+
+def assert_asked_once(sql: list[str], *, dids_first: bool, tables: tuple[str, ...]) -> None:
+    """The session and the user, as on any signed-in page; for a list, the person's DIDs (cheaper
+    for PostgreSQL to plan on their own than inside the question); then one statement that
+    reads the role beside the question itself (and, for a thread, the DIDs too)."""
+    before = ["django_session", "auth_user"] + ([DIDS] if dids_first else [])
+    assert [first_table(s) for s in sql[:-1]] == before
+    question = sql[-1]
+    for table in ("auth_permission", "auth_user_groups", *tables):
+        assert table in question
+    assert (DIDS in question) != dids_first
+
+
+def test_nothing_new_is_an_empty_204_for_four_statements(client, inbox_staff):
     client.force_login(inbox_staff)
     poll(client)  # a session's first request also reads the person's time zone into it
-    with CaptureQueriesContext(connection) as captured:
-        response = poll(client)
-    assert response.status_code == 204 and response.content == b""
-    sql = [q["sql"] for q in captured.captured_queries]
-    tables = [s.split(" FROM ", 1)[1].split()[0].strip('"') if " FROM " in s else s for s in sql]
-    # Session, user, their permissions (one statement), their DIDs, and the question itself.
-    assert tables == [
-        "django_session",
-        "auth_user",
-        "auth_permission",
-        "messaging_senderprofile_allowed_dids",
-        "messaging_conversation",
-    ]
+    sql = poll_statements(client, "/messaging/inbox/")
+    assert_asked_once(sql, dids_first=True, tables=("messaging_conversation",))
+
+
+def test_the_notification_poll_with_nothing_new_is_four_statements_too(client, inbox_staff):
+    client.force_login(inbox_staff)
+    poll(client)
+    sql = poll_statements(client, "/messaging/inbox/notify/")
+    assert_asked_once(sql, dids_first=True, tables=("messaging_conversation",))
+
+
+def test_a_poll_of_someone_limited_to_a_did_costs_no_statement_more(client, db):
+    from django.contrib.auth.models import User
+
+    from messaging.models import SenderProfile
+    from phone_numbers.models import Did
+
+    did = Did.objects.create(did_sid="d1", phonenumber="15162065575", name="Line 1")
+    limited = User.objects.create_user("limited")
+    limited.groups.add(Group.objects.get(name="Inbox staff"))
+    SenderProfile.objects.create(user=limited).allowed_dids.add(did)
+    client.force_login(limited)
+    poll(client)
+    for url in ("/messaging/inbox/", "/messaging/inbox/notify/"):
+        sql = poll_statements(client, url)
+        assert_asked_once(sql, dids_first=True, tables=("messaging_message",))
+    sql = poll_statements(client, "/messaging/inbox/15162065319/")
+    assert_asked_once(sql, dids_first=False, tables=("messaging_message",))
 
 
 def test_a_role_taken_away_counts_on_the_very_next_poll(client, inbox_staff):
@@ -71,16 +114,13 @@ def test_a_conversation_poll_with_nothing_new_loads_no_conversation_or_thread(
     url = open_conversation(client, inbox_staff, webhook_url)
     # Older than the cursor's grace for clock skew.
     Message.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url, {"since": new_cursor()}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 204 and response.content == b""
-    sql = [q["sql"] for q in captured.captured_queries]
-    # Session, user, permissions, DIDs, and one probe: of the thread's messages and of its system
-    # lines (assigned, done, reopened), through the conversation's unique number.
-    assert len(sql) == 5
-    probe = sql[-1]
-    assert probe.startswith("SELECT 1 AS") and "messaging_message" in probe
-    assert "messaging_conversationevent" in probe
+    sql = poll_statements(client, url)
+    # Session, user, and one statement: the role, the DIDs, and one probe of the thread's
+    # messages and of its system lines (assigned, done, reopened), through the conversation's
+    # unique number; no conversation or thread is loaded.
+    assert_asked_once(
+        sql, dids_first=False, tables=("messaging_message", "messaging_conversationevent")
+    )
 
 
 def test_a_poll_still_sees_a_retry_note_that_changes_only_the_message(

@@ -1,5 +1,5 @@
-"""The notify poll's reads: whether anything the person may see changed since a cursor, and the
-new inbound texts their notification setting covers."""
+"""The notify poll's reads: the new inbound texts a person's notification setting covers (whether
+anything changed at all is the inbox list's question, `list_changed_sql`)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from datetime import datetime
 from django.db.models import Q
 
 from messaging.models import Conversation, Direction, Message
-from messaging.selectors.visibility import conversations_visible_to, messages_visible_to
+from messaging.selectors.visibility import messages_visible_to
 from portal.models import UserPreferences
 
 NotifyOn = UserPreferences.NotifyOn
 NOTIFY_LIMIT = 5
-
-
-def anything_changed(user, since: datetime) -> bool:
-    """One probe of the conversations' `updated_at` index, as the inbox's own poll asks: a new
-    text, a status, a read or an assignment all touch it."""
-    return conversations_visible_to(user).filter(updated_at__gt=since).exists()
 
 
 def notifiable_messages(user, since: datetime, notify_on: str) -> list[Message]:

@@ -9,6 +9,7 @@ inside them only those messages.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -63,6 +64,34 @@ def _allowed_numbers(user_id: int) -> frozenset[str]:
         return frozenset(number for (number,) in cursor.fetchall())
 
 
+def did_limit_sql(user) -> tuple[str, str, list] | None:
+    """For a raw statement that reads the limit itself instead of asking `did_limit()` first (a
+    live poll's one statement): a boolean SQL expression true when `user` may read every DID, a
+    subquery of the numbers they are limited to otherwise, and the parameters of the two, in that
+    order. None when this request already knows they may read every DID."""
+    if hasattr(user, _CACHE):
+        limit = getattr(user, _CACHE)
+        if limit is None:
+            return None
+        return "1 = 0", f"({', '.join(['%s'] * len(limit))})", sorted(limit)
+    unlimited, numbers = _did_limit_sql(connection.vendor)
+    return unlimited, numbers, [user.pk, user.pk]
+
+
+@functools.cache
+def _did_limit_sql(vendor: str) -> tuple[str, str]:
+    # Written once per database kind: every thread poll asks it.
+    q = connection.ops.quote_name
+    allowed = q(SenderProfile.allowed_dids.through._meta.db_table)
+    profile = f"JOIN {q(SenderProfile._meta.db_table)} p ON p.{q('id')} = a.{q('senderprofile_id')}"
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {allowed} a {profile} WHERE p.{q('user_id')} = %s)",
+        f"(SELECT d.{q('phonenumber')} FROM {allowed} a {profile} "
+        f"JOIN {q(Did._meta.db_table)} d ON d.{q('id')} = a.{q('did_id')} "
+        f"WHERE p.{q('user_id')} = %s)",
+    )
+
+
 def messages_visible_to(user, messages: QuerySet[Message] | None = None) -> QuerySet[Message]:
     """`messages` (default: all) narrowed to the DIDs `user` may read; unchanged when unlimited,
     so an unlimited person's queries stay exactly as fast as before."""
@@ -98,10 +127,14 @@ def conversations_visible_to(
     )
 
 
+def number_can_exist(customer: str) -> bool:
+    """False for a URL part that no stored number can equal (too long, a NUL PostgreSQL
+    refuses): known without asking the database."""
+    return len(customer) <= CUSTOMER_MAX_LENGTH and "\x00" not in customer
+
+
 def no_such_number(customer: str) -> None:
-    # A URL part that no stored number can equal (too long, a NUL PostgreSQL refuses) is a 404
-    # without asking the database.
-    if len(customer) > CUSTOMER_MAX_LENGTH or "\x00" in customer:
+    if not number_can_exist(customer):
         raise Http404("No such conversation.")
 
 

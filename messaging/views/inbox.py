@@ -26,8 +26,9 @@ from messaging.selectors.conversations import (
     inbox_page,
     inbox_view,
     list_changed,
+    list_changed_sql,
     reply_from_default,
-    thread_changed,
+    thread_changed_sql,
     thread_changes,
     thread_items,
     thread_page,
@@ -36,6 +37,7 @@ from messaging.selectors.paging import new_cursor, parse_cursor, parse_id
 from messaging.selectors.visibility import (
     conversation_visible_or_404,
     may_mark_read,
+    number_can_exist,
     opt_outs_visible_to,
     sender_dids,
 )
@@ -44,7 +46,7 @@ from messaging.services.outbound import message_send
 from messaging.views.assignment import assignment_context, thread_context, thread_poll_lines
 from messaging.views.saved_replies import picker_context
 from portal.permissions import VIEW_INBOX
-from portal.roles import role_required
+from portal.roles import polled_role_required, role_required
 
 SEARCH_MAX_LENGTH = 200
 SNIPPET_LENGTH = 80  # of a conversation's last message, on its row
@@ -61,14 +63,23 @@ INBOX_VIEW_LABELS = [
 inbox_required = role_required(VIEW_INBOX)
 
 
+def _list_poll(request: HttpRequest) -> tuple[str, list] | None:
+    # A search's poll asks the ORM, in the view.
+    since = parse_cursor(request.GET.get("since"))
+    if since is None or _search_terms(request):
+        return None
+    return list_changed_sql(request.user, since)
+
+
 @require_GET
 @login_required
-@inbox_required
 @vary_on_headers("HX-Request")
+@polled_role_required(VIEW_INBOX, _list_poll)
 def inbox(request: HttpRequest) -> HttpResponse:
+    # A poll with nothing new was answered 204 by the guard, in the role check's statement.
     since = parse_cursor(request.GET.get("since"))
     q = _search_terms(request)
-    if since is not None and not list_changed(request.user, since, q):
+    if since is not None and q and not list_changed(request.user, since, q):
         # The cheap answer to a poll: nothing changed, nothing to render, htmx swaps nothing.
         return HttpResponse(status=204)
     context = _list_context(request, q=q, before=request.GET.get("before"), since=since)
@@ -147,15 +158,20 @@ def _for_bubbles(messages: list[Message]) -> list[Message]:
     return messages
 
 
+def _thread_poll(request: HttpRequest, customer: str) -> tuple[str, list] | None:
+    since = parse_cursor(request.GET.get("since"))
+    if since is None or not number_can_exist(customer):
+        return None  # a page, or a number no thread can have: the view answers (404)
+    return thread_changed_sql(request.user, customer, since)
+
+
 @require_GET
 @login_required
-@inbox_required
 @vary_on_headers("HX-Request", "HX-Target")
+@polled_role_required(VIEW_INBOX, _thread_poll)
 def conversation(request: HttpRequest, customer: str) -> HttpResponse:
+    # A poll with nothing new was answered 204 by the guard (no conversation or thread loaded).
     since = parse_cursor(request.GET.get("since"))
-    if since is not None and not thread_changed(request.user, customer, since):
-        # The cheap answer to a poll: nothing changed, no conversation or thread is loaded.
-        return HttpResponse(status=204)
     convo = conversation_visible_or_404(request.user, customer)
     if since is not None:
         return _thread_changes(request, convo, since)

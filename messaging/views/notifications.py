@@ -14,27 +14,33 @@ from django.views.decorators.http import require_GET
 
 from contacts.selectors import contact_names
 from messaging.models import Message
-from messaging.selectors.conversations import unread_conversation_count
+from messaging.selectors.conversations import list_changed_sql, unread_conversation_count
 from messaging.selectors.messages import files_summary
-from messaging.selectors.notifications import anything_changed, notifiable_messages
+from messaging.selectors.notifications import notifiable_messages
 from messaging.selectors.paging import new_cursor, parse_cursor
 from portal.models import UserPreferences
 from portal.permissions import VIEW_INBOX
 from portal.phones import format_number
-from portal.roles import role_required
+from portal.roles import polled_role_required
 
 PREVIEW_LENGTH = 80
 
 
+def _anything_changed(request: HttpRequest) -> tuple[str, list] | None:
+    # The inbox list's own question: a new text, a status, a read or an assignment all touch a
+    # conversation's `updated_at`.
+    since = parse_cursor(request.GET.get("since"))
+    return None if since is None else list_changed_sql(request.user, since)
+
+
 @require_GET
 @login_required
-@role_required(VIEW_INBOX)
+@polled_role_required(VIEW_INBOX, _anything_changed)
 def notify_poll(request: HttpRequest) -> HttpResponse:
+    # Nothing changed since the cursor: answered 204 by the guard, in the role check's statement.
     # A missing or unreadable cursor is a fresh start: the count and a cursor, nothing to notify
     # (whatever came before it is not news to this tab).
     since = parse_cursor(request.GET.get("since"))
-    if since is not None and not anything_changed(request.user, since):
-        return HttpResponse(status=204)
     cursor = new_cursor()  # before the reads, so nothing written during them is skipped
     new = []
     if since is not None:
