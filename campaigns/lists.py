@@ -41,9 +41,9 @@ FIELDS = (
     "quiet_end",
 )
 WORKER_LOST = (
-    "The worker reading the list stopped before it finished (it was restarted, or ran out of "
-    "memory), several times. Nothing was changed. Try again, or split the list into smaller "
-    "files."
+    "the worker reading the list stopped before it finished (it was restarted, ran out of "
+    "memory, or met an error of ours). Try again, or split the list into smaller files; if it "
+    "happens again, tell an administrator."
 )
 
 

@@ -104,8 +104,12 @@ def read_csv(data: bytes) -> RecipientList:
         body = table
     width = len(header)
     phone = header[_phone_index(header, body[:50])]
+    # PostgreSQL stores no NUL in text or JSON; a damaged file's NULs are dropped, not fatal.
     rows = [
-        {header[i]: (row[i].strip()[:500] if i < len(row) else "") for i in range(width)}
+        {
+            header[i]: (row[i].replace("\x00", "").strip()[:500] if i < len(row) else "")
+            for i in range(width)
+        }
         for row in body
     ]
     return RecipientList(columns=header, phone_column=phone, rows=rows)

@@ -97,8 +97,6 @@ def consent_date(text: str) -> datetime:
 
 
 def _read_row(index: int, cells: dict[str, str], people: RecipientList, user) -> _Row:
-    # PostgreSQL stores no NUL in text or JSON; a damaged file's NULs are dropped, not fatal.
-    cells = {name: value.replace("\x00", "") for name, value in cells.items()}
     raw = cells.get(people.phone_column, "").strip()
     outcome = RowOutcome(row=index, number=raw[:64], outcome=SKIPPED)
     row = _Row(outcome, "", {}, [], {}, None)

@@ -277,7 +277,7 @@ def test_a_read_whose_worker_died_for_good_says_so_and_no_longer_holds_the_draft
     abandoned_tasks_recover()
     assert DBTaskResult.objects.get(pk=job.task_id).status == "FAILED"
     html = read_page(sender_client, job).content.decode()
-    assert "Nothing was changed: The worker reading the list stopped before it finished" in html
+    assert "Nothing was changed: the worker reading the list stopped before it finished" in html
     assert draft.recipients.count() == 3
     sender_client.post(reverse("campaigns:start", args=[draft.pk]))
     draft.refresh_from_db()
@@ -354,3 +354,12 @@ def test_the_task_worker_reads_an_uploaded_list(client):
     job = ListRead.objects.get()
     assert job.state == "done"
     assert job.campaign.recipients.count() == 1200
+
+
+def test_nul_bytes_in_a_damaged_file_are_dropped_so_every_database_stores_the_list(dids):
+    job = ListRead.objects.create(fields={"name": "X", "dids": [DID], "body": "Hi"})
+    job.file.save(
+        "list.csv", csv_upload(b"First Name,Phone\nA\x00nn,+1 212 555 1000\n\x00,2125551001\n")
+    )
+    assert campaign_list_read_run(job.pk) == "2 to send, 0 removed"
+    assert [r.variables["first_name"] for r in Recipient.objects.order_by("row")] == ["Ann", ""]
