@@ -543,6 +543,10 @@ class Dispatcher:
         self.state = campaign.state
         self.hold_wait: float | None = None
         self.release_cost = 0.0  # seconds a release transaction took lately (see `_lead`)
+        # …and per message: a release takes no more sends than commit in half its lead, so that
+        # at a high rate (hundreds a second) on a slow database it never writes a batch whose
+        # first slots pass before its commit, hands them all back, and starts again (livelock).
+        self.release_cost_each = 0.001
         self.handed = 0  # sends whose thread woke too late and handed its message back
 
     def run(self, seconds: float) -> int:
@@ -623,7 +627,8 @@ class Dispatcher:
         batch: list[tuple[Due, float]] = []  # with when each calls (monotonic)
         too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
-            while self.due and self.due[0].at <= now + ahead_by:
+            most = max(1, int(soon.total_seconds() / 2 / self.release_cost_each))
+            while self.due and self.due[0].at <= now + ahead_by and len(batch) < most:
                 due = heapq.heappop(self.due)
                 lane = lanes[due.recipient.our_number]
                 if now - due.at > too_late:
@@ -658,6 +663,8 @@ class Dispatcher:
                     return False
                 took = time.monotonic() - started
                 self.release_cost = max(took, 0.7 * self.release_cost + 0.3 * took)
+                each = took / len(batch)
+                self.release_cost_each = max(each, 0.7 * self.release_cost_each + 0.3 * each)
                 for message in messages:
                     if lanes[message.our_number].refusal:
                         outbound.send_refusal_settle(message)
