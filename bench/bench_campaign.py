@@ -25,9 +25,8 @@ Figures per run:
 - per DID: the most sends the sandbox received from one DID in any one-second window [t, t+1 s),
   goal ≤ 10. Read from `SandboxMessage.received_at`, when the request reached the sandbox, before
   its injected latency (`date_created` comes after it). The same count at the portal's release
-  (`Recipient.slot_at`: the slot each call waited for, its message written up to
-  campaigns.dispatch.RELEASE_AHEAD before it) says whether an excess comes from the pacing or from
-  the way there;
+  (`Message.created_at`, written just before the carrier call) says whether an excess comes from
+  the pacing or from the way there;
 - duplicates: recipients the sandbox got more than one text for (by to-number), goal 0;
 - CPU seconds of the portal's task workers, of gunicorn (the sandbox answering the sends and, with
   callbacks on, the portal's webhook taking them), of the sandbox's workers, and of the database
@@ -242,10 +241,9 @@ def _report_here(campaign_id: int) -> None:
     )
     messages = Message.objects.filter(campaign_recipient__campaign=campaign)
     message_states = dict(messages.values_list("status").order_by().annotate(n=Count("id")))
-    released = defaultdict(list)  # by each send's slot (its call waits for it)
-    sent = recipients.filter(message__isnull=False)
-    for our, slot, created in sent.values_list("our_number", "slot_at", "message__created_at"):
-        released[our].append((slot or created).timestamp())
+    released = defaultdict(list)
+    for our, created in messages.values_list("our_number", "created_at"):
+        released[our].append(created.timestamp())
 
     at_carrier = SandboxMessage.objects.filter(
         direction=SandboxMessage.Direction.OUTBOUND, to_number__in=numbers

@@ -7,21 +7,12 @@ one database connection, on its own thread, and a pool of threads that only make
    (one UPDATE: two dispatchers never claim the same row), and take that many send times from the
    DID's pace row (campaigns/pacing.py). Recipients who texted STOP meanwhile are set aside here;
    ones in their quiet hours wait for their morning.
-2. *Release* ahead of their times: once the first claimed send is due within RELEASE_SOON, every
-   one due within RELEASE_AHEAD (both longer while releases are slow: `Dispatcher._lead`) is
-   written together (its Message with status `sending` and one
-   attempt counted, its recipient marked sent with its slot in `slot_at`) in one transaction —
-   before the carrier is called, as every send does here — and handed to the thread pool, where
-   each waits for its own slot before its call. The carrier sees each DID at its pace; the
-   database sees one transaction per batch, not per message, and its round trips are off the
-   slots' timing. Only a send still close to its slot is released (within half the pace margin):
-   one that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's
-   pace instead of crowding the next ones, which may be another dispatcher's; nor does this
-   dispatcher let a DID's calls come closer than their slots after a late one (`Lane.held_for`).
-   A send thread that wakes for its slot more than half the margin late does not call at all (the
-   carrier would see it crowd the next slots, this dispatcher's or another's): it hands its
-   message back, unposted, and the message waits in the dispatcher for a new slot at the end of
-   its DID's pace, like a late release (`Due.message`; no attempt counted while it waits).
+2. *Release* each at its time: write its Message (status `sending`, one attempt counted) and mark
+   the recipient sent in one transaction — before the carrier is called, as every send does here —
+   then hand the call to the thread pool. Only close to its slot (within half the pace margin): one
+   that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's pace
+   instead of crowding the next ones, which may be another dispatcher's; nor does this dispatcher
+   let a DID's releases come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
    that have come are recorded together, the plain adoptions in a few statements for all.
@@ -30,18 +21,9 @@ A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but u
 the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
 row comes first), and messages written but unanswered, which the next dispatcher hands to
 reconciliation by `user_data` once a live one would surely have had its answer (adopted, or sent
-once more only if the carrier provably has none; `unanswered_recover`): one killed while it waited
-for its slot is one of these, and the carrier, having none, gets it once. Pause and Cancel stop the
+once more only if the carrier provably has none; `unanswered_recover`). Pause and Cancel stop the
 next release (each checks, in its transaction, that the campaign still runs): claimed recipients
-not yet released go back (or are cancelled) and nothing more is released. What was released before
-the pause still goes, at its slot, at most RELEASE_AHEAD_MAX later: the lookahead is kept that short
-rather than have each waiting send read the campaign's state again (a connection per send thread),
-so a pause stops new calls within a second. A STOP that lands in those few hundred ms between a
-send's release and its call does not stop it, as one landing during the call would not. A message
-handed back for a new slot goes only through a release like any other (the campaign still
-running, no STOP since): otherwise it ends cancelled, never posted, and its recipient waits again
-(Pause) or is cancelled (Cancel), as does one whose dispatcher died holding it
-(`held_recover`): it was never posted, so there is nothing to reconcile.
+not yet released go back (or are cancelled) and nothing more is released.
 """
 
 from __future__ import annotations
@@ -83,17 +65,6 @@ LOOKAHEAD = timedelta(seconds=1)
 # its slots cost about seven statements however many recipients they take, and topping up on
 # every pass (every few tens of ms) claimed one recipient at a time.
 REFILL_BELOW = LOOKAHEAD / 2
-# Release the sends due within RELEASE_AHEAD together, once the first is due within RELEASE_SOON:
-# batches of ~RELEASE_AHEAD - RELEASE_SOON of the pool's sends, and RELEASE_SOON for the batch's
-# transaction to commit before its first slot. Short: a pause stops calls RELEASE_AHEAD late.
-# On a busy machine a release's transaction can take longer than RELEASE_SOON, and every send it
-# made late would miss its slot and be handed back (bench/RESULTS.md run S): the lead follows
-# twice the recent transactions' time, up to RELEASE_SOON_MAX (the lookahead up to
-# RELEASE_AHEAD_MAX, still under the second a pause has).
-RELEASE_AHEAD = timedelta(seconds=0.3)
-RELEASE_SOON = timedelta(seconds=0.1)
-RELEASE_SOON_MAX = timedelta(seconds=0.4)
-RELEASE_AHEAD_MAX = RELEASE_SOON_MAX + (RELEASE_AHEAD - RELEASE_SOON)
 STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
 IDLE_SLEEP = 0.05
 
@@ -107,8 +78,8 @@ class Lane:
     refusal: str | None  # why this DID may not send now (not enabled for SMS), or None
     horizon: datetime  # claimed up to here
     dry_until: float = 0.0  # monotonic: found nothing to claim, look again then
-    # When this dispatcher's last `ceil(rate)` calls from this DID go (monotonic): a send whose
-    # call came late must not pull the next ones closer together (see `held_for`).
+    # When this dispatcher released the last `ceil(rate)` of this DID's sends (monotonic): a send
+    # whose slot came late must not pull the next ones closer together (see `held_for`).
     released: deque = field(default_factory=deque)
 
     @property
@@ -116,9 +87,8 @@ class Lane:
         return max(1, math.ceil(self.rate))
 
     def held_for(self, now_mono: float) -> float:
-        """Seconds after `now_mono` the next call must wait so that no `window` + 1 calls come
-        closer together than their slots (pacing.interval): slots are kept late, never caught
-        up."""
+        """Seconds the next release must wait so that no `window` + 1 releases come closer
+        together than their slots (pacing.interval): slots are kept late, never caught up."""
         if len(self.released) < self.window:
             return 0.0
         span = pacing.interval(self.rate).total_seconds() * self.window
@@ -135,9 +105,6 @@ class Due:
     at: datetime
     seq: int
     recipient: Recipient = field(compare=False)
-    # Set when the send was released before and its thread woke too late to call: the message
-    # already written, unposted, waiting for this new slot.
-    message: Message | None = field(default=None, compare=False)
 
 
 def lanes_for(campaign: Campaign) -> list[Lane]:
@@ -192,11 +159,8 @@ def unanswered(campaign_id: int) -> list[tuple[int, datetime]]:
 
 def answer_due_by() -> timedelta:
     """How long after its release a live dispatcher has surely recorded a send's answer: the
-    wait for its slot, the carrier client's timeouts, and a lease's worth for the dispatcher to
-    get to it."""
-    return RELEASE_AHEAD_MAX + timedelta(
-        seconds=sum(settings.CARRIERX_TIMEOUT) + settings.CAMPAIGN_CLAIM_LEASE_SECONDS
-    )
+    carrier client's timeouts, and a lease's worth for the dispatcher to get to it."""
+    return timedelta(seconds=sum(settings.CARRIERX_TIMEOUT) + settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
 
 
 def unanswered_recover(campaign_id: int) -> int:
@@ -217,53 +181,6 @@ def unanswered_recover(campaign_id: int) -> int:
             messaging_tasks.reconcile_message_task.enqueue(pk, 1)
             handed += 1
     return handed
-
-
-HELD_ERROR = "Not sent: it missed its time slot and the campaign stopped before it went."
-
-
-def held_messages(campaign_id: int):
-    """The campaign's messages handed back unposted for a new slot (see `Due.message`): written,
-    no attempt counted, no SID, their recipient marked sent."""
-    return Message.objects.filter(
-        campaign_recipient__campaign_id=campaign_id,
-        campaign_recipient__state=Recipient.State.MESSAGED,
-        status=Status.SENDING,
-        message_sid__isnull=True,
-        send_attempts=0,
-    )
-
-
-def held_cancel(messages, *, cancelled: bool) -> int:
-    """End `messages` (a queryset of held ones) cancelled, never posted, and their recipients
-    waiting again (or cancelled with the campaign). Only a message still held is touched: one a
-    live dispatcher released again meanwhile counts its attempt first and is left alone."""
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(messages.values_list("pk", flat=True))
-        still = Message.objects.filter(
-            pk__in=ids, status=Status.SENDING, message_sid__isnull=True, send_attempts=0
-        )
-        if not still.update(status=Status.CANCELLED, error=HELD_ERROR, updated_at=now):
-            return 0
-        done = list(
-            Message.objects.filter(pk__in=ids, status=Status.CANCELLED, updated_at=now).values_list(
-                "pk", flat=True
-            )
-        )
-        return Recipient.objects.filter(message_id__in=done, state=Recipient.State.MESSAGED).update(
-            state=Recipient.State.CANCELLED if cancelled else Recipient.State.PENDING,
-            claim="",
-            message=None,
-        )
-
-
-def held_recover(campaign_id: int) -> int:
-    """Messages a dead dispatcher held for a new slot: never posted (the thread decided not to
-    call before the hand-back was written), so they are cancelled and their recipients texted
-    afresh, not reconciled."""
-    stale = timezone.now() - timedelta(seconds=settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
-    return held_cancel(held_messages(campaign_id).filter(updated_at__lt=stale), cancelled=False)
 
 
 def _claim(campaign: Campaign, lane: Lane, count: int) -> list[Recipient]:
@@ -322,18 +239,12 @@ class CampaignStopped(Exception):
     """Paused or cancelled since this dispatcher last looked: release nothing more."""
 
 
-def _release(
-    campaign: Campaign,
-    batch: list[tuple[Recipient, Lane]],
-    again: list[tuple[Recipient, Message]] = (),
-) -> list[Message]:
+def _release(campaign: Campaign, batch: list[tuple[Recipient, Lane]]) -> list[Message]:
     """Write the messages of `batch`'s recipients and mark them sent, in one transaction that
     commits before any of them is handed to the carrier. A recipient another dispatcher took back
     meanwhile, or who texted STOP since the claim, gets nothing (nothing written, nothing sent).
     Raises CampaignStopped, writing nothing, once the campaign is paused or cancelled: a pause
-    stops the next release, not the next read of the state. `again` are messages handed back for
-    a new slot (`Due.message`): released again in the same transaction, their attempt counted, or
-    cancelled when their customer texted STOP meanwhile.
+    stops the next release, not the next read of the state.
 
     A batch costs a fixed few statements (one UPDATE marks them all, one INSERT writes all their
     messages, one UPDATE links them) plus each message's conversation upsert: a statement per
@@ -344,17 +255,15 @@ def _release(
             raise CampaignStopped
         opted = set(
             OptOut.objects.filter(
-                customer_number__in={r.number for r, _ in batch} | {r.number for r, _ in again},
-                opted_out=True,
+                customer_number__in={r.number for r, _ in batch}, opted_out=True
             ).values_list("customer_number", "our_number")
         )
-        released = _release_again(again, opted)
         stopped = [r for r, lane in batch if (r.number, lane.our_number) in opted]
         going = [r for r, lane in batch if (r.number, lane.our_number) not in opted]
         if stopped:
             _ours(stopped).update(state=Recipient.State.OPTED_OUT, claim="")
         if not going:
-            return released
+            return []
         # Still ours, now messaged: read after the UPDATE, which holds their rows (PostgreSQL's
         # row locks, SQLite's one writer), so a row taken back meanwhile is neither marked nor read.
         _ours(going).update(state=Recipient.State.MESSAGED)
@@ -382,49 +291,10 @@ def _release(
         for recipient, message in zip(going, messages, strict=True):
             recipient.message = message
         if going:
-            Recipient.objects.bulk_update(going, ["message", "slot_at"])
+            Recipient.objects.bulk_update(going, ["message"])
         for message in messages:
             carrier_events.conversation_add_message(message, opens=False)
-    return released + messages
-
-
-def _release_again(
-    again: list[tuple[Recipient, Message]], opted: set[tuple[str, str]]
-) -> list[Message]:
-    """The part of `_release` for messages handed back (inside its transaction): each still held
-    (no attempt counted: `held_recover` or a pause may have cancelled it) counts its attempt now,
-    before its call; one whose customer texted STOP ends cancelled, its recipient opted out."""
-    if not again:
-        return []
-    now = timezone.now()
-    stop = [m.pk for r, m in again if (r.number, m.our_number) in opted]
-    if stop:
-        Message.objects.filter(pk__in=stop, send_attempts=0, status=Status.SENDING).update(
-            status=Status.CANCELLED, error="Not sent: the customer texted STOP.", updated_at=now
-        )
-        Recipient.objects.filter(message_id__in=stop, state=Recipient.State.MESSAGED).update(
-            state=Recipient.State.OPTED_OUT, claim="", message=None
-        )
-    going = [(r, m) for r, m in again if m.pk not in stop]
-    still = Message.objects.filter(
-        pk__in=[m.pk for _, m in going],
-        status=Status.SENDING,
-        message_sid__isnull=True,
-        send_attempts=0,
-    )
-    if not still.update(send_attempts=1, updated_at=now):
-        return []
-    # Counted by this UPDATE: a held message's attempts go from 0 to 1 only here.
-    ours = set(
-        Message.objects.filter(
-            pk__in=[m.pk for _, m in going], send_attempts=1, updated_at=now
-        ).values_list("pk", flat=True)
-    )
-    going = [(r, m) for r, m in going if m.pk in ours]
-    for _, message in going:
-        message.send_attempts = 1
-    Recipient.objects.bulk_update([r for r, _ in going], ["slot_at"])
-    return [m for _, m in going]
+    return messages
 
 
 def _ours(recipients: list[Recipient], state: str = Recipient.State.CLAIMED):
@@ -434,20 +304,7 @@ def _ours(recipients: list[Recipient], state: str = Recipient.State.CLAIMED):
     )
 
 
-def _sleep_until(at: float) -> None:
-    time.sleep(max(0.0, at - time.monotonic()))
-
-
-def _post(
-    client: CarrierXClient, message: Message, at: float = 0.0, too_late: float = math.inf
-) -> tuple[dict | None, CarrierXError | None] | None:
-    """Call the carrier with `message` once its slot `at` (monotonic) has come; None, without
-    calling, when this thread woke more than `too_late` seconds after it (a busy machine): the
-    call would land among the next slots' calls, this dispatcher's or another's, and the carrier
-    counts arrivals. Judged here, at the last moment before the call, not at the release."""
-    _sleep_until(at)
-    if time.monotonic() - at > too_late:
-        return None
+def _post(client: CarrierXClient, message: Message) -> tuple[dict | None, CarrierXError | None]:
     try:
         return outbound.carrier_post(message, client=client), None
     except CarrierXError as err:
@@ -538,24 +395,12 @@ class Dispatcher:
         self.due: list[Due] = []
         self.seq = itertools.count()
         self.in_flight: dict[Future, Message] = {}
-        self.recipient_of: dict[int, Recipient] = {}  # in flight, by message id: for a hand-back
         self.sent = 0
         self.state = campaign.state
         self.hold_wait: float | None = None
-        self.release_cost = 0.0  # seconds a release transaction took lately (see `_lead`)
-        # …and per message: a release takes no more sends than commit in half its lead, so that
-        # at a high rate (hundreds a second) on a slow database it never writes a batch whose
-        # first slots pass before its commit, hands them all back, and starts again (livelock).
-        self.release_cost_each = 0.001
-        self.handed = 0  # sends whose thread woke too late and handed its message back
 
     def run(self, seconds: float) -> int:
-        # CAMPAIGN_SEND_THREADS calls at once, besides the sends released ahead waiting for
-        # their slots (a pool's RELEASE_AHEAD of sends): waiting must not hold a call back.
-        waiting = math.ceil(
-            sum(float(lane.rate) for lane in self.lanes) * RELEASE_AHEAD_MAX.total_seconds()
-        )
-        threads = settings.CAMPAIGN_SEND_THREADS + waiting + 1
+        threads = settings.CAMPAIGN_SEND_THREADS
         client = _pooled_client(threads)
         deadline = time.monotonic() + seconds
         next_state_read = 0.0
@@ -579,19 +424,16 @@ class Dispatcher:
                         next_state_read = 0.0  # paused or cancelled: read which, then stop
                         continue
                     self._record_done()
-                    # Not before the calls in flight have answered: one may hand its message
-                    # back for a new slot.
-                    if not self.due and not self.in_flight:
-                        if not claiming:
-                            break
-                        if all(lane.dry_until > now_mono for lane in self.lanes):
-                            break  # nothing left that may go now
+                    if not claiming and not self.due:
+                        break
+                    if not self.due and all(lane.dry_until > now_mono for lane in self.lanes):
+                        break  # nothing left that may go now
                     time.sleep(self._pause_for())
             finally:
+                self._give_back()
                 for future in list(self.in_flight):
                     future.result()
                 self._record_done()
-                self._give_back()
         client.session.close()
         return self.sent
 
@@ -612,157 +454,84 @@ class Dispatcher:
             lane.horizon = slots[-1]
 
     def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
-        """Once the first claimed send is due within RELEASE_SOON, release together every one due
-        within RELEASE_AHEAD, each to wait in the pool for its own slot; False when the campaign
-        was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
-        now = timezone.now()
-        soon, ahead_by = self._lead()
-        if not self.due or self.due[0].at > now + soon:
-            return True
+        """Release every claimed recipient whose time has come, together; False when the
+        campaign was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
-        now_mono = time.monotonic()
-        ahead = ahead_by.total_seconds()
-        held: list[Due] = []  # their DID's last calls went late: the call would be too far off
-        late: dict[str, list[Due]] = {}  # missed their slot: new slots at the pace's end
-        batch: list[tuple[Due, float]] = []  # with when each calls (monotonic)
+        now = timezone.now()
+        held: list[Due] = []  # due, but their DID released its last ones late: a moment more
+        late: dict[str, list[Recipient]] = {}  # missed their slot: new slots at the pace's end
+        batch: list[Due] = []
         too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
-            most = max(1, int(soon.total_seconds() / 2 / self.release_cost_each))
-            while self.due and self.due[0].at <= now + ahead_by and len(batch) < most:
+            while self.due and self.due[0].at <= now:
                 due = heapq.heappop(self.due)
                 lane = lanes[due.recipient.our_number]
-                if now - due.at > too_late:
+                if timezone.now() - due.at > too_late:
                     # Sent now, it would crowd the sends of the slots after it, taken by this
                     # or another dispatcher: only a send close to its slot keeps the pace.
-                    late.setdefault(lane.our_number, []).append(due)
+                    late.setdefault(lane.our_number, []).append(due.recipient)
                     continue
-                slot = max(now_mono, now_mono + (due.at - now).total_seconds())
-                at = slot + lane.held_for(slot)
-                if at > now_mono + ahead:
+                now_mono = time.monotonic()
+                if lane.held_for(now_mono) > 0:
                     held.append(due)
                     continue
-                lane.mark_released(at)
-                due.recipient.slot_at = now + timedelta(seconds=at - now_mono)
-                batch.append((due, at))
+                lane.mark_released(now_mono)
+                batch.append(due)
             if batch:
-                calls = {due.recipient.number: at for due, at in batch}  # unique per campaign
-                recipients = {due.recipient.number: due.recipient for due, _ in batch}
-                started = time.monotonic()
                 try:
                     messages = _release(
-                        self.campaign,
-                        [
-                            (d.recipient, lanes[d.recipient.our_number])
-                            for d, _ in batch
-                            if not d.message
-                        ],
-                        [(d.recipient, d.message) for d, _ in batch if d.message],
+                        self.campaign, [(d.recipient, lanes[d.recipient.our_number]) for d in batch]
                     )
                 except CampaignStopped:
-                    held.extend(due for due, _ in batch)  # still ours: given back with the rest
+                    held.extend(batch)  # still claimed: given back with the rest
                     return False
-                took = time.monotonic() - started
-                self.release_cost = max(took, 0.7 * self.release_cost + 0.3 * took)
-                each = took / len(batch)
-                self.release_cost_each = max(each, 0.7 * self.release_cost_each + 0.3 * each)
                 for message in messages:
                     if lanes[message.our_number].refusal:
                         outbound.send_refusal_settle(message)
                         continue
-                    at = calls[message.their_number]
-                    future = pool.submit(_post, client, message, at, too_late.total_seconds())
-                    self.in_flight[future] = message
-                    self.recipient_of[message.pk] = recipients[message.their_number]
+                    self.in_flight[pool.submit(_post, client, message)] = message
                     self.sent += 1
         finally:
             for due in held:
                 heapq.heappush(self.due, due)
-            for our_number, dues in late.items():
-                self._reslot(lanes[our_number], [(d.recipient, d.message) for d in dues])
-            self.hold_wait = (
-                min(lanes[d.recipient.our_number].held_for(now_mono) for d in held) - ahead
-                if held
-                else None
+            for our_number, recipients in late.items():
+                lane = lanes[our_number]
+                slots = pacing.slots_reserve(our_number, len(recipients), lane.rate)
+                for at, recipient in zip(slots, recipients, strict=True):
+                    heapq.heappush(self.due, Due(at, next(self.seq), recipient))
+                lane.horizon = max(lane.horizon, slots[-1])
+            now_mono = time.monotonic()
+            self.hold_wait = min(
+                (lanes[d.recipient.our_number].held_for(now_mono) for d in held), default=None
             )
         return True
 
-    def _lead(self) -> tuple[timedelta, timedelta]:
-        """How long before its first slot a release starts, and how far ahead it reaches: twice
-        the recent release transactions' time (the last one when it was longer), so that the
-        batch commits before its first slot, between RELEASE_SOON and RELEASE_SOON_MAX."""
-        soon = min(RELEASE_SOON_MAX, max(RELEASE_SOON, timedelta(seconds=2 * self.release_cost)))
-        return soon, soon + (RELEASE_AHEAD - RELEASE_SOON)
-
-    def _reslot(self, lane: Lane, sends: list[tuple[Recipient, Message | None]]) -> None:
-        """New slots at the end of `lane`'s pace for sends that missed theirs."""
-        slots = pacing.slots_reserve(lane.our_number, len(sends), lane.rate)
-        for at, (recipient, message) in zip(slots, sends, strict=True):
-            heapq.heappush(self.due, Due(at, next(self.seq), recipient, message))
-        lane.horizon = max(lane.horizon, slots[-1])
-
     def _record_done(self) -> None:
         """Store the carrier's answers that have come, in one transaction (one commit, not one a
-        message: at tens of messages a second the commits were most of the database's work), and
-        take new slots for the sends that woke too late to call."""
+        message: at tens of messages a second the commits were most of the database's work)."""
         done = [f for f in self.in_flight if f.done()]
         if not done:
             return
-        answers, missed = [], []
-        for future in done:
-            message = self.in_flight.pop(future)
-            recipient = self.recipient_of.pop(message.pk)
-            outcome = future.result()
-            if outcome is None:
-                missed.append((recipient, message))
-            else:
-                answers.append((message, *outcome))
-        if answers:
-            with transaction.atomic():
-                _record(answers)
-        if missed:
-            self._hand_back(missed)
-
-    def _hand_back(self, missed: list[tuple[Recipient, Message]]) -> None:
-        """Messages whose thread woke too late and did not call: no attempt counted while they
-        wait (so a successor cancels rather than reconciles them should this dispatcher die:
-        `held_recover`), each with a new slot at the end of its DID's pace."""
-        Message.objects.filter(
-            pk__in=[m.pk for _, m in missed], status=Status.SENDING, message_sid__isnull=True
-        ).update(send_attempts=0, updated_at=timezone.now())
-        self.sent -= len(missed)
-        self.handed += len(missed)
-        lanes = {lane.our_number: lane for lane in self.lanes}
-        by_did: dict[str, list[tuple[Recipient, Message]]] = {}
-        for recipient, message in missed:
-            message.send_attempts = 0
-            by_did.setdefault(message.our_number, []).append((recipient, message))
-        for our_number, sends in by_did.items():
-            self._reslot(lanes[our_number], sends)
+        with transaction.atomic():
+            answers = [(self.in_flight.pop(future), *future.result()) for future in done]
+            _record(answers)
 
     def _pause_for(self) -> float:
         if not self.due:
             return IDLE_SLEEP
-        wait = (self.due[0].at - self._lead()[0] - timezone.now()).total_seconds()
+        wait = (self.due[0].at - timezone.now()).total_seconds()
         if wait <= 0 and self.hold_wait is not None:
-            wait = self.hold_wait  # due, but its DID's last calls push its call too far off
-        return min(max(wait, 0.001), IDLE_SLEEP)
+            wait = self.hold_wait  # due, but held back by its DID's last releases
+        return min(max(wait, 0.0), IDLE_SLEEP)
 
     def _give_back(self) -> None:
-        """Claimed, not released: back to waiting, or cancelled with the campaign. A message
-        handed back for a new slot ends cancelled, never posted, its recipient likewise."""
+        """Claimed, not released: back to waiting, or cancelled with the campaign."""
         if not self.due:
             return
         cancelled = self.state == Campaign.State.CANCELLED
-        handed = [d.message.pk for d in self.due if d.message]
-        if handed:
-            held_cancel(Message.objects.filter(pk__in=handed), cancelled=cancelled)
-        claimed = [d for d in self.due if not d.message]
-        self.due.clear()
-        if not claimed:
-            return
         # Only under our own claims: one a dead dispatcher's lease gave to another is theirs now.
         by_claim: dict[str, list[int]] = {}
-        for d in claimed:
+        for d in self.due:
             by_claim.setdefault(d.recipient.claim, []).append(d.recipient.pk)
         ours = Q()
         for claim, pks in by_claim.items():
@@ -770,3 +539,4 @@ class Dispatcher:
         Recipient.objects.filter(ours, state=Recipient.State.CLAIMED).update(
             state=Recipient.State.CANCELLED if cancelled else Recipient.State.PENDING, claim=""
         )
+        self.due.clear()

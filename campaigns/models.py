@@ -96,9 +96,6 @@ class Recipient(models.Model):
     not_before = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
-    # When its carrier call was due: its DID's slot, as the dispatcher released it (ahead of it,
-    # the call waiting for it). The pace is kept at these times, and checked against them.
-    slot_at = models.DateTimeField(null=True, blank=True)
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaign_recipient"
     )

@@ -14,9 +14,6 @@ from campaigns.dispatch import (
     Dispatcher,
     answer_due_by,
     claims_recover,
-    held_cancel,
-    held_messages,
-    held_recover,
     unanswered,
     unanswered_recover,
 )
@@ -63,16 +60,11 @@ def campaign_start(campaign: Campaign) -> Campaign:
 
 
 def campaign_pause(campaign: Campaign) -> bool:
-    """Pause: nothing more is released. A message held for a new slot (its send woke too late
-    to call) ends cancelled and its recipient waits again; a live dispatcher would do the same
-    within a second, a dead one's would otherwise wait for the stuck-message check."""
-    with transaction.atomic():
-        paused = Campaign.objects.filter(
-            pk=campaign.pk, state__in=[State.RUNNING, State.SCHEDULED]
-        ).update(state=State.PAUSED, updated_at=timezone.now())
-        if paused:
-            held_cancel(held_messages(campaign.pk), cancelled=False)
-    return bool(paused)
+    return bool(
+        Campaign.objects.filter(pk=campaign.pk, state__in=[State.RUNNING, State.SCHEDULED]).update(
+            state=State.PAUSED, updated_at=timezone.now()
+        )
+    )
 
 
 def campaign_resume(campaign: Campaign) -> bool:
@@ -97,8 +89,7 @@ def campaign_cancel(campaign: Campaign) -> int:
             pk=campaign.pk, state__in=[State.DRAFT, State.SCHEDULED, State.RUNNING, State.PAUSED]
         ).update(state=State.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()):
             return 0
-        # Held for a new slot, never posted (see campaign_pause): cancelled too.
-        return held_cancel(held_messages(campaign.pk), cancelled=True) + campaign.recipients.filter(
+        return campaign.recipients.filter(
             state__in=[Recipient.State.PENDING, Recipient.State.CLAIMED]
         ).update(state=Recipient.State.CANCELLED, claim="")
 
@@ -124,13 +115,9 @@ def campaign_dispatch(campaign_id: int, lane: int = 0) -> str:
     if campaign.state != State.RUNNING:
         return f"campaign is {campaign.state}"
     claims_recover(campaign_id)
-    held_recover(campaign_id)
     unanswered_recover(campaign_id)
-    dispatcher = Dispatcher(campaign)
-    sent = dispatcher.run(settings.CAMPAIGN_TICK_SECONDS)
-    # How many calls were not made at their slot for a late wake (a busy machine) and waited
-    # for another: the rate this cost, readable in the task results.
-    return f"released {sent} ({dispatcher.handed} handed back); {_next(campaign, lane)}"
+    sent = Dispatcher(campaign).run(settings.CAMPAIGN_TICK_SECONDS)
+    return f"released {sent}; {_next(campaign, lane)}"
 
 
 def _next(campaign: Campaign, lane: int) -> str:
@@ -146,10 +133,7 @@ def _next(campaign: Campaign, lane: int) -> str:
     if held is not None:
         tasks.campaign_dispatch_task.using(run_after=held).enqueue(campaign.pk, lane)
         return f"quiet hours until {held:%Y-%m-%d %H:%M} UTC"
-    if (
-        campaign.recipients.filter(state=Recipient.State.CLAIMED).exists()
-        or held_messages(campaign.pk).exists()
-    ):
+    if campaign.recipients.filter(state=Recipient.State.CLAIMED).exists():
         # Another dispatcher's, or a dead one's waiting for its lease: look again then.
         tasks.campaign_dispatch_task.using(
             run_after=now + timedelta(seconds=settings.CAMPAIGN_CLAIM_LEASE_SECONDS)

@@ -1,7 +1,6 @@
 """A running campaign against the sandbox over HTTP: Pause stops new sends within a second and
 Resume finishes the list; Cancel leaves the rest cancelled; each DID keeps its pace as the carrier
-sees it (the sandbox's own receive times); sends are released a batch at a time, ahead of their
-slots, and each reaches the carrier no earlier than its slot."""
+sees it (the sandbox's own receive times)."""
 
 from __future__ import annotations
 
@@ -11,17 +10,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
-from django.db.models import F
-from django.test.utils import CaptureQueriesContext
+from django.db import connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from campaigns import dispatch, services
+from campaigns import services
 from campaigns.models import Campaign, Recipient
 from campaigns.recipients import read_pasted, recipients_prepare, sticky_did
 from campaigns.tasks import campaign_dispatch_task
-from messaging.models import Message, Status
+from messaging.models import Message
 from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
 from sandbox.faults import faults_update
@@ -104,37 +101,18 @@ def stop_mid_run(campaign: Campaign, stop) -> tuple:
     return stopped_at, at_carrier()
 
 
-def nothing_new_a_second_after(stopped_at) -> None:
-    """Nothing was released (written) more than a second after the stop, nor reached the carrier
-    then: sends released ahead of their slots wait at most dispatch.RELEASE_AHEAD_MAX (0.6 s) after
-    their release, so the ones released just before the stop still go, within the second, and
-    none after it."""
-    released = Message.objects.filter(direction="outbound").values_list("created_at", flat=True)
-    assert max(released) <= stopped_at + timedelta(seconds=1)
-    arrived = SandboxMessage.objects.filter(direction="outbound").values_list(
-        "received_at", flat=True
-    )
-    assert max(arrived) <= stopped_at + timedelta(seconds=1)
-
-
-def went() -> int:
-    """The messages written that went (or are going) to the carrier. On a busy machine a send
-    that woke too late for its slot may have been held for another when the stop came: that
-    one ends cancelled, never posted, and is not counted."""
-    written = Message.objects.filter(direction="outbound")
-    held = written.filter(status=Status.CANCELLED)
-    assert all(m.error == dispatch.HELD_ERROR and not m.message_sid for m in held)
-    return written.count() - held.count()
-
-
 def test_pause_stops_new_sends_within_a_second_and_resume_texts_the_rest_once(pool, sender):
     campaign = campaign_of(pool, sender, count=60, rate=10)
 
     paused_at, count = stop_mid_run(campaign, services.campaign_pause)
 
-    nothing_new_a_second_after(paused_at)
-    # What was released (and waiting for its slot) then has reached the carrier, and no more.
-    assert count == went() < 60
+    # Nothing was released (written, then handed to the carrier) more than a second after the
+    # pause; what was in flight then has reached the carrier, and nothing more comes.
+    released = list(
+        Message.objects.filter(direction="outbound").values_list("created_at", flat=True)
+    )
+    assert max(released) <= paused_at + timedelta(seconds=1)
+    assert count == len(released) < 60
     time.sleep(1)
     assert at_carrier() == count
     left = states(campaign)
@@ -156,8 +134,10 @@ def test_cancel_leaves_every_unsent_recipient_cancelled_and_sends_nothing_more(p
 
     cancelled_at, count = stop_mid_run(campaign, services.campaign_cancel)
 
-    nothing_new_a_second_after(cancelled_at)
-    assert count == went()
+    released = list(
+        Message.objects.filter(direction="outbound").values_list("created_at", flat=True)
+    )
+    assert max(released) <= cancelled_at + timedelta(seconds=1)
     assert states(campaign) == {"messaged": count, "cancelled": 60 - count}
     assert run_tasks() == 0  # no dispatcher left queued
     time.sleep(1)
@@ -223,46 +203,20 @@ def test_each_did_of_the_pool_sends_at_no_more_than_its_rate_as_the_carrier_sees
         )
         assert len(received) == per_did
         assert most_in_one_second(received) <= rate, did
-        # At our side it holds whatever the load: each send's slot (when its call was due, kept
-        # late, never early) is at least (1 + margin) s after the one `rate` before it; 1 ms
-        # for the dispatcher's clock arithmetic. Each send reached the carrier no earlier than
-        # its slot (the one it called at: a send that woke too late took a new one).
-        sends = Recipient.objects.filter(our_number=did, campaign=campaign).values_list(
-            "slot_at", "message__message_sid"
+        # At our side it holds whatever the load: each release is at least (1 + margin) s after
+        # the one `rate` before it. The releases due together are written in one transaction, so
+        # a message's created_at may come up to that transaction's few statements after its
+        # release was counted: 20 ms is allowed for it.
+        released = sorted(
+            Message.objects.filter(our_number=did, direction="outbound").values_list(
+                "created_at", flat=True
+            )
         )
-        slots = sorted(slot for slot, _ in sends)
-        gaps = [b - a for a, b in zip(slots, slots[rate:], strict=False)]
-        assert min(gaps) >= timedelta(seconds=1 + settings.CAMPAIGN_PACE_MARGIN - 0.001)
-        arrival = dict(
-            SandboxMessage.objects.filter(from_number=did).values_list("message_sid", "received_at")
-        )
-        ms = timedelta(milliseconds=1)
-        for slot, sid in sends:
-            assert arrival[sid] >= slot - ms
+        gaps = [b - a for a, b in zip(released, released[rate:], strict=False)]
+        assert min(gaps) >= timedelta(seconds=1 + settings.CAMPAIGN_PACE_MARGIN - 0.02)
         # …and all of them: 20 at 5/s take at least 3.8 s from the first to the last.
         assert max(received) - min(received) >= timedelta(seconds=(per_did - 1) / rate)
         spans.append((min(received), max(received)))
     # Both DIDs sent side by side, not one after the other.
     (first_a, last_a), (first_b, last_b) = spans
     assert first_a < last_b and first_b < last_a
-
-
-def test_sends_due_together_are_released_in_one_transaction_ahead_of_their_slots(pool, sender):
-    campaign = campaign_of(pool, sender, count=40, rate=10, dids=2)
-    DBTaskResult.objects.filter(task_path=campaign_dispatch_task.module_path).delete()
-
-    with CaptureQueriesContext(connection) as queries:
-        sent = dispatch.Dispatcher(campaign).run(seconds=30)
-
-    assert sent == 40
-    # One INSERT writes a release's messages: at 2 × 10/s, a lookahead of 0.2-0.3 s holds
-    # 4-6 sends, so far fewer releases than messages (one each before the lookahead).
-    releases = [q for q in queries if q["sql"].startswith('INSERT INTO "messaging_message"')]
-    assert len(releases) <= 40 / 2, len(releases)
-    texted = SandboxMessage.objects.filter(direction="outbound")
-    assert sorted(texted.values_list("to_number", flat=True)) == [
-        f"1212555{i:04d}" for i in range(40)
-    ]
-    # Released ahead: most messages were written before the slot they waited for.
-    ahead = Recipient.objects.filter(campaign=campaign, slot_at__gt=F("message__created_at"))
-    assert ahead.count() >= 40 / 2
