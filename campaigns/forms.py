@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from campaigns.lists import BACKGROUND_ROWS
+from campaigns.lists import BACKGROUND_ROWS, FIELDS
 from campaigns.models import Campaign
 from campaigns.recipients import (
     MAX_LIST_BYTES,
@@ -89,16 +89,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "name",
-            "dids",
-            "body",
-            "rate_per_did",
-            "cap",
-            "start_at",
-            "quiet_start",
-            "quiet_end",
-        ]
+        fields = list(FIELDS)  # what waits with a list read in the background, too
         labels = {
             "name": "Campaign name",
             "rate_per_did": "Messages per second per DID",

@@ -48,6 +48,23 @@ def long_list(rows: int = LONG) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def draft_with_a_long_list_being_read(client, *, body: str) -> Campaign:
+    """A draft of 3 recipients, then edited with a list long enough for the worker to read."""
+    new_campaign(client, recipients_file=csv_upload(long_list(3)))
+    draft = Campaign.objects.get()
+    client.post(
+        reverse("campaigns:edit", args=[draft.pk]),
+        {
+            "name": "Spring sale",
+            "dids": [DID],
+            "body": body,
+            "when": "now",
+            "recipients_file": csv_upload(long_list()),
+        },
+    )
+    return draft
+
+
 def read_page(client, job: ListRead, *, htmx: bool = False):
     headers = {"HX-Request": "true"} if htmx else {}
     return client.get(reverse("campaigns:list_read", args=[job.pk]), headers=headers)
@@ -251,18 +268,7 @@ def test_a_read_killed_midway_wrote_nothing_and_its_rerun_reads_it_whole(dids, m
 def test_a_read_whose_worker_died_for_good_says_so_and_no_longer_holds_the_draft(
     sender_client, dids
 ):
-    new_campaign(sender_client, recipients_file=csv_upload(long_list(3)))
-    draft = Campaign.objects.get()
-    sender_client.post(
-        reverse("campaigns:edit", args=[draft.pk]),
-        {
-            "name": "Spring sale",
-            "dids": [DID],
-            "body": "Hi",
-            "when": "now",
-            "recipients_file": csv_upload(long_list()),
-        },
-    )
+    draft = draft_with_a_long_list_being_read(sender_client, body="Hi")
     job = ListRead.objects.get()
     assert sender_client.post(reverse("campaigns:start", args=[draft.pk])).status_code == 302
     draft.refresh_from_db()
@@ -285,18 +291,7 @@ def test_a_read_whose_worker_died_for_good_says_so_and_no_longer_holds_the_draft
 
 
 def test_a_draft_cannot_be_started_while_its_new_list_is_read(sender_client, dids):
-    new_campaign(sender_client, recipients_file=csv_upload(long_list(3)))
-    draft = Campaign.objects.get()
-    sender_client.post(
-        reverse("campaigns:edit", args=[draft.pk]),
-        {
-            "name": "Spring sale",
-            "dids": [DID],
-            "body": "Hi {first_name}",
-            "when": "now",
-            "recipients_file": csv_upload(long_list()),
-        },
-    )
+    draft = draft_with_a_long_list_being_read(sender_client, body="Hi {first_name}")
     job = ListRead.objects.get()
     preview = sender_client.get(reverse("campaigns:preview", args=[draft.pk])).content.decode()
     assert "A new list for this draft is still being read" in preview
