@@ -107,7 +107,7 @@ def test_the_page_says_rows_read_of_the_total_and_lands_on_the_preview_when_read
     html = poll.content.decode()
     assert html.lstrip().startswith('<section class="card import-report" id="read-status"')
     assert '<progress id="read-bar" max="1200" value="300">25%</progress>' in html
-    assert "300 of 1200 rows read (25%)" in html
+    assert "300 of 1,200 rows read (25%)" in html
     assert "estimated finish" in html
     ListRead.objects.filter(pk=job.pk).update(rows_read=1200)
     assert (

@@ -154,7 +154,7 @@ def test_while_it_runs_the_page_polls_a_progress_bar_and_stops_when_done(client,
     assert page.lstrip().startswith('<section class="card import-report" id="import-status"')
     assert 'hx-trigger="every 1s, live:resume"' in page
     assert '<progress id="import-bar" max="20000" value="5000">25%</progress>' in page
-    assert "5000 of 20000 rows read (25%)" in page
+    assert "5,000 of 20,000 rows read (25%)" in page
     assert "estimated finish" in page
     ContactImport.objects.filter(pk=job.pk).update(state="done", report=[[1, "5", "skipped", "x"]])
     page = client.get(url, headers={"HX-Request": "true"}).content.decode()

@@ -188,7 +188,7 @@ def test_a_long_list_shows_its_reading_progress_then_moves_to_the_preview(
     )
     bar = page.locator("#read-bar")
     expect(bar).to_have_attribute("value", "500")
-    expect(page.locator("#read-status")).to_contain_text("500 of 1500 rows read (33%)")
+    expect(page.locator("#read-status")).to_contain_text("500 of 1,500 rows read (33%)")
     assert still_same_page(page), "the page reloaded; progress should arrive by htmx"
     screenshot(page, "campaign-list-reading.png")
 
