@@ -279,7 +279,8 @@ def _add_tags(pairs: list[tuple[str, str]]) -> None:
 def contact_import_start(*, data: bytes, filename: str, user) -> ContactImport:
     """Keep the uploaded file and queue its import; the page then follows its progress."""
     job = ContactImport.objects.create(data=data, filename=filename[:255], created_by=user)
-    contact_import_task.enqueue(job.pk)
+    job.task_id = str(contact_import_task.enqueue(job.pk).id)
+    ContactImport.objects.filter(pk=job.pk).update(task_id=job.task_id)
     return job
 
 

@@ -90,6 +90,7 @@ class ContactImport(models.Model):
     # [[row, number as typed, outcome, reason], ...] in file order.
     report = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)  # the import's task, to tell it died
 
     class Meta:
         ordering = ["-id"]

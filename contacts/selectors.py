@@ -12,7 +12,7 @@ from django.utils import timezone
 from contacts.models import Contact, ContactImport, ContactTag
 from messaging.selectors.paging import MAX_ID
 from portal.phones import number_matches
-from portal.progress import read_progress
+from portal.progress import read_progress, worker_lost
 
 EXPORT_CHUNK = 1000
 T = TypeVar("T")
@@ -128,12 +128,13 @@ def contact_import_or_404(pk: int) -> ContactImport:
 
 def import_progress(job: ContactImport) -> dict:
     """What the import page shows: the counts per outcome once done; meanwhile how far the
-    worker has read, and when it should finish at its pace so far."""
+    worker has read, and when it should finish at its pace so far; or that its worker died."""
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     for _row, _number, outcome, _reason in job.report:
         counts[outcome] = counts.get(outcome, 0) + 1
     return {
         "counts": counts,
+        "worker_lost": worker_lost(task_id=job.task_id, finished=job.finished),
         **read_progress(
             running=job.state == ContactImport.State.RUNNING,
             started_at=job.started_at,

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 # A progress write every 500 rows: a 50,000-row list costs 100 small UPDATEs, and the page,
 # polling every second, still sees the bar move several times a second's worth of rows.
@@ -54,3 +55,12 @@ def read_progress(
         elapsed = timezone.now() - started_at
         finish_at = started_at + elapsed * (rows_total / rows_read)
     return {"percent": percent, "finish_at": finish_at}
+
+
+def worker_lost(*, task_id: str, finished: bool) -> bool:
+    """Whether a job's task failed for good without the job saying so: its worker was killed each
+    time it ran it (messaging/services/task_leases.py gives up after three), or met an error of
+    ours. The job's own row would say "running" forever; its page says it stopped instead."""
+    if finished or not task_id:
+        return False
+    return DBTaskResult.objects.filter(pk=task_id, status="FAILED").exists()
