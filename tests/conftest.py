@@ -64,6 +64,25 @@ def assert_no_task_failed() -> None:
         raise AssertionError(f"task {failed.task_path} failed:\n{failed.traceback}")
 
 
+def task_given_up(task_id: str) -> None:
+    """Leave a job's task as task_leases does when its worker was killed each of the three times
+    it ran it: failed for good, the job's own row still saying where it got to."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from messaging.services.task_leases import abandoned_tasks_recover
+
+    DBTaskResult.objects.filter(pk=task_id).update(
+        status="RUNNING",
+        started_at=timezone.now() - timedelta(seconds=600),
+        worker_ids=["one", "two", "gone"],
+    )
+    abandoned_tasks_recover()
+    assert DBTaskResult.objects.get(pk=task_id).status == "FAILED"
+
+
 def run_tasks(max_rounds: int = 50) -> int:
     """Run every task that is due, and the tasks those enqueue, with django-tasks-db's own worker.
 

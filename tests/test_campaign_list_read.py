@@ -6,8 +6,6 @@ list is still being read cannot be started; only Senders see any of it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.files.storage import default_storage
 from django.db.models import Count
@@ -19,9 +17,8 @@ from campaigns import lists
 from campaigns.lists import campaign_list_read_run
 from campaigns.models import Campaign, ListRead, Recipient
 from messaging.models import OptOut
-from messaging.services.task_leases import abandoned_tasks_recover
 from phone_numbers.models import Did
-from tests.conftest import make_user, run_tasks
+from tests.conftest import make_user, run_tasks, task_given_up
 from tests.test_campaign_pages import (
     DID,
     csv_upload,
@@ -273,15 +270,8 @@ def test_a_read_whose_worker_died_for_good_says_so_and_no_longer_holds_the_draft
     assert sender_client.post(reverse("campaigns:start", args=[draft.pk])).status_code == 302
     draft.refresh_from_db()
     assert draft.state == "draft"
-    # Killed three times while reading it: task_leases gives the task up.
-    DBTaskResult.objects.filter(pk=job.task_id).update(
-        status="RUNNING",
-        started_at=timezone.now() - timedelta(seconds=600),
-        worker_ids=["one", "two", "gone"],
-    )
     ListRead.objects.filter(pk=job.pk).update(state="running", rows_total=1200, rows_read=500)
-    abandoned_tasks_recover()
-    assert DBTaskResult.objects.get(pk=job.task_id).status == "FAILED"
+    task_given_up(job.task_id)
     html = read_page(sender_client, job).content.decode()
     assert "Nothing was changed: the worker reading the list stopped before it finished" in html
     assert draft.recipients.count() == 3

@@ -3,19 +3,15 @@ contacts updated, and a report saying exactly what happened to every row and why
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from contacts.imports import contact_import_run, contacts_import
 from contacts.models import Contact, ContactImport, ContactTag
 from messaging.models import ConsentEvent
-from messaging.services.task_leases import abandoned_tasks_recover
-from tests.conftest import make_user, run_tasks
+from tests.conftest import make_user, run_tasks, task_given_up
 
 pytestmark = pytest.mark.django_db
 
@@ -173,15 +169,8 @@ def test_an_import_whose_worker_died_for_good_says_so_and_stops_polling(client, 
     job = ContactImport.objects.get()
     url = reverse("contacts:import_report", args=[job.pk])
     assert "hx-trigger" in client.get(url).content.decode()
-    # Killed three times while importing it: task_leases gives the task up.
-    DBTaskResult.objects.filter(pk=job.task_id).update(
-        status="RUNNING",
-        started_at=timezone.now() - timedelta(seconds=600),
-        worker_ids=["one", "two", "gone"],
-    )
     ContactImport.objects.filter(pk=job.pk).update(state="running", rows_total=40, rows_read=10)
-    abandoned_tasks_recover()
-    assert DBTaskResult.objects.get(pk=job.task_id).status == "FAILED"
+    task_given_up(job.task_id)
     page = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "Nothing was imported: the worker importing the file stopped before it finished" in page
     assert "hx-trigger" not in page
