@@ -58,7 +58,7 @@ def insert_parts(
         sql, fields = _select_statement(type(obj), leave)
     else:
         sql, fields = _statement(type(obj), unless_exists)
-    return sql, prepared(obj, fields)
+    return sql, prepared(obj, fields, add=True)
 
 
 @cache
@@ -72,8 +72,9 @@ def _select_statement(model: type[models.Model], leave: tuple[str, ...]) -> tupl
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ", fields
 
 
-def prepared(obj: models.Model, fields) -> list:
-    """Each field's value as `save()` prepares it for an INSERT (`auto_now_add` filled in).
+def prepared(obj: models.Model, fields, *, add: bool) -> list:
+    """Each field's value as `save()` prepares it: for an INSERT (`add`: `auto_now_add` filled
+    in) or an UPDATE (`auto_now` filled in).
 
     A field whose value is None or of exactly the Python type it writes unchanged (`_AS_IS`) is
     written as it is: what its `get_db_prep_save` would return after a few calls, and a message
@@ -81,7 +82,7 @@ def prepared(obj: models.Model, fields) -> list:
     as_is = _AS_IS_INTEGERS if _integers_as_is(connection.vendor) else _AS_IS
     values = []
     for f in fields:
-        value = f.pre_save(obj, True)
+        value = f.pre_save(obj, add)
         kind = as_is.get(type(f))
         if kind is not None and (value is None or type(value) is kind):
             values.append(value)
@@ -174,7 +175,7 @@ def insert_with_rows(
     )
     meta = model._meta
     values = [
-        *prepared(obj, parent_fields),
+        *prepared(obj, parent_fields, add=True),
         *(
             meta.get_field(name).get_db_prep_save(value, connection)
             for name, value in fixed.items()
@@ -279,7 +280,7 @@ def update_parts(obj: models.Model, names: Sequence[str]) -> tuple[str, list]:
     """What `update` runs, for a caller that makes it part of a larger statement."""
     meta, quote = obj._meta, connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
-    values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    values = prepared(obj, fields, add=False)
     sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s"
     return sql, [*values, obj.pk]

@@ -114,7 +114,7 @@ def conversation_add_message(message: Message, *, opens: bool = True) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            conversation_upsert_sql("VALUES (%s, %s, %s, %s, %s, %s, %s)"),
+            conversation_upsert_sql(_UPSERT_ROW),
             [*conversation_upsert_values(message, opens=opens, now=now), message.pk],
         )
         conversation_id, reopened = cursor.fetchone()
@@ -126,6 +126,10 @@ def conversation_add_message(message: Message, *, opens: bool = True) -> None:
             actor=None,
             created_at=now,
         )
+
+
+# The upsert's row when its values are given (`conversation_upsert_values` and the message's id).
+_UPSERT_ROW = "VALUES (%s, %s, %s, %s, %s, %s, %s)"
 
 
 @cache
@@ -259,14 +263,12 @@ def carrier_event_receive(
     event = CarrierEvent(body=raw, message_sid=sid, status=sms["status"])
     message = _plain_new_text(sid, callback)
     if message is not None:
-        event.outcome = "; ".join([f"new inbound message ({message.status})", *callback.dropped])
-        event.outcome = event.outcome[:200]
+        event.outcome = _outcome(f"new inbound message ({message.status})", callback)
         try:
             filed = _new_text_written(message, event)
         except Exception:
-            # Nothing of it was written (one statement, or one transaction): keep the body alone.
-            event.pk, event.message, event.outcome = None, None, "error while applying; kept"
-            event.save()
+            # Nothing of it was written (one statement, or one transaction).
+            _kept_alone(event)
             raise
         if filed:
             metrics.MESSAGES_RECEIVED.labels(message.our_number).inc()
@@ -276,7 +278,7 @@ def carrier_event_receive(
         with transaction.atomic():
             message, outcome, created, changed = _apply(sid, callback)
             event.message = message
-            event.outcome = "; ".join([outcome, *callback.dropped])[:200]
+            event.outcome = _outcome(outcome, callback)
             if changed:
                 _changes_written(message, changed, event)
             else:
@@ -290,10 +292,20 @@ def carrier_event_receive(
         event.save()
         return event, rejection
     except Exception:
-        event.pk, event.message, event.outcome = None, None, "error while applying; kept"
-        event.save()
+        _kept_alone(event)
         raise
     return event, None
+
+
+def _outcome(applied: str, callback: Callback) -> str:
+    """An event's outcome: what applying it did, and the fields dropped as unusable."""
+    return "; ".join([applied, *callback.dropped])[:200]
+
+
+def _kept_alone(event: CarrierEvent) -> None:
+    """Applying the body failed and wrote nothing: keep the body, in a commit of its own."""
+    event.pk, event.message, event.outcome = None, None, "error while applying; kept"
+    event.save()
 
 
 def carrier_event_reject(
@@ -365,10 +377,7 @@ def _new_text_written(message: Message, event: CarrierEvent) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    message_id, event_id = row
-    saved(message, message_id)
-    event.message = message
-    saved(event, event_id)
+    _filed(message, event, *row)
     return True
 
 
@@ -386,7 +395,7 @@ def _new_text_in_a_transaction(
             return False
         (message_id,) = row
         cursor.execute(
-            conversation_upsert_sql("VALUES (%s, %s, %s, %s, %s, %s, %s)"),
+            conversation_upsert_sql(_UPSERT_ROW),
             [*conversation_values, message_id],
         )
         conversation_id, reopened = cursor.fetchone()
@@ -397,10 +406,15 @@ def _new_text_in_a_transaction(
             [*event_values, message_id],
         )
         (event_id,) = cursor.fetchone()
+    _filed(message, event, message_id, event_id)
+    return True
+
+
+def _filed(message: Message, event: CarrierEvent, message_id: int, event_id: int) -> None:
+    """The message and its event now stand for the rows written, as if `save()` had."""
     saved(message, message_id)
     event.message = message
     saved(event, event_id)
-    return True
 
 
 def _reopened_line_sql(rows: str) -> str:
