@@ -23,7 +23,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, ListRead
 from campaigns.recipients import MAX_LIST_BYTES, read_list, recipients_classify, recipients_write
 from campaigns.tasks import campaign_list_read_task
-from portal.progress import progress_recorder, read_progress, worker_lost
+from portal.progress import job_enqueue, progress_recorder, read_progress, worker_lost
 
 # About 0.75 s in the request at the rate measured for 50,000 rows (38 s): below it, the
 # preview straight away is worth more than a progress page that would flash past.
@@ -78,9 +78,7 @@ def campaign_list_read_start(
         # Saved by chunks from the upload's temporary file: the list is never held whole here.
         job.file.save("list.csv", upload, save=False)
     job.save()
-    result = campaign_list_read_task.enqueue(job.pk)
-    ListRead.objects.filter(pk=job.pk).update(task_id=str(result.id))
-    job.task_id = str(result.id)
+    job_enqueue(job, campaign_list_read_task)
     return job
 
 
@@ -174,10 +172,5 @@ def list_read_progress(job: ListRead) -> dict:
         "saving": job.state == ListRead.State.RUNNING
         and job.rows_total
         and job.rows_read >= job.rows_total,
-        **read_progress(
-            running=job.state == ListRead.State.RUNNING,
-            started_at=job.started_at,
-            rows_read=job.rows_read,
-            rows_total=job.rows_total,
-        ),
+        **read_progress(job),
     }

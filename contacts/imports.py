@@ -23,7 +23,7 @@ from contacts.tags import MAX_FIELD_KEY, MAX_FIELDS, tag_names
 from contacts.tasks import contact_import_task
 from messaging.models import ConsentEvent
 from portal.phones import normalize_number
-from portal.progress import progress_recorder, rows_counted
+from portal.progress import job_enqueue, progress_recorder, rows_counted
 
 CHUNK = 1000
 # Columns with a meaning of their own; any other column becomes a free-form field.
@@ -279,8 +279,7 @@ def _add_tags(pairs: list[tuple[str, str]]) -> None:
 def contact_import_start(*, data: bytes, filename: str, user) -> ContactImport:
     """Keep the uploaded file and queue its import; the page then follows its progress."""
     job = ContactImport.objects.create(data=data, filename=filename[:255], created_by=user)
-    job.task_id = str(contact_import_task.enqueue(job.pk).id)
-    ContactImport.objects.filter(pk=job.pk).update(task_id=job.task_id)
+    job_enqueue(job, contact_import_task)
     return job
 
 

@@ -135,10 +135,5 @@ def import_progress(job: ContactImport) -> dict:
     return {
         "counts": counts,
         "worker_lost": worker_lost(task_id=job.task_id, finished=job.finished),
-        **read_progress(
-            running=job.state == ContactImport.State.RUNNING,
-            started_at=job.started_at,
-            rows_read=job.rows_read,
-            rows_total=job.rows_total,
-        ),
+        **read_progress(job),
     }

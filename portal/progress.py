@@ -8,7 +8,6 @@ bookkeeping and the bar (templates/_rows_progress.html) are written once here.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from typing import TypeVar
 
 from django.db.models import QuerySet
@@ -19,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 # polling every second, still sees the bar move several times a second's worth of rows.
 PROGRESS_EVERY = 500
 
+RUNNING = "running"  # the `state` of a job being read, in both jobs' choices
 Row = TypeVar("Row")
 Progress = Callable[[int, int], None]
 
@@ -44,17 +44,23 @@ def rows_counted(rows: Sequence[Row], progress: Progress | None) -> Iterator[Row
         progress(total, total)
 
 
-def read_progress(
-    *, running: bool, started_at: datetime | None, rows_read: int, rows_total: int
-) -> dict:
-    """What the progress bar shows: the percentage read, and while it runs the finish time at
-    its pace so far (None until a first batch is read)."""
+def read_progress(job) -> dict:
+    """What the progress bar shows of `job` (its `state`, `started_at`, `rows_read`,
+    `rows_total`): the percentage read, and while it runs the finish time at its pace so far
+    (None until a first batch is read)."""
+    rows_read, rows_total, started_at = job.rows_read, job.rows_total, job.started_at
     percent = round(100 * rows_read / rows_total) if rows_total else 0
     finish_at = None
-    if running and started_at and rows_read:
+    if job.state == RUNNING and started_at and rows_read:
         elapsed = timezone.now() - started_at
         finish_at = started_at + elapsed * (rows_total / rows_read)
     return {"percent": percent, "finish_at": finish_at}
+
+
+def job_enqueue(job, task) -> None:
+    """Queue `task` for `job` and keep the task's id on the job's row, which `worker_lost` reads."""
+    job.task_id = str(task.enqueue(job.pk).id)
+    type(job).objects.filter(pk=job.pk).update(task_id=job.task_id)
 
 
 def worker_lost(*, task_id: str, finished: bool) -> bool:

@@ -74,13 +74,13 @@ def polled_role_required(permission: str, question: Callable) -> Callable:
     reason = DENIED_REASONS[permission]
 
     def decorator(view: Callable) -> Callable:
+        checked = role_required(permission)(view)
+
         @wraps(view)
         def guarded(request, *args, **kwargs):
             asked = question(request, *args, **kwargs)
             if asked is None:
-                if not request.user.has_perm(permission):
-                    raise PermissionDenied(reason)
-                return view(request, *args, **kwargs)
+                return checked(request, *args, **kwargs)
             sql, params = asked
             allowed_sql, allowed_params = permission_condition(request.user, permission)
             with connection.cursor() as cursor:
