@@ -149,22 +149,16 @@ def _read(job: ListRead, jobs) -> dict[str, int]:
     return counts
 
 
-def list_read_worker_lost(job: ListRead) -> bool:
-    """Whether the read's task failed for good without the read saying so: its worker was
-    killed each time it ran it (messaging/services/task_leases.py gives up after three)."""
-    return worker_lost(task_id=job.task_id, finished=job.finished)
-
-
 def list_reads_pending(campaign: Campaign) -> list[ListRead]:
     """The campaign's lists still being read (not those whose worker died for good)."""
     reads = campaign.list_reads.filter(state__in=[ListRead.State.QUEUED, ListRead.State.RUNNING])
-    return [job for job in reads if not list_read_worker_lost(job)]
+    return [job for job in reads if not worker_lost(task_id=job.task_id, finished=job.finished)]
 
 
 def list_read_progress(job: ListRead) -> dict:
     """What the progress page shows: how far the worker has read, when it should finish, and
     why it stopped when it did."""
-    lost = list_read_worker_lost(job)
+    lost = worker_lost(task_id=job.task_id, finished=job.finished)
     return {
         "worker_lost": lost,
         "error": WORKER_LOST if lost else job.error,

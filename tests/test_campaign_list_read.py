@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -25,6 +24,7 @@ from tests.test_campaign_pages import (
     five_hundred_rows,
     new_campaign,
     number,
+    reasons_counted,
 )
 
 LONG = 1_200  # over BACKGROUND_ROWS, so read by the worker without patching anything
@@ -153,10 +153,12 @@ def test_a_list_read_by_the_worker_previews_the_500_rows_exactly_as_in_the_reque
     html = sender_client.get(reverse("campaigns:preview", args=[campaign.pk])).content.decode()
     assert '<p class="big-count" id="send-count"><strong>455</strong> recipients to text' in html
     assert "45 rows of the list will not be texted" in html
-    counts = dict(
-        Recipient.objects.filter(campaign=campaign).values_list("reason").annotate(n=Count("id"))
-    )
-    assert counts == {"": 455, "unparsable": 20, "duplicate": 15, "opted_out": 10}
+    assert reasons_counted(campaign) == {
+        "": 455,
+        "unparsable": 20,
+        "duplicate": 15,
+        "opted_out": 10,
+    }
 
 
 def test_pasted_numbers_past_the_threshold_are_read_by_the_worker_too(sender_client, dids):

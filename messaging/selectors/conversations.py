@@ -95,19 +95,18 @@ def inbox_conversations(
     return _search(user, conversations, q) if q else conversations
 
 
-def list_changed(user, since: datetime, q: str = "") -> bool:
-    """Whether any conversation the person may see, in any state, changed after `since`: the
-    question a list's poll asks (a conversation leaving the list shown is a change too). One
-    probe of the `updated_at` index; a search asks the ORM (its matching is the ORM's)."""
-    if q:
-        return inbox_conversations(user, q=q, view=None).filter(updated_at__gt=since).exists()
-    return _ask(list_changed_sql(user, since))
+def list_changed(user, since: datetime, q: str) -> bool:
+    """Whether any conversation of a search's results the person may see, in any state, changed
+    after `since`: a search's poll asks the ORM (its matching is the ORM's). Without a search the
+    poll asks `list_changed_sql`, beside its role check."""
+    return inbox_conversations(user, q=q, view=None).filter(updated_at__gt=since).exists()
 
 
 def list_changed_sql(user, since: datetime) -> tuple[str, list]:
-    """`list_changed`'s question without a search, as a boolean SQL expression and its
-    parameters: what the list's poll asks beside its role check. Raw SQL, as for the thread: the
-    ORM's statement cost more to build than to run."""
+    """Whether any conversation the person may see, in any state, changed after `since` (a
+    conversation leaving the list shown is a change too), as a boolean SQL expression and its
+    parameters: what the list's poll asks beside its role check. One probe of the `updated_at`
+    index; raw SQL, as for the thread: the ORM's statement cost more to build than to run."""
     params: list = [connection.ops.adapt_datetimefield_value(since)]
     mine = ""
     # The DID limit is read first, in a statement of its own, unlike the thread's: inside this
@@ -127,13 +126,6 @@ def list_changed_sql(user, since: datetime) -> tuple[str, list]:
         f"WHERE c.{_q('updated_at')} > %s{mine})",
         params,
     )
-
-
-def _ask(question: tuple[str, list]) -> bool:
-    sql, params = question
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql}", params)
-        return bool(cursor.fetchone()[0])
 
 
 def inbox_page(
