@@ -398,9 +398,6 @@ def _pooled_client(threads: int) -> CarrierXClient:
     )
 
 
-MISSED = object()  # a pool thread's answer for a call it got to too late and did not make
-
-
 @dataclass(order=True)
 class Timed:
     """A written message waiting in the slot timer: posted at `post_at`, which is its slot, or
@@ -452,8 +449,7 @@ class SlotTimer:
     def take_done(self) -> list[tuple[Message, dict | None, CarrierXError | None]]:
         with self.cond:
             done = [future for future in self.in_flight if future.done()]
-            answers = [(self.in_flight.pop(future), future.result()) for future in done]
-        return [(message, *result) for message, result in answers if result is not MISSED]
+            return [(self.in_flight.pop(future), *future.result()) for future in done]
 
     def busy(self) -> bool:
         """Messages still to post, or posted and unanswered."""
@@ -493,19 +489,8 @@ class SlotTimer:
             heapq.heappush(self.waiting, timed)
             return
         lane.mark_released(now_mono)
-        self.in_flight[self.pool.submit(self._call, timed)] = timed.message
-
-    def _call(self, timed: Timed):
-        """On a pool thread: the call, unless this thread too got to it late (a busy machine
-        can keep a submitted call waiting for a thread): then it goes back for a new slot."""
-        if timezone.now() - timed.slot > self.too_late:
-            with self.cond:
-                self.missed.append(timed.message)
-                self.late += 1
-            return MISSED
-        with self.cond:
-            self.posted += 1
-        return _post(self.client, timed.message)
+        self.in_flight[self.pool.submit(_post, self.client, timed.message)] = timed.message
+        self.posted += 1
 
 
 class AnswerRecorder:
