@@ -60,7 +60,6 @@ import csv
 import io
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -266,13 +265,6 @@ def _report_here(campaign_id: int) -> None:
             idle += start - covered_to
         covered_to = end if covered_to is None else max(covered_to, end)
     failed_runs = runs.filter(status="FAILED").count()
-    # "released N, M slots missed; ..." (campaigns.services.campaign_dispatch)
-    missed = [
-        re.search(r"(\d+) slots missed \((\d+) before writing", str(value or ""))
-        for value in runs.values_list("return_value", flat=True)
-    ]
-    slots_missed = sum(int(found.group(1)) for found in missed if found)
-    missed_before_writing = sum(int(found.group(2)) for found in missed if found)
 
     from django.conf import settings
 
@@ -302,8 +294,6 @@ def _report_here(campaign_id: int) -> None:
                 "dispatcher_runs": len(spans),
                 "dispatcher_failed": failed_runs,
                 "dispatcher_idle_s": idle,
-                "slots_missed": slots_missed,
-                "slots_missed_before_writing": missed_before_writing,
                 "dispatcher_run_s": [round(e - s, 2) for s, e in spans],
             }
         )
@@ -522,9 +512,7 @@ def run_one(
         f"workers {cpu['portal']:.1f}, web {cpu['web']:.1f}, sandbox workers "
         f"{cpu['sandbox']:.1f}, db {cpu['db']:.1f}; callbacks {report['callbacks']} "
         f"(backlog {backlog} at the end); dispatcher runs {report['dispatcher_runs']}, "
-        f"idle {report['dispatcher_idle_s']:.1f} s, slots missed {report['slots_missed']} "
-        f"({report['slots_missed_before_writing']} before writing); "
-        f"load {load:.1f}; "
+        f"idle {report['dispatcher_idle_s']:.1f} s; load {load:.1f}; "
         f"{'; '.join(checks + notes) or 'checks ok'}",
         flush=True,
     )

@@ -1,8 +1,7 @@
 """Sending a campaign: each DID at its pace, many carrier calls at once, crash-safe.
 
-One dispatcher is one task run (at most CAMPAIGN_TICK_SECONDS; it queues its successor). Its own
-thread claims and writes; one more thread times the calls, another records their answers, and a
-pool of threads only makes carrier calls:
+One dispatcher is one task run (at most CAMPAIGN_TICK_SECONDS; it queues its successor). It keeps
+one database connection, on its own thread, and a pool of threads that only make carrier calls:
 
 1. *Claim*, about a second ahead, as many waiting recipients of each DID as that DID's pace allows
    (one UPDATE: two dispatchers never claim the same row), and take that many send times from the
@@ -17,10 +16,9 @@ pool of threads only makes carrier calls:
    slot at the end of the DID's pace instead of crowding the next ones, which may be another
    dispatcher's; nor does a DID's call come closer than its slots after a late one
    (`Lane.held_for`). What was written before a Pause is still posted, within RELEASE_AHEAD.
-3. *Record* each answer, on a thread of its own with its own connection (`AnswerRecorder`), with
-   the send path's own rules (messaging/services/outbound.py): the SID adopted, a retry queued, or
-   reconciliation after a timeout. The answers that have come are recorded together, the plain
-   adoptions in a few statements for all.
+3. *Record* each answer on this thread with the send path's own rules (messaging/services/
+   outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
+   that have come are recorded together, the plain adoptions in a few statements for all.
 
 A dispatcher that dies (SIGKILL, a lost machine) leaves recipients claimed but unreleased, which
 the next dispatcher gives back after CAMPAIGN_CLAIM_LEASE_SECONDS (nothing was sent: the message
@@ -48,7 +46,7 @@ from decimal import Decimal
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -74,9 +72,8 @@ REFILL_BELOW = LOOKAHEAD / 2
 STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
 IDLE_SLEEP = 0.05
 # Messages are written this long before their slots, so that the write's round trips (slow on a
-# busy database) are done when the slot timer posts them. What was written before a Pause still
-# goes, so a Pause stops new calls within this much.
-RELEASE_AHEAD = timedelta(seconds=0.5)
+# busy database) are done when the slot timer posts them.
+RELEASE_AHEAD = timedelta(seconds=0.25)
 
 
 @dataclass
@@ -429,7 +426,6 @@ class SlotTimer:
         self.missed: list[Message] = []
         self.in_flight: dict[Future, Message] = {}
         self.posted = 0
-        self.late = 0  # reached after its slot's time was up
         self.closing = False
         self.seq = itertools.count()
         self.thread = threading.Thread(target=self._run, name="campaign-slots", daemon=True)
@@ -479,7 +475,6 @@ class SlotTimer:
     def _post(self, timed: Timed) -> None:
         if timezone.now() - timed.slot > self.too_late:
             self.missed.append(timed.message)
-            self.late += 1
             return
         lane = self.lanes[timed.message.our_number]
         now_mono = time.monotonic()
@@ -493,46 +488,6 @@ class SlotTimer:
         self.posted += 1
 
 
-class AnswerRecorder:
-    """One thread, with its own database connection, that stores the carrier's answers as they
-    come (`_record`), all that have come in one transaction: off the dispatcher's own thread, whose
-    writes must stay ahead of the slots. An answer it fails to store stays unanswered in the
-    database, and is reconciled like a dead dispatcher's (`unanswered_recover`)."""
-
-    def __init__(self, timer: SlotTimer) -> None:
-        self.timer = timer
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="campaign-answers", daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        """Store every answer still to come, then stop."""
-        self.stopping.set()
-        self.thread.join()
-
-    def _run(self) -> None:
-        try:
-            while not self.stopping.wait(IDLE_SLEEP):
-                self._record_done()
-            with self.timer.cond:
-                last = list(self.timer.in_flight)
-            for future in last:
-                future.exception()  # wait for it; _post returns its errors, never raises
-            self._record_done()
-        finally:
-            connection.close()
-
-    def _record_done(self) -> None:
-        answers = self.timer.take_done()
-        if not answers:
-            return
-        try:
-            with transaction.atomic():
-                _record(answers)
-        except Exception:
-            logger.exception("campaign answers of %d messages not stored", len(answers))
-
-
 class Dispatcher:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
@@ -541,12 +496,6 @@ class Dispatcher:
         self.seq = itertools.count()
         self.state = campaign.state
         self.timer: SlotTimer | None = None
-        self.late = 0  # slots passed before their recipients were written
-
-    @property
-    def slots_missed(self) -> int:
-        """Slots given up (each a new one taken): a measure of how far this run kept up."""
-        return self.late + (self.timer.late if self.timer else 0)
 
     def run(self, seconds: float) -> int:
         threads = settings.CAMPAIGN_SEND_THREADS
@@ -555,7 +504,6 @@ class Dispatcher:
         next_state_read = 0.0
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign") as pool:
             self.timer = SlotTimer(self.lanes, pool, client)
-            recorder = AnswerRecorder(self.timer)
             try:
                 while True:
                     now_mono = time.monotonic()
@@ -575,6 +523,7 @@ class Dispatcher:
                         next_state_read = 0.0  # paused or cancelled: read which, then stop
                         continue
                     self._slot_missed()
+                    self._record_done()
                     if not claiming and not self.due:
                         break
                     if not self.due and all(lane.dry_until > now_mono for lane in self.lanes):
@@ -582,7 +531,7 @@ class Dispatcher:
                     time.sleep(self._pause_for())
             finally:
                 self._give_back()
-                self._drain(recorder)
+                self._drain()
         client.session.close()
         return self.timer.posted
 
@@ -619,7 +568,6 @@ class Dispatcher:
             due = heapq.heappop(self.due)
             if due.at < now:
                 late.setdefault(due.recipient.our_number, []).append(due.recipient)
-                self.late += 1
             else:
                 batch.append(due)
         try:
@@ -656,17 +604,28 @@ class Dispatcher:
             slots = pacing.slots_reserve(our_number, len(messages), rate)
             self.timer.add(list(zip(slots, messages, strict=True)))
 
-    def _drain(self, recorder: AnswerRecorder) -> None:
+    def _record_done(self) -> None:
+        """Store the carrier's answers that have come, in one transaction (one commit, not one a
+        message: at tens of messages a second the commits were most of the database's work)."""
+        answers = self.timer.take_done()
+        if answers:
+            with transaction.atomic():
+                _record(answers)
+
+    def _drain(self) -> None:
         """Post what was written (a message is written only to be sent: after a pause too) and
         record every answer. Should the database fail here, what is left unposted is recovered
         like a dead dispatcher's (`unanswered_recover`)."""
         try:
             while self.timer.busy():
                 self._slot_missed()
+                self._record_done()
                 time.sleep(IDLE_SLEEP)
         finally:
             self.timer.close()
-            recorder.close()
+            for future in list(self.timer.in_flight):
+                future.result()
+            self._record_done()
 
     def _pause_for(self) -> float:
         if not self.due:

@@ -116,10 +116,8 @@ def campaign_dispatch(campaign_id: int, lane: int = 0) -> str:
         return f"campaign is {campaign.state}"
     claims_recover(campaign_id)
     unanswered_recover(campaign_id)
-    dispatcher = Dispatcher(campaign)
-    sent = dispatcher.run(settings.CAMPAIGN_TICK_SECONDS)
-    missed = f"{dispatcher.slots_missed} slots missed ({dispatcher.late} before writing)"
-    return f"released {sent}, {missed}; {_next(campaign, lane)}"
+    sent = Dispatcher(campaign).run(settings.CAMPAIGN_TICK_SECONDS)
+    return f"released {sent}; {_next(campaign, lane)}"
 
 
 def _next(campaign: Campaign, lane: int) -> str:
