@@ -24,7 +24,9 @@ Figures per run:
   slots are (1 + CAMPAIGN_PACE_MARGIN) / rate apart, sets the duration;
 - per DID: the most sends the sandbox received from one DID in any one-second window [t, t+1 s),
   goal ≤ 10. Read from `SandboxMessage.received_at`, when the request reached the sandbox, before
-  its injected latency (`date_created` comes after it);
+  its injected latency (`date_created` comes after it). The same count at the portal's release
+  (`Message.created_at`, written just before the carrier call) says whether an excess comes from
+  the pacing or from the way there;
 - duplicates: recipients the sandbox got more than one text for (by to-number), goal 0;
 - CPU seconds of the portal's task workers, of gunicorn (the sandbox answering the sends and, with
   callbacks on, the portal's webhook taking them), of the sandbox's workers, and of the database
@@ -239,6 +241,9 @@ def _report_here(campaign_id: int) -> None:
     )
     messages = Message.objects.filter(campaign_recipient__campaign=campaign)
     message_states = dict(messages.values_list("status").order_by().annotate(n=Count("id")))
+    released = defaultdict(list)
+    for our, created in messages.values_list("our_number", "created_at"):
+        released[our].append(created.timestamp())
 
     at_carrier = SandboxMessage.objects.filter(
         direction=SandboxMessage.Direction.OUTBOUND, to_number__in=numbers
@@ -286,6 +291,7 @@ def _report_here(campaign_id: int) -> None:
                     our: {
                         "sent": len(ts),
                         "max_1s": max_in_window(ts),
+                        "max_1s_release": max_in_window(released.get(our, [])),
                     }
                     for our, ts in sorted(received.items())
                 },
@@ -497,6 +503,7 @@ def run_one(
         "ratio": rate / LIMIT,
         "ideal": ideal,
         "max_1s": max((d["max_1s"] for d in report["per_did"].values()), default=0),
+        "max_1s_release": max((d["max_1s_release"] for d in report["per_did"].values()), default=0),
         "duplicates": report["duplicates"],
         "cpu": cpu,
         "backlog": backlog,
@@ -507,8 +514,8 @@ def run_one(
     }
     print(
         f"    {sent} sent in {span:.1f} s: {rate:.1f}/s = {rate / LIMIT:.2f} of {LIMIT}/s "
-        f"(ideal {ideal:.2f}); per DID max {result['max_1s']} in 1 s at the sandbox; "
-        f"{report['duplicates']} duplicates; CPU s "
+        f"(ideal {ideal:.2f}); per DID max {result['max_1s']} in 1 s at the sandbox, "
+        f"{result['max_1s_release']} at release; {report['duplicates']} duplicates; CPU s "
         f"workers {cpu['portal']:.1f}, web {cpu['web']:.1f}, sandbox workers "
         f"{cpu['sandbox']:.1f}, db {cpu['db']:.1f}; callbacks {report['callbacks']} "
         f"(backlog {backlog} at the end); dispatcher runs {report['dispatcher_runs']}, "
@@ -653,6 +660,7 @@ def main() -> int:
                 f"{r['ratio']:.2f}",
                 f"{r['ideal']:.2f}",
                 r["max_1s"],
+                r["max_1s_release"],
                 r["duplicates"],
                 per_msg(cpu["portal"], r["sent"]),
                 per_msg(cpu["web"], r["sent"]),
@@ -682,6 +690,7 @@ def main() -> int:
             "ratio",
             "ideal",
             "max/1s",
+            "at release",
             "dup",
             "CPU ms/msg: workers",
             "web",

@@ -7,15 +7,12 @@ one database connection, on its own thread, and a pool of threads that only make
    (one UPDATE: two dispatchers never claim the same row), and take that many send times from the
    DID's pace row (campaigns/pacing.py). Recipients who texted STOP meanwhile are set aside here;
    ones in their quiet hours wait for their morning.
-2. *Release* each a moment ahead of its time (RELEASE_AHEAD): write its Message (status
-   `sending`, one attempt counted) and mark the recipient sent, for all that are due together, in
-   one transaction — before the carrier is called, as every send does here — then hand them to
-   the slot timer (`SlotTimer`), one thread that submits each call to the thread pool at its slot.
-   The database's round trips are so off the slots' timing. Only a call close to its slot is
-   made (within half the pace margin): one the timer reached late (a stalled process) takes a new
-   slot at the end of the DID's pace instead of crowding the next ones, which may be another
-   dispatcher's; nor does a DID's call come closer than its slots after a late one
-   (`Lane.held_for`). What was written before a Pause is still posted, within RELEASE_AHEAD.
+2. *Release* each at its time: write its Message (status `sending`, one attempt counted) and mark
+   the recipient sent in one transaction — before the carrier is called, as every send does here —
+   then hand the call to the thread pool. Only close to its slot (within half the pace margin): one
+   that missed it (a stalled worker, a busy machine) takes a new slot at the end of the DID's pace
+   instead of crowding the next ones, which may be another dispatcher's; nor does this dispatcher
+   let a DID's releases come closer than their slots after a late one (`Lane.held_for`).
 3. *Record* each answer on this thread with the send path's own rules (messaging/services/
    outbound.py): the SID adopted, a retry queued, or reconciliation after a timeout. The answers
    that have come are recorded together, the plain adoptions in a few statements for all.
@@ -35,7 +32,6 @@ import heapq
 import itertools
 import logging
 import math
-import threading
 import time
 import uuid
 from collections import deque
@@ -71,9 +67,6 @@ LOOKAHEAD = timedelta(seconds=1)
 REFILL_BELOW = LOOKAHEAD / 2
 STATE_EVERY = 0.5  # seconds between reads of the campaign's state (Pause within one second)
 IDLE_SLEEP = 0.05
-# Messages are written this long before their slots, so that the write's round trips (slow on a
-# busy database) are done when the slot timer posts them.
-RELEASE_AHEAD = timedelta(seconds=0.25)
 
 
 @dataclass
@@ -395,107 +388,16 @@ def _pooled_client(threads: int) -> CarrierXClient:
     )
 
 
-@dataclass(order=True)
-class Timed:
-    """A written message waiting in the slot timer: posted at `post_at`, which is its slot, or
-    later while its DID's last posts came late (`Lane.held_for`)."""
-
-    post_at: datetime
-    seq: int
-    slot: datetime = field(compare=False)
-    message: Message = field(compare=False)
-
-
-class SlotTimer:
-    """One thread that hands each written message to the carrier-call pool at its slot.
-
-    The dispatcher's own thread writes messages a moment ahead of their slots (RELEASE_AHEAD), so
-    its database round trips, however slow, are off the slots' timing; this thread only waits and
-    submits. A message it reaches more than half the pace margin after its slot (a stalled
-    process) is not posted: sent now it would crowd the slots after it, this dispatcher's or
-    another's, so it goes back to the dispatcher (`missed`) for a new slot at the end of its
-    DID's pace. Nor does a DID's post come closer than its slots after a late one."""
-
-    def __init__(self, lanes: list[Lane], pool: ThreadPoolExecutor, client: CarrierXClient):
-        self.lanes = {lane.our_number: lane for lane in lanes}
-        self.pool = pool
-        self.client = client
-        self.too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
-        self.cond = threading.Condition()
-        self.waiting: list[Timed] = []
-        self.missed: list[Message] = []
-        self.in_flight: dict[Future, Message] = {}
-        self.posted = 0
-        self.closing = False
-        self.seq = itertools.count()
-        self.thread = threading.Thread(target=self._run, name="campaign-slots", daemon=True)
-        self.thread.start()
-
-    def add(self, timed: list[tuple[datetime, Message]]) -> None:
-        with self.cond:
-            for slot, message in timed:
-                heapq.heappush(self.waiting, Timed(slot, next(self.seq), slot, message))
-            self.cond.notify()
-
-    def take_missed(self) -> list[Message]:
-        with self.cond:
-            missed, self.missed = self.missed, []
-        return missed
-
-    def take_done(self) -> list[tuple[Message, dict | None, CarrierXError | None]]:
-        with self.cond:
-            done = [future for future in self.in_flight if future.done()]
-            return [(self.in_flight.pop(future), *future.result()) for future in done]
-
-    def busy(self) -> bool:
-        """Messages still to post, or posted and unanswered."""
-        with self.cond:
-            return bool(self.waiting or self.missed or self.in_flight)
-
-    def close(self) -> None:
-        with self.cond:
-            self.closing = True
-            self.cond.notify()
-        self.thread.join()
-
-    def _run(self) -> None:
-        with self.cond:
-            while True:
-                if not self.waiting:
-                    if self.closing:
-                        return
-                    self.cond.wait()
-                    continue
-                wait = (self.waiting[0].post_at - timezone.now()).total_seconds()
-                if wait > 0:
-                    self.cond.wait(wait)
-                    continue
-                self._post(heapq.heappop(self.waiting))
-
-    def _post(self, timed: Timed) -> None:
-        if timezone.now() - timed.slot > self.too_late:
-            self.missed.append(timed.message)
-            return
-        lane = self.lanes[timed.message.our_number]
-        now_mono = time.monotonic()
-        held = lane.held_for(now_mono)
-        if held > 0:
-            timed.post_at = timezone.now() + timedelta(seconds=held)
-            heapq.heappush(self.waiting, timed)
-            return
-        lane.mark_released(now_mono)
-        self.in_flight[self.pool.submit(_post, self.client, timed.message)] = timed.message
-        self.posted += 1
-
-
 class Dispatcher:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         self.lanes = lanes_for(campaign)
         self.due: list[Due] = []
         self.seq = itertools.count()
+        self.in_flight: dict[Future, Message] = {}
+        self.sent = 0
         self.state = campaign.state
-        self.timer: SlotTimer | None = None
+        self.hold_wait: float | None = None
 
     def run(self, seconds: float) -> int:
         threads = settings.CAMPAIGN_SEND_THREADS
@@ -503,7 +405,6 @@ class Dispatcher:
         deadline = time.monotonic() + seconds
         next_state_read = 0.0
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign") as pool:
-            self.timer = SlotTimer(self.lanes, pool, client)
             try:
                 while True:
                     now_mono = time.monotonic()
@@ -519,10 +420,9 @@ class Dispatcher:
                     claiming = now_mono < deadline
                     if claiming:
                         self._claim_ahead(now_mono)
-                    if not self._release_due():
+                    if not self._release_due(pool, client):
                         next_state_read = 0.0  # paused or cancelled: read which, then stop
                         continue
-                    self._slot_missed()
                     self._record_done()
                     if not claiming and not self.due:
                         break
@@ -531,9 +431,11 @@ class Dispatcher:
                     time.sleep(self._pause_for())
             finally:
                 self._give_back()
-                self._drain()
+                for future in list(self.in_flight):
+                    future.result()
+                self._record_done()
         client.session.close()
-        return self.timer.posted
+        return self.sent
 
     def _claim_ahead(self, now_mono: float) -> None:
         horizon = timezone.now() + LOOKAHEAD
@@ -546,91 +448,80 @@ class Dispatcher:
             if not claimed:
                 lane.dry_until = now_mono + 1.0
                 continue
-            self._queue(lane, claimed)
+            slots = pacing.slots_reserve(lane.our_number, len(claimed), lane.rate)
+            for at, recipient in zip(slots, claimed, strict=True):
+                heapq.heappush(self.due, Due(at, next(self.seq), recipient))
+            lane.horizon = slots[-1]
 
-    def _queue(self, lane: Lane, recipients: list[Recipient]) -> None:
-        """Give `recipients` the next slots of their DID's pace, to be written and posted then."""
-        slots = pacing.slots_reserve(lane.our_number, len(recipients), lane.rate)
-        for at, recipient in zip(slots, recipients, strict=True):
-            heapq.heappush(self.due, Due(at, next(self.seq), recipient))
-        lane.horizon = max(lane.horizon, slots[-1])
-
-    def _release_due(self) -> bool:
-        """Write every claimed recipient whose slot is within RELEASE_AHEAD, together, and hand
-        them to the slot timer; False when the campaign was stopped meanwhile (the rest stay
-        claimed, for `_give_back`). One whose slot passed already (a stalled worker) takes a new
-        one at the end of its DID's pace, unwritten."""
+    def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
+        """Release every claimed recipient whose time has come, together; False when the
+        campaign was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
         lanes = {lane.our_number: lane for lane in self.lanes}
         now = timezone.now()
-        late: dict[str, list[Recipient]] = {}
+        held: list[Due] = []  # due, but their DID released its last ones late: a moment more
+        late: dict[str, list[Recipient]] = {}  # missed their slot: new slots at the pace's end
         batch: list[Due] = []
-        while self.due and self.due[0].at <= now + RELEASE_AHEAD:
-            due = heapq.heappop(self.due)
-            if due.at < now:
-                late.setdefault(due.recipient.our_number, []).append(due.recipient)
-            else:
-                batch.append(due)
+        too_late = timedelta(seconds=settings.CAMPAIGN_PACE_MARGIN / 2)
         try:
+            while self.due and self.due[0].at <= now:
+                due = heapq.heappop(self.due)
+                lane = lanes[due.recipient.our_number]
+                if timezone.now() - due.at > too_late:
+                    # Sent now, it would crowd the sends of the slots after it, taken by this
+                    # or another dispatcher: only a send close to its slot keeps the pace.
+                    late.setdefault(lane.our_number, []).append(due.recipient)
+                    continue
+                now_mono = time.monotonic()
+                if lane.held_for(now_mono) > 0:
+                    held.append(due)
+                    continue
+                lane.mark_released(now_mono)
+                batch.append(due)
             if batch:
                 try:
                     messages = _release(
                         self.campaign, [(d.recipient, lanes[d.recipient.our_number]) for d in batch]
                     )
                 except CampaignStopped:
-                    for due in batch:  # still claimed: given back with the rest
-                        heapq.heappush(self.due, due)
+                    held.extend(batch)  # still claimed: given back with the rest
                     return False
-                slots = {d.recipient.pk: d.at for d in batch}
-                timed = []
                 for message in messages:
                     if lanes[message.our_number].refusal:
                         outbound.send_refusal_settle(message)
-                    else:
-                        timed.append((slots[message.campaign_recipient.pk], message))
-                self.timer.add(timed)
+                        continue
+                    self.in_flight[pool.submit(_post, client, message)] = message
+                    self.sent += 1
         finally:
+            for due in held:
+                heapq.heappush(self.due, due)
             for our_number, recipients in late.items():
-                self._queue(lanes[our_number], recipients)
+                lane = lanes[our_number]
+                slots = pacing.slots_reserve(our_number, len(recipients), lane.rate)
+                for at, recipient in zip(slots, recipients, strict=True):
+                    heapq.heappush(self.due, Due(at, next(self.seq), recipient))
+                lane.horizon = max(lane.horizon, slots[-1])
+            now_mono = time.monotonic()
+            self.hold_wait = min(
+                (lanes[d.recipient.our_number].held_for(now_mono) for d in held), default=None
+            )
         return True
-
-    def _slot_missed(self) -> None:
-        """New slots, at the end of their DID's pace, for written messages the timer reached too
-        late to post."""
-        by_did: dict[str, list[Message]] = {}
-        for message in self.timer.take_missed():
-            by_did.setdefault(message.our_number, []).append(message)
-        for our_number, messages in by_did.items():
-            rate = next(lane.rate for lane in self.lanes if lane.our_number == our_number)
-            slots = pacing.slots_reserve(our_number, len(messages), rate)
-            self.timer.add(list(zip(slots, messages, strict=True)))
 
     def _record_done(self) -> None:
         """Store the carrier's answers that have come, in one transaction (one commit, not one a
         message: at tens of messages a second the commits were most of the database's work)."""
-        answers = self.timer.take_done()
-        if answers:
-            with transaction.atomic():
-                _record(answers)
-
-    def _drain(self) -> None:
-        """Post what was written (a message is written only to be sent: after a pause too) and
-        record every answer. Should the database fail here, what is left unposted is recovered
-        like a dead dispatcher's (`unanswered_recover`)."""
-        try:
-            while self.timer.busy():
-                self._slot_missed()
-                self._record_done()
-                time.sleep(IDLE_SLEEP)
-        finally:
-            self.timer.close()
-            for future in list(self.timer.in_flight):
-                future.result()
-            self._record_done()
+        done = [f for f in self.in_flight if f.done()]
+        if not done:
+            return
+        with transaction.atomic():
+            answers = [(self.in_flight.pop(future), *future.result()) for future in done]
+            _record(answers)
 
     def _pause_for(self) -> float:
         if not self.due:
             return IDLE_SLEEP
-        wait = (self.due[0].at - RELEASE_AHEAD - timezone.now()).total_seconds()
+        wait = (self.due[0].at - timezone.now()).total_seconds()
+        if wait <= 0 and self.hold_wait is not None:
+            wait = self.hold_wait  # due, but held back by its DID's last releases
         return min(max(wait, 0.0), IDLE_SLEEP)
 
     def _give_back(self) -> None:

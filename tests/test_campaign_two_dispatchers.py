@@ -17,6 +17,7 @@ from campaigns import services
 from campaigns.models import Campaign
 from campaigns.recipients import read_pasted, recipients_prepare
 from campaigns.tasks import campaign_dispatch_task
+from messaging.models import Message
 from phone_numbers.models import Did
 from phone_numbers.sync import numbers_sync
 from sandbox.faults import faults_update
@@ -94,12 +95,13 @@ def test_two_dispatchers_text_each_recipient_once_and_keep_each_dids_pace(
         for w in ("w1", "w2")
     }
     assert spans["w1"][0] < spans["w2"][1] and spans["w2"][0] < spans["w1"][1]
-    # Each DID's pace, kept by the two together, at the carrier (our messages are written a
-    # moment ahead of their slots, so when they were written says nothing of the pace).
+    # Each DID's pace, kept by the two together: at the carrier and at our side.
     for did in pool:
         # Counted as the carrier's rate limiter counts: when each request reached it, not when
         # the sandbox wrote its row after its injected latency and a busy database (CI once saw
         # 11 in one second by `date_created`: the sandbox's own delays, not the dispatchers').
         received = list(texted.filter(from_number=did).values_list("received_at", flat=True))
         assert most_in_one_second(received) <= RATE, did
+        ours = Message.objects.filter(our_number=did, direction="outbound")
+        assert most_in_one_second(list(ours.values_list("created_at", flat=True))) <= RATE
         assert max(received) - min(received) >= timedelta(seconds=(len(received) - 1) / RATE)
