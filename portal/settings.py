@@ -318,9 +318,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN, so
-    # concurrent writers queue on the busy timeout instead of failing with "database is locked";
-    # portal.sqlite3 queues a process's own threads on a lock of its own first.
-    DATABASES["default"]["ENGINE"] = "portal.sqlite3"
+    # concurrent writers queue on the busy timeout instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
