@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -23,15 +22,7 @@ from tests.browser import test_layout as layout
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 from tests.conftest import make_user
 
-pytestmark = [
-    pytest.mark.browser,
-    # axe reads the rendered page, which no database changes (test_layout, on both, checks each
-    # role's pages answer alike on each). Run on both, these walks were the costliest tests of CI's
-    # two runs, which share two cores.
-    pytest.mark.skipif(
-        connection.vendor != "sqlite", reason="axe reads markup: checked once, in the SQLite run"
-    ),
-]
+pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
