@@ -319,6 +319,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN, so
     # concurrent writers queue on the busy timeout instead of failing with "database is locked".
+    # Writers queue on a lock file before SQLite's own lock (portal/backends/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "portal.backends.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",

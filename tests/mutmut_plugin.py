@@ -64,7 +64,7 @@ def pytest_sessionstart(session) -> None:
     # `.test-db-<pid>.sqlite3` (SQLite) or `test_<name>_<pid>` (PostgreSQL), as settings.py
     # writes them; any other name is left alone.
     test["NAME"] = re.sub(r"(?<=[-_])\d+(?=(\.sqlite3)?$)", str(os.getpid()), name)
-    if _in_mutant_child() and database["ENGINE"] == "django.db.backends.sqlite3":
+    if _in_mutant_child() and database["ENGINE"].endswith("sqlite3"):
         _child_db = Path(test["NAME"])
         shutil.copyfile(_template(Path(settings.BASE_DIR)), _child_db)
         session.config.option.reuse_db = True
@@ -72,5 +72,5 @@ def pytest_sessionstart(session) -> None:
 
 def pytest_sessionfinish(session) -> None:
     if _child_db is not None:
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-writers"):
             Path(f"{_child_db}{suffix}").unlink(missing_ok=True)
