@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import heapq
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -163,6 +165,28 @@ def sticky_did(number: str, pool: Sequence[str], last_used: dict[str, str]) -> s
     return pool[int.from_bytes(digest[:4], "big") % len(pool)]
 
 
+def dids_assign(
+    numbers: Sequence[str], pool: Sequence[str], last_used: dict[str, str], held: set[str]
+) -> dict[str, str]:
+    """Each customer's DID of the pool. Who has texted with one of them keeps it (sticky_did),
+    and so does who is in `held` (an opt-out on some DID of the pool, judged against that
+    choice); everyone else is spread evenly, filling the least used DID first, so the campaign
+    takes as long as the list over the pool's pace, not as long as a DID that chance gave more.
+    A spread customer is sticky from their first text on: later campaigns find it in
+    `last_used`."""
+    assigned = {n: sticky_did(n, pool, last_used) for n in numbers if n in held or n in last_used}
+    load = Counter(assigned.values())
+    dids = list(dict.fromkeys(pool))
+    least = [(load[did], index) for index, did in enumerate(dids)]
+    heapq.heapify(least)
+    for number in numbers:
+        if number not in assigned:
+            count, index = heapq.heappop(least)
+            assigned[number] = dids[index]
+            heapq.heappush(least, (count + 1, index))
+    return assigned
+
+
 def _last_did_by_customer(numbers: Iterable[str], pool: Sequence[str]) -> dict[str, str]:
     """Each customer's most recent DID among the pool (one query per thousand numbers)."""
     found: dict[str, str] = {}
@@ -179,17 +203,16 @@ def _last_did_by_customer(numbers: Iterable[str], pool: Sequence[str]) -> dict[s
     return found
 
 
-def _opted_out(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    numbers = {n for n, _ in pairs}
+def _opt_outs(numbers: Sequence[str]) -> set[tuple[str, str]]:
+    """(customer, our DID) for every opt-out of these customers (one query per thousand)."""
     out: set[tuple[str, str]] = set()
-    numbers_list = list(numbers)
-    for start in range(0, len(numbers_list), 1000):
+    for start in range(0, len(numbers), 1000):
         out.update(
             OptOut.objects.filter(
-                customer_number__in=numbers_list[start : start + 1000], opted_out=True
+                customer_number__in=numbers[start : start + 1000], opted_out=True
             ).values_list("customer_number", "our_number")
         )
-    return out & pairs
+    return out
 
 
 @transaction.atomic
@@ -219,10 +242,12 @@ def recipients_classify(
         variables = {k: v for k, v in cells.items() if k != people.phone_column}
         variables[people.phone_column] = raw
         parsed.append((row_number, raw, number, variables))
-    good = {n for _, _, n, _ in parsed if n}
+    good = list(dict.fromkeys(n for _, _, n, _ in parsed if n))  # in list order, once each
     last_used = _last_did_by_customer(good, pool)
-    assigned = {n: sticky_did(n, pool, last_used) for n in good}
-    opted = _opted_out(set(assigned.items()))
+    opt_outs = _opt_outs(good)
+    held = {n for n, did in opt_outs if did in pool} | (set(good) & ours)
+    assigned = dids_assign(good, pool, last_used, held)
+    opted = opt_outs & set(assigned.items())
 
     seen: set[str] = set()
     kept = 0

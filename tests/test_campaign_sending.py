@@ -131,8 +131,10 @@ def test_a_list_of_500_counts_each_removal_reason_and_texts_exactly_the_455_left
         )
     )
     kept = [i for i in range(465) if numbers[i] not in opted]
+    did_of = dict(Recipient.objects.filter(campaign=campaign).values_list("number", "our_number"))
+    assert did_of[other] == sticky_did(other, pool, {})
     assert sorted(at_carrier) == sorted(
-        (sticky_did(numbers[i], pool, {}), numbers[i], f"Hi Ann{i} of Acme{i}") for i in kept
+        (did_of[numbers[i]], numbers[i], f"Hi Ann{i} of Acme{i}") for i in kept
     )
     assert Recipient.objects.filter(campaign=campaign, state="messaged").count() == 455
 
