@@ -242,8 +242,10 @@ def _report_here(campaign_id: int) -> None:
     messages = Message.objects.filter(campaign_recipient__campaign=campaign)
     message_states = dict(messages.values_list("status").order_by().annotate(n=Count("id")))
     released = defaultdict(list)
-    for our, created in messages.values_list("our_number", "created_at"):
+    released_at = {}
+    for our, their, created in messages.values_list("our_number", "their_number", "created_at"):
         released[our].append(created.timestamp())
+        released_at[their] = created.timestamp()
 
     at_carrier = SandboxMessage.objects.filter(
         direction=SandboxMessage.Direction.OUTBOUND, to_number__in=numbers
@@ -253,6 +255,9 @@ def _report_here(campaign_id: int) -> None:
     for _, our, _, at in rows:
         received[our].append(at.timestamp())
     times = [t for ts in received.values() for t in ts]
+    # The way from the release (the message's INSERT) to the carrier (its `received_at`): what
+    # the pace margin has to absorb.
+    ways = sorted(at.timestamp() - released_at[to] for _, _, to, at in rows if to in released_at)
     texted = Counter(to for _, _, to, _ in rows)
     callbacks = SandboxCallbackAttempt.objects.filter(message_id__in=[r[0] for r in rows])
     callback_ok = callbacks.filter(response_status__gte=200, response_status__lt=300).count()
@@ -285,6 +290,11 @@ def _report_here(campaign_id: int) -> None:
                 "at_carrier": len(rows),
                 "texted": len(texted),
                 "duplicates": sum(1 for n in texted.values() if n > 1),
+                "way_ms": {
+                    "p50": ways[len(ways) // 2] * 1000 if ways else 0.0,
+                    "p99": ways[int(len(ways) * 0.99)] * 1000 if ways else 0.0,
+                    "max": ways[-1] * 1000 if ways else 0.0,
+                },
                 "first": min(times, default=0.0),
                 "last": max(times, default=0.0),
                 "per_did": {
@@ -504,6 +514,7 @@ def run_one(
         "ideal": ideal,
         "max_1s": max((d["max_1s"] for d in report["per_did"].values()), default=0),
         "max_1s_release": max((d["max_1s_release"] for d in report["per_did"].values()), default=0),
+        "way_ms": report["way_ms"],
         "duplicates": report["duplicates"],
         "cpu": cpu,
         "backlog": backlog,
@@ -512,10 +523,13 @@ def run_one(
         "checks": checks,
         "notes": notes,
     }
+    way = report["way_ms"]
     print(
         f"    {sent} sent in {span:.1f} s: {rate:.1f}/s = {rate / LIMIT:.2f} of {LIMIT}/s "
         f"(ideal {ideal:.2f}); per DID max {result['max_1s']} in 1 s at the sandbox, "
-        f"{result['max_1s_release']} at release; {report['duplicates']} duplicates; CPU s "
+        f"{result['max_1s_release']} at release; release to carrier p50/p99/max "
+        f"{way['p50']:.0f}/{way['p99']:.0f}/{way['max']:.0f} ms; "
+        f"{report['duplicates']} duplicates; CPU s "
         f"workers {cpu['portal']:.1f}, web {cpu['web']:.1f}, sandbox workers "
         f"{cpu['sandbox']:.1f}, db {cpu['db']:.1f}; callbacks {report['callbacks']} "
         f"(backlog {backlog} at the end); dispatcher runs {report['dispatcher_runs']}, "
