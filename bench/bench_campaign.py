@@ -41,9 +41,11 @@ step runs and no callback is fired during the run (the steps left queued are del
 the table says how many callbacks the portal got during the campaign and how far behind the steps
 were when it ended.
 
-The server closes its database connection at the end of each request (CONN_MAX_AGE=0) and the
-sandbox gives it back while it waits out its latency: 100 sends waiting 2 s each would otherwise
-hold 100 PostgreSQL connections, the server's whole max_connections.
+The server's threads share a pool of 30 PostgreSQL connections per process (DATABASE_POOL_MAX),
+and the sandbox gives its connection back while it waits out its latency: 100 sends waiting 2 s
+each would otherwise hold 100 connections, the server's whole max_connections. Before run AA it
+opened a connection per request instead (CONN_MAX_AGE=0): a new PostgreSQL backend, its caches
+cold, for every send, which cost the carrier's stand-in more CPU than the portal's sending.
 
     .venv/bin/python bench/bench_campaign.py
     BENCH_CAMPAIGN_RECIPIENTS=500 BENCH_ROUNDS=1 bench/bench_campaign.py     # a short smoke run
@@ -552,7 +554,7 @@ def bench_database(db: Database, first_run: int) -> list[dict]:
     )
     migrate(env)
     server = Server(
-        {**env, "CONN_MAX_AGE": "0"},
+        {**env, "DATABASE_POOL_MAX": "30"},
         f"campaign-{db.kind}",
         workers=WEB_WORKERS,
         threads=WEB_THREADS,
