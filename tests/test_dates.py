@@ -16,6 +16,7 @@ from django.utils import timezone
 from messaging.models import Conversation, Direction, Message, OptOut
 from phone_numbers.models import Did
 from portal.models import UserPreferences
+from portal.templatetags.portal_time import relative
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +131,14 @@ def test_hours_old_reads_in_hours(staff, message):
     assert ">5\u00a0h\u00a0ago</time>" in shown_on(
         staff, reverse("messaging:message", args=[message.pk])
     )
+
+
+def test_a_moment_within_the_next_minute_reads_in_under_a_minute_not_just_now():
+    now = timezone.now()
+    assert relative(now + timedelta(seconds=40), now) == "in\u00a0under\u00a0a\u00a0minute"
+    assert relative(now + timedelta(seconds=2), now) == "just\u00a0now"
+    assert relative(now - timedelta(seconds=30), now) == "just\u00a0now"
+    assert relative(now + timedelta(minutes=3), now) is None
 
 
 def test_the_time_zone_is_read_from_the_database_once_per_session(staff, message):

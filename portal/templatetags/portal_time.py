@@ -1,6 +1,7 @@
 """The one way the portal shows a moment: `{{ value|when }}`.
 
-Within the last day it reads relative ("3 min ago"), older (or ahead) it reads absolute
+Within the last day it reads relative ("3 min ago"; up to a minute ahead, "in under a
+minute"), older (or further ahead) it reads absolute
 ("Nov 29, 2026, 06:56 EST"); either way in the active time zone (the user's, see
 portal.middleware) with the exact time and zone on hover.
 """
@@ -26,6 +27,8 @@ def relative(moment: datetime, now: datetime) -> str | None:
     if seconds < -60 or seconds >= 86400:
         return None
     # No-break spaces: "just now" never splits over two lines in a narrow When column.
+    if seconds < -5:  # an estimate a few seconds to a minute ahead (a small skew is "just now")
+        return "in\u00a0under\u00a0a\u00a0minute"
     if seconds < 60:
         return "just\u00a0now"
     if seconds < 3600:
