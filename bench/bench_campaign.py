@@ -88,6 +88,7 @@ from bench.common import (  # noqa: E402
     in_django,
     manage,
     migrate,
+    percentile,
     pg_available,
     portal_env,
     print_machine,
@@ -293,8 +294,8 @@ def _report_here(campaign_id: int) -> None:
                 "texted": len(texted),
                 "duplicates": sum(1 for n in texted.values() if n > 1),
                 "way_ms": {
-                    "p50": ways[len(ways) // 2] * 1000 if ways else 0.0,
-                    "p99": ways[int(len(ways) * 0.99)] * 1000 if ways else 0.0,
+                    "p50": percentile(ways, 50) * 1000 if ways else 0.0,
+                    "p99": percentile(ways, 99) * 1000 if ways else 0.0,
                     "max": ways[-1] * 1000 if ways else 0.0,
                 },
                 "first": min(times, default=0.0),
@@ -525,7 +526,7 @@ def run_one(
         "checks": checks,
         "notes": notes,
     }
-    way = report["way_ms"]
+    way = result["way_ms"]
     print(
         f"    {sent} sent in {span:.1f} s: {rate:.1f}/s = {rate / LIMIT:.2f} of {LIMIT}/s "
         f"(ideal {ideal:.2f}); per DID max {result['max_1s']} in 1 s at the sandbox, "

@@ -332,7 +332,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one per test run, so runs side by side do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
-    if env.int("DATABASE_POOL_MAX", default=0):
+    pool_max = env.int("DATABASE_POOL_MAX", default=0)
+    if pool_max:
         # A threaded server (gunicorn --threads) otherwise holds a connection per thread, or
         # opens one per request with CONN_MAX_AGE=0 (a new PostgreSQL backend each time, its caches
         # cold): a psycopg pool per process lends at most this many, and Django gives one back at
@@ -340,7 +341,7 @@ else:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
-            "max_size": env.int("DATABASE_POOL_MAX"),
+            "max_size": pool_max,
             "timeout": 30,
         }
     else:
