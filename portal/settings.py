@@ -277,6 +277,8 @@ if CARRIERX_SANDBOX:
 MIDDLEWARE = [
     "portal.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The carrier's callbacks are answered here, past nothing they do not need.
+    "portal.callback_lane.CallbackLaneMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
