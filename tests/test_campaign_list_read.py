@@ -327,6 +327,24 @@ def test_whoever_may_not_send_gets_403_on_the_reading_page(client, dids, groups)
         assert "Sending needs the Senders role" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"name": "Spring sale"}, "Spring sale: a long list is read in the background."),
+        ({}, "A long list is read in the background."),
+        ({"name": ""}, "A long list is read in the background."),
+    ],
+    ids=["named", "no name", "empty name"],
+)
+def test_the_reading_page_names_the_campaign_only_when_it_has_a_name(
+    sender_client, dids, fields, says
+):
+    job = ListRead.objects.create(fields=fields)
+    page = read_page(sender_client, job).content.decode()
+    assert says in page
+    assert ">: " not in page
+
+
 def test_no_such_list_is_a_404(sender_client, dids):
     assert sender_client.get(reverse("campaigns:list_read", args=[999])).status_code == 404
     assert sender_client.get("/messaging/campaigns/lists/99999999999999999999/").status_code == 404
