@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -17,7 +18,7 @@ from campaigns.dispatch import (
     unanswered,
     unanswered_recover,
 )
-from campaigns.models import Campaign, Recipient
+from campaigns.models import Campaign, ListRead, Recipient
 from campaigns.recipients import RecipientList, recipients_prepare
 
 State = Campaign.State
@@ -38,8 +39,17 @@ def campaign_draft_save(campaign: Campaign, people: RecipientList) -> dict[str, 
 
 
 def campaign_draft_delete(campaign: Campaign) -> bool:
-    """Delete a draft with its recipients; a campaign that started is cancelled, never deleted."""
-    deleted, _ = Campaign.objects.filter(pk=campaign.pk, state=State.DRAFT).delete()
+    """Delete a draft with its recipients and the lists still waiting to be read for it (their
+    files too: a read not yet begun would never come back to delete its file); a campaign that
+    started is cancelled, never deleted."""
+    files = list(
+        ListRead.objects.filter(campaign=campaign).exclude(file="").values_list("file", flat=True)
+    )
+    with transaction.atomic():
+        deleted, _ = Campaign.objects.filter(pk=campaign.pk, state=State.DRAFT).delete()
+        if deleted:
+            # A read under way has its bytes already, and fails at its draft check.
+            transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
     return bool(deleted)
 
 

@@ -327,6 +327,33 @@ def test_whoever_may_not_send_gets_403_on_the_reading_page(client, dids, groups)
         assert "Sending needs the Senders role" in response.content.decode()
 
 
+def test_deleting_a_draft_whose_list_waits_to_be_read_deletes_the_stored_file(
+    sender_client, dids, django_capture_on_commit_callbacks
+):
+    draft = draft_with_a_long_list_being_read(sender_client, body="Hi")
+    job = ListRead.objects.get(campaign=draft)
+    stored = job.file.name
+    assert stored and default_storage.exists(stored)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = sender_client.post(reverse("campaigns:delete", args=[draft.pk]))
+    assert response["Location"] == reverse("campaigns:list")
+    assert not Campaign.objects.exists() and not ListRead.objects.exists()
+    assert not default_storage.exists(stored)
+    assert campaign_list_read_run(job.pk) == "nothing to do"  # its queued task finds nothing
+
+
+def test_a_started_campaign_is_not_deleted_and_its_files_stay(
+    sender_client, dids, django_capture_on_commit_callbacks
+):
+    draft = draft_with_a_long_list_being_read(sender_client, body="Hi")
+    stored = ListRead.objects.get(campaign=draft).file.name
+    Campaign.objects.filter(pk=draft.pk).update(state=Campaign.State.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        sender_client.post(reverse("campaigns:delete", args=[draft.pk]))
+    assert Campaign.objects.filter(pk=draft.pk).exists()
+    assert default_storage.exists(stored)
+
+
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
