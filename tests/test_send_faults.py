@@ -181,16 +181,19 @@ def test_a_thousand_sends_under_faults_text_nobody_twice_and_all_end_known_or_fl
     # was reconciled once: adopted when the carrier had it (its answer was lost after processing,
     # injected or a real timeout under load), else sent once more, or flagged after that.
     assert posts == sends["sent as"] + sends["retry in"] + sends["gave up"] + sends["unknown;"]
-    assert sends["retry in"] + sends["gave up"] == (
-        injected["rate_limit"] + injected["rate_limit_no_retry_after"]
-    )
     lost_answers = injected["timeout_after"] + injected["drop after processing"]
     never_processed = injected["error_before"] + injected["drop before processing"]
     assert sends["unknown;"] >= lost_answers + never_processed
+    # Unknowns beyond the injected ones are real timeouts of a loaded machine. One that hid a 429
+    # left its message unknown instead of "retry in"; the carrier then had no copy, as after an
+    # error before processing. Every 429 is accounted for either way.
+    refused = injected["rate_limit"] + injected["rate_limit_no_retry_after"]
+    refusals_lost = refused - (sends["retry in"] + sends["gave up"])
+    assert 0 <= refusals_lost <= sends["unknown;"] - lost_answers - never_processed
     settled = reconciles["adopted"] + reconciles["resending once"] + reconciles["flagged"]
     assert settled == sends["unknown;"]
     assert reconciles["adopted"] >= lost_answers
-    assert reconciles["resending once"] + reconciles["flagged"] == never_processed
+    assert reconciles["resending once"] + reconciles["flagged"] == never_processed + refusals_lost
     assert reconciles["resending once"] == resent
 
 
