@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from messaging.models import Message
 from messaging.selectors.paging import new_cursor
+from messaging.services import outbound
 
 
 def poll(client):
@@ -128,7 +129,8 @@ def test_a_poll_still_sees_a_retry_note_that_changes_only_the_message(
 ):
     url = open_conversation(client, inbox_staff, webhook_url)
     cursor = new_cursor()
-    Message.objects.update(error="Attempt 1 failed: refused. Retrying in 2 s.")
+    # As the send path notes a retry (its own function): the message's error and updated_at.
+    outbound._note(Message.objects.get().pk, "Attempt 1 failed: refused. Retrying in 2 s.")
     response = client.get(url, {"since": cursor, "last": 0}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "Retrying in 2 s" in response.content.decode()
