@@ -49,8 +49,13 @@ def campaign_draft_delete(campaign: Campaign) -> bool:
         deleted, _ = Campaign.objects.filter(pk=campaign.pk, state=State.DRAFT).delete()
         if deleted:
             # A read under way has its bytes already, and fails at its draft check.
-            transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+            transaction.on_commit(lambda: _files_delete(files))
     return bool(deleted)
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
 
 
 def campaign_start(campaign: Campaign) -> Campaign:

@@ -2,12 +2,14 @@
 
 A callback is a machine's POST of JSON: it has no session, signs no one in, is exempt from CSRF,
 sets no message, needs no CSP or frame headers (it answers JSON), is no htmx request and no login
-attempt for django-axes. Walking it through those ten middleware was about a third of the
-webhook's CPU beyond a bare view's (bench/RESULTS.md, run AC). This middleware sits after
-`RequestIdMiddleware` and `SecurityMiddleware`, so a callback still gets its request id, its log
-line and the HTTPS redirect, and then calls the view of a URL named in `CALLBACK_URL_NAMES`
-directly. Every other request goes on down the chain; a path under the prefix that is not such a
-URL (a wrong shape, a missing slash) does too, and is answered as before.
+attempt for django-axes. Walking it through those twelve middleware was about a fifth of the
+webhook's CPU beyond a bare view's, measured in process (bench/RESULTS.md, run AC).
+
+This middleware sits after `RequestIdMiddleware` and `SecurityMiddleware`, so a callback still
+gets its request id, its log line and the HTTPS redirect, and then calls the view of a URL named
+in `CALLBACK_URL_NAMES` directly. Every other request goes on down the chain; a path under the
+prefix that is not such a URL (a wrong shape, a missing slash) does too, and is answered as
+before.
 """
 
 from __future__ import annotations
