@@ -25,8 +25,9 @@ Figures per run:
 - per DID: the most sends the sandbox received from one DID in any one-second window [t, t+1 s),
   goal ≤ 10. Read from `SandboxMessage.received_at`, when the request reached the sandbox, before
   its injected latency (`date_created` comes after it). The same count at the portal's release
-  (`Message.created_at`, written just before the carrier call) says whether an excess comes from
-  the pacing or from the way there;
+  (`Message.created_at`, written about RELEASE_LEAD before its slot; the call itself waits for
+  the slot, and is not made more than half the pace margin after it) says whether an excess
+  comes from the pacing or from the way there;
 - duplicates: recipients the sandbox got more than one text for (by to-number), goal 0;
 - CPU seconds of the portal's task workers, of gunicorn (the sandbox answering the sends and, with
   callbacks on, the portal's webhook taking them), of the sandbox's workers, and of the database
