@@ -413,6 +413,7 @@ class Dispatcher:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         self.lanes = lanes_for(campaign)
+        self.lane_of = {lane.our_number: lane for lane in self.lanes}
         self.due: list[Due] = []
         self.seq = itertools.count()
         self.in_flight: dict[Future, Message] = {}
@@ -489,7 +490,7 @@ class Dispatcher:
     def _release_due(self, pool: ThreadPoolExecutor, client: CarrierXClient) -> bool:
         """Release every claimed recipient whose time has come, together; False when the
         campaign was stopped meanwhile (the rest stay claimed, for `_give_back`)."""
-        lanes = {lane.our_number: lane for lane in self.lanes}
+        lanes = self.lane_of
         self._send_again(pool, client)
         now = timezone.now()
         held: list[Due] = []  # due, but their DID released its last ones late: a moment more
@@ -564,9 +565,8 @@ class Dispatcher:
                 late.setdefault(message.our_number, []).append(message)
             else:
                 answers.append((message, *result))
-        rates = {lane.our_number: lane.rate for lane in self.lanes}
         for our_number, messages in late.items():
-            slots = pacing.slots_reserve(our_number, len(messages), rates[our_number])
+            slots = pacing.slots_reserve(our_number, len(messages), self.lane_of[our_number].rate)
             for at, message in zip(slots, messages, strict=True):
                 heapq.heappush(self.again, (at, next(self.seq), message))
         if answers:

@@ -6,8 +6,8 @@ attempt for django-axes. Walking it through those twelve middleware was about a 
 webhook's CPU beyond a bare view's, measured in process (bench/RESULTS.md, run AC).
 
 This middleware sits after `RequestIdMiddleware` and `SecurityMiddleware`, so a callback still
-gets its request id, its log line and the HTTPS redirect, and then calls the view of a URL named
-in `CALLBACK_URL_NAMES` directly. Every other request goes on down the chain; a path under the
+gets its request id, its log line and the HTTPS redirect, and then calls the view of the URL named
+`CALLBACK_URL_NAME` directly. Every other request goes on down the chain; a path under the
 prefix that is not such a URL (a wrong shape, a missing slash) does too, and is answered as
 before.
 """
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
-# URL names (namespace:name) whose views take the lane; their paths share one prefix, read from
-# the first, so a page's request costs one `startswith`.
-CALLBACK_URL_NAMES = ("webhook",)
+# The URL whose view takes the lane; its path up to the secret is the prefix a page's request is
+# tested against (one `startswith`).
+CALLBACK_URL_NAME = "webhook"
 
 
 class CallbackLaneMiddleware:
@@ -31,12 +31,12 @@ class CallbackLaneMiddleware:
 
     @property
     def prefix(self) -> str:
-        """The callbacks' common path prefix, read on first use (the URLconf may import what
+        """The callback URL's path up to its secret, read on first use (the URLconf may import what
         imports this module); "" when the URLconf has none (the benchmarks' bare views): the
         lane stays shut."""
         if self._prefix is None:
             try:
-                path = reverse(CALLBACK_URL_NAMES[0], kwargs={"secret": "-"})
+                path = reverse(CALLBACK_URL_NAME, kwargs={"secret": "-"})
             except NoReverseMatch:
                 path = ""
             self._prefix = path.rsplit("/", 2)[0] + "/" if path else ""
@@ -49,7 +49,7 @@ class CallbackLaneMiddleware:
                 match = resolve(request.path_info)
             except Resolver404:
                 match = None
-            if match is not None and match.view_name in CALLBACK_URL_NAMES:
+            if match is not None and match.view_name == CALLBACK_URL_NAME:
                 request.resolver_match = match
                 return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)
