@@ -28,6 +28,8 @@ Figures per run:
   (`Message.created_at`, written about RELEASE_LEAD before its slot; the call itself waits for
   the slot, and is not made more than half the pace margin after it) says whether an excess
   comes from the pacing or from the way there;
+  The stand-in's workers run without the cyclic garbage collector (bench/standin_gunicorn.py):
+  its full collections held the stamps back by up to a third of a second (run AD);
 - duplicates: recipients the sandbox got more than one text for (by to-number), goal 0;
 - CPU seconds of the portal's task workers, of gunicorn (the sandbox answering the sends and, with
   callbacks on, the portal's webhook taking them), of the sandbox's workers, and of the database
@@ -560,6 +562,7 @@ def bench_database(db: Database, first_run: int) -> list[dict]:
         f"campaign-{db.kind}",
         workers=WEB_WORKERS,
         threads=WEB_THREADS,
+        config="bench/standin_gunicorn.py",
     )
     base = f"http://127.0.0.1:{server.port}"
     urls = {"PUBLIC_URL": base, "CARRIERX_API_URL": f"{base}/sandbox/core/v2"}

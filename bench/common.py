@@ -223,12 +223,19 @@ class Server:
     """`gunicorn portal.wsgi` (gthread) on a free loopback port, logging to bench/out/<name>.log."""
 
     def __init__(
-        self, env: dict[str, str], name: str, *, workers: int = WORKERS, threads: int = THREADS
+        self,
+        env: dict[str, str],
+        name: str,
+        *,
+        workers: int = WORKERS,
+        threads: int = THREADS,
+        config: str | None = None,
     ) -> None:
         self.env = dict(env)
         self.name = name
         self.workers = workers
         self.threads = threads
+        self.config = config  # a gunicorn settings file (`--config`), as a path from REPO
         self.port = free_port()
         self.env["PORT"] = str(self.port)
         OUT.mkdir(parents=True, exist_ok=True)
@@ -265,6 +272,8 @@ class Server:
             "--log-level",
             "warning",
         ]
+        if self.config:
+            cmd += ["--config", self.config]
         log = open(self.log_path, "w")  # noqa: SIM115 (kept open for the server's lifetime)
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=log)
         log.close()
