@@ -58,6 +58,7 @@ from messaging.text_templates import render
 from messaging.validation import MAX_SID, bounded_text, lenient
 from phone_numbers.selectors import send_refusal
 from portal.carrierx import CarrierXClient, CarrierXError
+from portal.inserts import update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ def _release(campaign: Campaign, batch: list[tuple[Recipient, Lane]]) -> list[Me
         for recipient, message in zip(going, messages, strict=True):
             recipient.message = message
         if going:
-            Recipient.objects.bulk_update(going, ["message"])
+            update_rows(going, ["message"])
         for message in messages:
             carrier_events.conversation_add_message(message, opens=False)
     return messages
@@ -388,7 +389,7 @@ def _record(answers: list[tuple[Message, dict | None, CarrierXError | None]]) ->
             row.message_sid = sid
             carrier_events.message_update_from_sms(row, sms)
             row.updated_at = now
-        Message.objects.bulk_update(rows, ADOPTED_FIELDS)
+        update_rows(rows, ADOPTED_FIELDS)
         Conversation.objects.filter(customer_number__in={r.their_number for r in rows}).update(
             updated_at=now
         )

@@ -1,5 +1,4 @@
-"""INSERTs (and the one UPDATE) with the values Django would write, without the ORM's per-save
-machinery.
+"""INSERTs and UPDATEs with the values Django would write, without the ORM's per-save machinery.
 
 The webhook inserts a message and an event for every inbound text (`insert`), and the file rows of
 every inbound MMS (`insert_rows`); `Model.save()` spends most of its time building the statement
@@ -7,7 +6,8 @@ every inbound MMS (`insert_rows`); `Model.save()` spends most of its time buildi
 `insert` prepares values by each field exactly as `save()` prepares them (`pre_save`, so
 `auto_now_add` is filled; `get_db_prep_save`, so dates, JSON and decimals are what the backend
 expects); its SQL is `INSERT … ON CONFLICT … DO NOTHING RETURNING id`, which PostgreSQL and SQLite
-(3.35+) both speak. `update` is `save(update_fields=…)` the same way, for every status callback.
+(3.35+) both speak. `update` is `save(update_fields=…)` the same way, for every status
+callback, and `update_rows` is `bulk_update` for a campaign dispatcher's batches.
 """
 
 from __future__ import annotations
@@ -284,6 +284,54 @@ def update_parts(obj: models.Model, names: Sequence[str]) -> tuple[str, list]:
     sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s"
     return sql, [*values, obj.pk]
+
+
+# Rows per UPDATE of `update_rows`: far under SQLite's 32,766 parameters for any model here.
+UPDATE_ROWS_BATCH = 200
+
+
+def update_rows(objs: Sequence[models.Model], names: Sequence[str]) -> None:
+    """`bulk_update(objs, names)`: those fields of each object written to its row, prepared as
+    `save()` prepares them, matched by primary key, in one statement per UPDATE_ROWS_BATCH rows.
+
+    The rows' values are a VALUES list the UPDATE joins on, where the ORM builds a `CASE WHEN pk
+    = … THEN …` per field and row; compiling those was a quarter of a campaign dispatcher's CPU
+    (bench/RESULTS.md, run AD). PostgreSQL types each VALUES column from what it holds (text for
+    a NULL or a plain string), so every value is cast to its column's type there; SQLite takes
+    any value into any column and needs none."""
+    objs = list(objs)
+    for start in range(0, len(objs), UPDATE_ROWS_BATCH):
+        batch = objs[start : start + UPDATE_ROWS_BATCH]
+        meta = batch[0]._meta
+        fields = [meta.get_field(name) for name in names]
+        sql = _update_rows_sql(type(batch[0]), tuple(names), len(batch))
+        values = []
+        for obj in batch:
+            values += [obj.pk, *prepared(obj, fields, add=False)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+
+
+@cache
+def _update_rows_sql(model: type[models.Model], names: tuple, count: int) -> str:
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [meta.pk, *(meta.get_field(name) for name in names)]
+    table = quote(meta.db_table)
+
+    def value(field) -> str:
+        column = f"_rows.{quote(field.column)}"
+        if connection.vendor != "postgresql":
+            return column
+        return f"CAST({column} AS {field.db_type(connection)})"
+
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sets = ", ".join(f"{quote(f.column)} = {value(f)}" for f in fields[1:])
+    return (
+        f"WITH _rows ({', '.join(quote(f.column) for f in fields)}) "
+        f"AS (VALUES {', '.join([row] * count)}) "
+        f"UPDATE {table} SET {sets} FROM _rows "
+        f"WHERE {table}.{quote(meta.pk.column)} = {value(meta.pk)}"
+    )
 
 
 def saved(obj: models.Model, pk) -> None:

@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from django.forms.models import model_to_dict
 
+from campaigns.models import Campaign, Recipient
 from messaging.models import Direction, Kind, Message, Status
-from portal.inserts import insert
+from portal import inserts
+from portal.inserts import insert, update_rows
 
 
 def message(sid: str, **values) -> Message:
@@ -61,3 +63,62 @@ def test_an_insert_whose_sid_is_held_writes_nothing():
     assert insert(again, unless_exists="message_sid") is False
     assert again.pk is None
     assert list(Message.objects.values_list("body", flat=True)) == ["Ünïcode, 'quotes' and %s"]
+
+
+@pytest.mark.django_db
+def test_rows_updated_together_read_back_as_bulk_update_leaves_them():
+    by_orm = [message(f"orm-{n}", mcc=None, price=None, segments=1) for n in range(3)]
+    by_rows = [message(f"rows-{n}", mcc=None, price=None, segments=1) for n in range(3)]
+    for m in by_orm + by_rows:
+        m.save()
+    changes = [
+        {"status": Status.SENT, "mcc": 310, "price": Decimal("0.01000"), "segments": 2},
+        {"status": Status.FAILED, "mcc": None, "price": None, "body": "it's 100%"},
+        {"status_changed_at": datetime(2026, 11, 30, 4, 5, 6, 789000, tzinfo=UTC)},
+    ]
+    names = ["status", "mcc", "price", "segments", "body", "status_changed_at"]
+    for rows in (by_orm, by_rows):
+        for m, change in zip(rows, changes, strict=True):
+            for name, value in change.items():
+                setattr(m, name, value)
+    Message.objects.bulk_update(by_orm, names)
+    update_rows(by_rows, names)
+    for orm, rows in zip(by_orm, by_rows, strict=True):
+        assert stored(rows.pk) == stored(orm.pk)
+    assert stored(by_rows[0].pk)["price"] == Decimal("0.01000")
+    assert stored(by_rows[1].pk)["mcc"] is None
+
+
+@pytest.mark.django_db
+def test_rows_updated_together_leave_every_other_row_alone(monkeypatch):
+    monkeypatch.setattr(inserts, "UPDATE_ROWS_BATCH", 2)  # three rows: two statements
+    rows = [message(f"m-{n}") for n in range(4)]
+    for m in rows:
+        m.save()
+    for m in rows[:3]:
+        m.body = f"new {m.message_sid}"
+    update_rows(rows[:3], ["body"])
+    assert [Message.objects.get(pk=m.pk).body for m in rows] == [
+        "new m-0",
+        "new m-1",
+        "new m-2",
+        message("x").body,
+    ]
+
+
+def test_a_foreign_key_is_set_by_rows_updated_together(db, sender):
+    campaign = Campaign.objects.create(name="Keys", body="Hi", created_by=sender)
+    recipients = [
+        Recipient.objects.create(campaign=campaign, row=n, number=f"121255500{n:02d}")
+        for n in range(3)
+    ]
+    texts = [message(f"text-{n}") for n in range(2)]
+    for m in texts:
+        m.save()
+    recipients[0].message, recipients[1].message = texts
+    update_rows(recipients[:2], ["message"])
+    assert [Recipient.objects.get(pk=r.pk).message_id for r in recipients] == [
+        texts[0].pk,
+        texts[1].pk,
+        None,
+    ]
