@@ -292,7 +292,8 @@ UPDATE_ROWS_BATCH = 200
 
 def update_rows(objs: Sequence[models.Model], names: Sequence[str]) -> None:
     """`bulk_update(objs, names)`: those fields of each object written to its row, prepared as
-    `save()` prepares them, matched by primary key, in one statement per UPDATE_ROWS_BATCH rows.
+    `save()` prepares them (an `auto_now` field named takes the time, which `bulk_update` would
+    not give it), matched by primary key, in one statement per UPDATE_ROWS_BATCH rows.
 
     The rows' values are a VALUES list the UPDATE joins on, where the ORM builds a `CASE WHEN pk
     = … THEN …` per field and row; compiling those was a quarter of a campaign dispatcher's CPU
