@@ -27,9 +27,9 @@ Figures per run:
   its injected latency (`date_created` comes after it). The same count at the portal's release
   (`Message.created_at`, written about RELEASE_LEAD before its slot; the call itself waits for
   the slot, and is not made more than half the pace margin after it) says whether an excess
-  comes from the pacing or from the way there;
-  The stand-in's workers run without the cyclic garbage collector (bench/standin_gunicorn.py):
-  its full collections held the stamps back by up to a third of a second (run AD);
+  comes from the pacing or from the way there. The stand-in's workers run without the cyclic
+  garbage collector (bench/standin_gunicorn.py): its full collections held the stamps back by up
+  to a third of a second (run AD);
 - duplicates: recipients the sandbox got more than one text for (by to-number), goal 0;
 - CPU seconds of the portal's task workers, of gunicorn (the sandbox answering the sends and, with
   callbacks on, the portal's webhook taking them), of the sandbox's workers, and of the database

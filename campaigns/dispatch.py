@@ -388,8 +388,7 @@ def _record(answers: list[tuple[Message, dict | None, CarrierXError | None]]) ->
             sid, sms = accepted[row.pk]
             row.message_sid = sid
             carrier_events.message_update_from_sms(row, sms)
-            row.updated_at = now
-        update_rows(rows, ADOPTED_FIELDS)
+        update_rows(rows, ADOPTED_FIELDS)  # `updated_at` (auto_now) takes the time there
         Conversation.objects.filter(customer_number__in={r.their_number for r in rows}).update(
             updated_at=now
         )

@@ -301,11 +301,13 @@ def update_rows(objs: Sequence[models.Model], names: Sequence[str]) -> None:
     a NULL or a plain string), so every value is cast to its column's type there; SQLite takes
     any value into any column and needs none."""
     objs = list(objs)
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = [model._meta.get_field(name) for name in names]
     for start in range(0, len(objs), UPDATE_ROWS_BATCH):
         batch = objs[start : start + UPDATE_ROWS_BATCH]
-        meta = batch[0]._meta
-        fields = [meta.get_field(name) for name in names]
-        sql = _update_rows_sql(type(batch[0]), tuple(names), len(batch))
+        sql = _update_rows_sql(model, tuple(names), len(batch))
         values = []
         for obj in batch:
             values += [obj.pk, *prepared(obj, fields, add=False)]
