@@ -177,6 +177,129 @@ def test_a_repeated_status_callback_finds_every_value_it_names_already_held_and_
     assert Message.objects.get(pk=sent.pk).events.count() == 2
 
 
+def atomic_log(client, url, body) -> tuple[list[tuple[str, bool]], dict]:
+    """The statements a callback ran, each with whether a transaction was open, and its answer."""
+    log: list[tuple[str, bool]] = []
+
+    def record(execute, sql, params, many, context):
+        log.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return log, response.json()
+
+
+def outbound_body(sid: str, state: str) -> dict:
+    return {
+        "message_sid": sid,
+        "direction": "outbound",
+        "from": OUR_DID,
+        "to": CUSTOMER,
+        "status": state,
+    }
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_status_callback_on_postgres_reads_without_a_lock_and_writes_in_one_statement_outside_a_transaction(  # noqa: E501
+    client, webhook_url, sent
+):
+    log, answer = atomic_log(client, webhook_url, outbound_body("out-1", "sent"))
+    assert answer["outcome"] == "queued → sent"
+    assert [(sql.split()[0], atomic) for sql, atomic in log] == [
+        ("SELECT", False),
+        ("WITH", False),
+    ]
+    assert "FOR UPDATE" not in log[0][0]
+    assert Message.objects.get(pk=sent.pk).status == "sent"
+    # A retry of it: the read, and the event alone.
+    log, answer = atomic_log(client, webhook_url, outbound_body("out-1", "sent"))
+    assert answer["outcome"] == "duplicate (sent)"
+    assert [(sql.split()[0], atomic) for sql, atomic in log] == [
+        ("SELECT", False),
+        ("INSERT", False),
+    ]
+    assert list(
+        Message.objects.get(pk=sent.pk).events.order_by("pk").values_list("outcome", flat=True)
+    ) == ["queued → sent", "duplicate (sent)"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_retried_inbound_text_on_postgres_is_kept_as_a_duplicate_without_a_transaction(
+    client, webhook_url, did
+):
+    written(client, webhook_url, "again")
+    body = {"message_sid": "again", "direction": "inbound", "from": CUSTOMER, "to": OUR_DID}
+    log, answer = atomic_log(client, webhook_url, body | {"message": "Hi", "status": "received"})
+    assert answer["outcome"] == "duplicate (received)"
+    # The one statement finds the SID held; the read; the event.
+    assert [(sql.split()[0], atomic) for sql, atomic in log] == [
+        ("WITH", False),
+        ("SELECT", False),
+        ("INSERT", False),
+    ]
+    assert Conversation.objects.get().unread_count == 1
+    assert CarrierEvent.objects.filter(message_sid="again", message__isnull=False).count() == 2
+
+
+def failed_count() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("portal_messages_failed_total", {"did": OUR_DID}) or 0.0
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_status_callback_racing_another_report_writes_nothing_unlocked_and_is_applied_under_the_lock(  # noqa: E501
+    client, webhook_url, sent, monkeypatch
+):
+    real = carrier_events._held
+
+    def raced(sid, *, lock=True):
+        message = real(sid, lock=lock)
+        if not lock:
+            # Another report moves the message between this read and the write.
+            Message.objects.filter(message_sid=sid).update(status="sent")
+        return message
+
+    monkeypatch.setattr(carrier_events, "_held", raced)
+    touched = Conversation.objects.get(customer_number=CUSTOMER).updated_at
+    failed_before = failed_count()
+    log, answer = atomic_log(client, webhook_url, outbound_body("out-1", "failed"))
+    # Applied to what the other report left, not to the stale read.
+    assert answer["outcome"] == "sent → failed"
+    shapes = [(sql.split()[0], atomic) for sql, atomic in log]
+    assert shapes.pop(1) == ("UPDATE", False)  # the other report's, made above
+    del log[1]
+    assert shapes[:2] == [("SELECT", False), ("WITH", False)]  # the guarded write found no row
+    assert ("SELECT", True) in shapes[2:] and "FOR UPDATE" in log[shapes.index(("SELECT", True))][0]
+    assert Message.objects.get(pk=sent.pk).status == "failed"
+    assert list(CarrierEvent.objects.values_list("message_id", "outcome")) == [
+        (sent.pk, "sent → failed")
+    ]
+    assert Conversation.objects.get(customer_number=CUSTOMER).updated_at > touched
+    assert failed_count() == failed_before + 1
+
+
+@postgres_only
+def test_a_guarded_status_write_whose_status_moved_writes_nothing(sent):
+    message = carrier_events._held("out-1", lock=False)
+    Message.objects.filter(pk=sent.pk).update(status="sent")
+    touched = Conversation.objects.get(customer_number=CUSTOMER).updated_at
+    changed, _ = carrier_events.message_update_from_sms(message, {"status": "delivered"})
+    event = CarrierEvent(body="{}", message_sid="out-1", status="delivered", message=message)
+    assert not carrier_events._changes_written(message, changed, event, status_was="queued")
+    assert event.pk is None and not CarrierEvent.objects.exists()
+    assert Message.objects.get(pk=sent.pk).status == "sent"
+    assert Conversation.objects.get(customer_number=CUSTOMER).updated_at == touched
+    assert carrier_events._changes_written(message, changed, event, status_was="sent")
+    assert Message.objects.get(pk=sent.pk).status == "delivered"
+    assert CarrierEvent.objects.get().message_id == sent.pk
+
+
 # --- the one statement (PostgreSQL), its fall-backs and its failure -------------------------------
 
 
