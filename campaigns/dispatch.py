@@ -321,11 +321,14 @@ def _post(
 ) -> tuple[dict | None, CarrierXError | None] | None:
     """The carrier call of `message`, at `at` (time.time()): waited for when early, and not made
     (LATE) when later than half the pace margin, like a release that missed its slot: a call
-    begun late would crowd the ones of the slots after it, which may be another dispatcher's."""
+    begun late would crowd the ones of the slots after it, which may be another dispatcher's.
+    The lateness is judged after the wait too: on a busy machine a thread may wake well past
+    the moment it asked for."""
     lag = time.time() - at
     if lag < 0:
         time.sleep(-lag)
-    elif lag > settings.CAMPAIGN_PACE_MARGIN / 2:
+        lag = time.time() - at
+    if lag > settings.CAMPAIGN_PACE_MARGIN / 2:
         return LATE
     try:
         return outbound.carrier_post(message, client=client), None

@@ -277,8 +277,9 @@ if CARRIERX_SANDBOX:
 MIDDLEWARE = [
     "portal.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # The carrier's callbacks are answered here, past nothing they do not need.
-    "portal.callback_lane.CallbackLaneMiddleware",
+    # The carrier's callbacks and the sandbox's Core API are answered here, past what only
+    # people's pages need.
+    "portal.machine_lane.MachineLaneMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

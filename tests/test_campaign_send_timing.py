@@ -69,6 +69,17 @@ def test_a_call_whose_slot_is_long_past_is_not_made(carrier, message, settings):
     assert len(carrier.calls) == 0  # nothing reached the carrier
 
 
+def test_a_call_whose_thread_wakes_from_its_wait_past_the_margin_is_not_made(
+    carrier, message, settings, monkeypatch
+):
+    settings.CAMPAIGN_PACE_MARGIN = 0.1
+    real_sleep = time.sleep
+    # A busy machine: the thread asked to wake at the slot and got the processor 0.2 s later.
+    monkeypatch.setattr(dispatch.time, "sleep", lambda seconds: real_sleep(seconds + 0.2))
+    assert dispatch._post(client(), message, time.time() + 0.05) is dispatch.LATE
+    assert len(carrier.calls) == 0
+
+
 def test_a_call_a_little_late_still_goes(carrier, message, settings):
     settings.CAMPAIGN_PACE_MARGIN = 0.1
     carrier.add(responses.POST, f"{BASE}/sms/messages", json=load_fixture("send_response"))

@@ -1,6 +1,6 @@
-"""The carrier's callbacks skip the middleware that serves people (portal/callback_lane.py), and
-keep what they need: the request id and its log line, the HTTPS redirect, the webhook's own
-answers. Every other request walks the whole chain as before."""
+"""The carrier's callbacks and the sandbox's Core API skip the middleware that serves people
+(portal/machine_lane.py), and keep what they need: the request id and its log line, the HTTPS
+redirect, their own answers. Every other request walks the whole chain as before."""
 
 from __future__ import annotations
 
@@ -96,3 +96,66 @@ def test_a_bad_body_through_the_lane_is_refused_with_its_reason_and_kept(client,
     assert answer.json()["error"]
     event = CarrierEvent.objects.get()
     assert event.rejected and event.raw == b"{not json"
+
+
+# --- the sandbox's Core API: the carrier's stand-in, answered as a carrier's servers answer ------
+
+
+@pytest.fixture
+def partner(settings):
+    from sandbox.seed import seed
+
+    settings.SANDBOX_STEP_SECONDS = 0
+    return seed(sms_callback_url=None)
+
+
+def send_body(partner) -> dict:
+    sender = next(d for d in partner.dids.all() if d.can(d.SEND_SMS))
+    return {"from": sender.phonenumber, "to": "15162065319", "message": "Your table is ready"}
+
+
+def test_a_sandbox_api_call_is_answered_without_the_pages_headers_or_a_session(
+    client, db, settings, partner
+):
+    from sandbox.models import SandboxMessage
+
+    answer = client.post(
+        "/sandbox/core/v2/sms/messages",
+        json.dumps(send_body(partner)),
+        content_type="application/json",
+        secure=True,
+        HTTP_AUTHORIZATION=f"Bearer {settings.CARRIERX_TOKEN}",
+    )
+    assert answer.status_code == 200, answer.content
+    sent = SandboxMessage.objects.get()
+    assert answer.json()["message_sid"] == sent.message_sid
+    assert (sent.to_number, sent.message) == ("15162065319", "Your table is ready")
+    assert answer["X-Request-ID"]
+    assert "Content-Security-Policy" not in answer
+    assert "X-Frame-Options" not in answer
+    assert not answer.cookies
+
+
+@pytest.mark.parametrize(
+    "path", ["/sandbox/core/v2/sms/messages", "/sandbox/core/v2/no/such/route"]
+)
+def test_a_sandbox_api_call_without_the_token_is_refused_in_the_carriers_shape_through_the_lane(
+    client, db, partner, path
+):
+    from sandbox.models import SandboxMessage
+
+    answer = client.post(
+        path, json.dumps(send_body(partner)), content_type="application/json", secure=True
+    )
+    assert answer.status_code in (401, 404)
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["message"]
+    assert "Content-Security-Policy" not in answer
+    assert not SandboxMessage.objects.exists()
+
+
+def test_the_sandboxs_handset_page_still_walks_every_middleware(staff_client):
+    page = staff_client.get("/sandbox/phone/", secure=True)
+    assert page.status_code == 200
+    assert "Content-Security-Policy" in page
+    assert page["X-Frame-Options"] == "DENY"
