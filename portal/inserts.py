@@ -36,14 +36,19 @@ def _statement(model: type[models.Model], conflict_column: str | None) -> tuple[
 def insert(obj: models.Model, *, unless_exists: str | None = None) -> bool:
     """Insert `obj` and set its pk; with `unless_exists` (a unique column), do nothing when a row
     already holds that value, and return False."""
-    sql, values = insert_parts(obj, unless_exists=unless_exists)
+    return row_written(obj, *insert_parts(obj, unless_exists=unless_exists)) is not None
+
+
+def row_written(obj: models.Model, sql: str, values: list) -> tuple | None:
+    """Run a statement that writes `obj`'s row and returns its pk first; `obj` then stands for
+    that row, and the returned row is the statement's answer. None, `obj` untouched, when it
+    wrote no row."""
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
-    if row is None:
-        return False
-    saved(obj, row[0])
-    return True
+    if row is not None:
+        saved(obj, row[0])
+    return row
 
 
 def insert_parts(
@@ -184,13 +189,7 @@ def insert_with_rows(
         *(value for row in rows for value in row),
         *params,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    saved(obj, found[0])
-    return found
+    return row_written(obj, sql, values)
 
 
 @cache

@@ -33,7 +33,7 @@ from messaging.services.opt_out import keyword, opt_out_record
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
 from portal import metrics
-from portal.inserts import insert, insert_parts, saved, update, update_parts
+from portal.inserts import insert, insert_parts, row_written, saved, update, update_parts
 from portal.storable import storable
 
 logger = logging.getLogger(__name__)
@@ -547,13 +547,9 @@ def _changes_written(
     event_sql, event_values = insert_parts(event, leave=("message_id",))
     guard = [] if status_was is None else [status_was]
     sql = _changes_statement(update_sql, touch_sql, event_sql, len(event_values), bool(guard))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*update_values, *guard, *touch_values, *event_values])
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    saved(event, row[0])
-    return True
+    return (
+        row_written(event, sql, [*update_values, *guard, *touch_values, *event_values]) is not None
+    )
 
 
 @cache
