@@ -322,6 +322,13 @@ def _outcome(applied: str, callback: Callback) -> str:
     return "; ".join([applied, *callback.dropped])[:200]
 
 
+def _outside_a_transaction():
+    """Where the statements of a write run in autocommit, each all or nothing on its own. Inside
+    a caller's transaction already (a test, or a caller's atomic block), a savepoint instead: a
+    failed statement must not spoil that transaction for the body kept after it."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
 def _kept_alone(event: CarrierEvent) -> None:
     """Applying the body failed and wrote nothing: keep the body, in a commit of its own."""
     event.pk, event.message, event.outcome = None, None, "error while applying; kept"
@@ -389,10 +396,7 @@ def _new_text_written(message: Message, event: CarrierEvent) -> bool:
         return _new_text_in_a_transaction(message, event, statements, values)
     sql = _one_statement_sql(message_sql, event_sql, len(event_values))
     values = [*message_values, *conversation_values, *line, *event_values]
-    # Inside a transaction already (a test, or a caller's atomic block), a failed statement must
-    # not spoil it for the body kept after: a savepoint. Else autocommit: the statement alone.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
+    with _outside_a_transaction(), connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
@@ -510,13 +514,9 @@ def _held_applied(sid: str, callback: Callback, event: CarrierEvent) -> bool:
     changed, outcome = message_update_from_sms(message, callback.sms, count=False)
     event.message = message
     event.outcome = _outcome(outcome, callback)
-    # Inside a caller's transaction (a test's), a failed statement must not spoil it for the
-    # body kept after: a savepoint. Else autocommit: each statement alone.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with guard:
+    with _outside_a_transaction():
         if changed:
             if not _changes_written(message, changed, event, status_was=status_was):
-                event.message = None
                 return False
             failure_counted(message, changed)
         else:
