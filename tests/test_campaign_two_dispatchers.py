@@ -29,7 +29,14 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)
 
 RECIPIENTS = 200
 RATE = 10
-MARGIN = "0.25"  # as in test_campaign_control: above this machine's spread on the way
+# The pace margin is what a deployment sets for the spread of its calls' way to the carrier:
+# with margin m a DID's calls are spaced (1 + m) / rate apart, one up to m/2 late still goes,
+# so the carrier's count holds while the way varies by less than m/2. In CI this test runs
+# beside the SQLite suite's browsers on two cores, where that way (our thread waking, the
+# sandbox's server thread getting the request) varied by up to 0.3 s: 0.25 failed there
+# (11 in one second). 1.0 leaves 0.5 s, so this tests the dispatchers, not the machine.
+MARGIN = 1.0
+STEP = (1 + MARGIN) / RATE
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +67,7 @@ def test_two_dispatchers_text_each_recipient_once_and_keep_each_dids_pace(
 
     env = {
         "CAMPAIGN_DISPATCHERS": "2",
-        "CAMPAIGN_PACE_MARGIN": MARGIN,
+        "CAMPAIGN_PACE_MARGIN": str(MARGIN),
         "CAMPAIGN_CLAIM_LEASE_SECONDS": "10",  # both live: neither takes the other's claims
     }
     workers = [start_worker(tmp_path / f"{w}.log", w, **env) for w in ("w1", "w2")]
@@ -104,4 +111,9 @@ def test_two_dispatchers_text_each_recipient_once_and_keep_each_dids_pace(
         assert most_in_one_second(received) <= RATE, did
         ours = Message.objects.filter(our_number=did, direction="outbound")
         assert most_in_one_second(list(ours.values_list("created_at", flat=True))) <= RATE
-        assert max(received) - min(received) >= timedelta(seconds=(len(received) - 1) / RATE)
+        # Shared, not kept by each: one pace row spaces all of a DID's calls a step apart, where
+        # two paces would each take half the calls and finish in half the time. The first call
+        # may arrive up to m/2 late plus its way there (it opens the connection): a second's
+        # slack on a span of about 20 s, against 10 s for two paces.
+        shortest = (len(received) - 1) * STEP - MARGIN / 2 - 1
+        assert max(received) - min(received) >= timedelta(seconds=shortest), did
