@@ -174,10 +174,11 @@ def test_each_did_of_the_pool_sends_at_no_more_than_its_rate_as_the_carrier_sees
     rate, per_did = 5, 20
     # The sandbox stamps a text when it stores it; no injected wait between arrival and stamp.
     faults_update({"latency_seconds": 0})
-    # The margin is what absorbs the way to the carrier: from the release to the sandbox's stamp
-    # a send takes 10-130 ms on this busy 2-core machine (the first of a run the longest, as it
-    # opens the connection), so the margin is set above that spread. The count below is exact.
-    settings.CAMPAIGN_PACE_MARGIN = 0.25
+    # The margin is what absorbs the way to the carrier: with margin m a call up to m/2 late
+    # still goes, and the count holds while the way varies by less than m/2. From the release
+    # to the sandbox's stamp a send took 10-130 ms on this busy 2-core machine, and up to 0.3 s
+    # in CI beside the other suite's browsers, so m is 1.0 (0.5 s). The count below is exact.
+    settings.CAMPAIGN_PACE_MARGIN = 1.0
     campaign = Campaign.objects.create(
         name="Paced", body="Hi", dids=pool, created_by=sender, rate_per_did=Decimal(rate)
     )
