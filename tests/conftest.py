@@ -3,6 +3,7 @@ and a synchronous run of the task worker."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -202,6 +203,20 @@ def sandbox(live_server, settings):
     # Kept-alive connections would hold live-server threads (and their database connections)
     # open past the test; PostgreSQL then cannot drop the test database.
     carrierx._session.close()
+
+
+@pytest.fixture
+def sandbox_stamps_at_its_edge():
+    """Tests that count sends as the carrier does (`SandboxMessage.received_at`) keep this
+    process's cyclic collector off while they run. The sandbox answers from the live server's
+    threads in this process, whose heap late in a suite is large: a full collection holds every
+    thread for up to a few hundred ms, and a send that arrived in it is stamped after, beside
+    the next ones. A carrier stamps at its edge; the campaign bench's stand-in runs with its
+    collector off for the same reason (bench/standin_gunicorn.py)."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
 
 
 @pytest.fixture(scope="session")

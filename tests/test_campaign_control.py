@@ -168,6 +168,7 @@ def test_most_in_one_second_counts_a_half_open_window():
     assert most_in_one_second([*ticks, t0 + timedelta(seconds=0.99)]) == 6
 
 
+@pytest.mark.usefixtures("sandbox_stamps_at_its_edge")
 def test_each_did_of_the_pool_sends_at_no_more_than_its_rate_as_the_carrier_sees_it(
     pool, sender, settings
 ):

@@ -87,6 +87,7 @@ def test_a_call_a_little_late_still_goes(carrier, message, settings):
     assert err is None and len(carrier.calls) == 1
 
 
+@pytest.mark.usefixtures("sandbox_stamps_at_its_edge")
 @pytest.mark.django_db(transaction=True)
 def test_a_send_whose_thread_woke_late_goes_once_at_a_new_slot_without_crowding_the_rest(
     pool,  # noqa: F811

@@ -45,6 +45,7 @@ def _on_postgresql_only(db) -> None:
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://…")
 
 
+@pytest.mark.usefixtures("sandbox_stamps_at_its_edge")
 def test_two_dispatchers_text_each_recipient_once_and_keep_each_dids_pace(
     sandbox, settings, sender, tmp_path
 ):
