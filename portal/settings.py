@@ -186,8 +186,10 @@ CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=20.0)
 CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=100)
 CAMPAIGN_DISPATCHERS = env.int("CAMPAIGN_DISPATCHERS", default=1)
 CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default=60.0)
-# Each DID's sends are spaced (1 + margin) / rate apart, so a send delayed on its way by up to
-# `margin` seconds still keeps the carrier's count in any one second within the rate.
+# Each DID's sends are spaced (1 + margin) / rate apart, so sends delayed by up to `margin`
+# seconds more than each other (late at our side plus their way) keep the carrier's count in any
+# one second within the rate. A call more than margin/2 late at our side is not made (it takes a
+# new slot), so at least half the margin is left for the way to the carrier.
 CAMPAIGN_PACE_MARGIN = env.float("CAMPAIGN_PACE_MARGIN", default=0.1)
 # The composer warns before texting a number the carrier's lookup calls a landline
 # (messaging/services/lookups.py). A lookup may be billed by the carrier, so it is off by default
