@@ -149,6 +149,14 @@ def test_cancel_leaves_every_unsent_recipient_cancelled_and_sends_nothing_more(p
 
 # --- pace -----------------------------------------------------------------------------------------
 
+# The pace margin of the tests that count sends as the carrier does. With margin m a DID's calls
+# are spaced (1 + m) / rate apart and one up to m/2 late still goes, so the carrier's count holds
+# while the way to it varies by less than m/2. From the release to the sandbox's stamp a send took
+# 10-130 ms on this busy 2-core machine, and up to 0.3 s in CI beside the other suite's browsers
+# (0.25 failed there: 11 in one second), so m is 1.0, leaving 0.5 s: these tests test the
+# dispatcher, not the machine. A deployment sets the margin for its own path to the carrier.
+CARRIER_COUNT_MARGIN = 1.0
+
 
 def most_in_one_second(times: list) -> int:
     """The largest number of `times` inside any window [t, t + 1 s)."""
@@ -175,11 +183,7 @@ def test_each_did_of_the_pool_sends_at_no_more_than_its_rate_as_the_carrier_sees
     rate, per_did = 5, 20
     # The sandbox stamps a text when it stores it; no injected wait between arrival and stamp.
     faults_update({"latency_seconds": 0})
-    # The margin is what absorbs the way to the carrier: with margin m a call up to m/2 late
-    # still goes, and the count holds while the way varies by less than m/2. From the release
-    # to the sandbox's stamp a send took 10-130 ms on this busy 2-core machine, and up to 0.3 s
-    # in CI beside the other suite's browsers, so m is 1.0 (0.5 s). The count below is exact.
-    settings.CAMPAIGN_PACE_MARGIN = 1.0
+    settings.CAMPAIGN_PACE_MARGIN = CARRIER_COUNT_MARGIN  # the count below is exact
     campaign = Campaign.objects.create(
         name="Paced", body="Hi", dids=pool, created_by=sender, rate_per_did=Decimal(rate)
     )
