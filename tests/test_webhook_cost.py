@@ -3,6 +3,10 @@ no lookup a copy answers."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection
 from django.db.utils import DatabaseError
@@ -18,6 +22,7 @@ from messaging.models import (
 )
 from messaging.services import auto_reply_numbers, carrier_events
 from phone_numbers.models import Did
+from tests.worker_processes import worker_env
 
 CUSTOMER, OUR_DID = "15162065319", "15162065575"
 
@@ -442,3 +447,44 @@ def test_when_writing_a_new_text_fails_the_body_is_still_kept_in_a_commit_of_its
         "error while applying; kept",
     )
     assert '"Are you open?"' in event.body
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="prepared statements are PostgreSQL's")
+def test_the_webhooks_statement_runs_prepared_on_postgres_after_a_few_texts(
+    client, webhook_url, did
+):
+    # Settings: parameters bound at the server, so psycopg can prepare what repeats.
+    assert connection.features.uses_server_side_binding
+    connection.ensure_connection()
+    threshold = connection.connection.prepare_threshold
+    for n in range(threshold + 2):
+        inbound(client, webhook_url, f"prepared-{n}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'WITH m AS (%%'"
+        )
+        prepared = [row[0] for row in cursor.fetchall()]
+    # The one statement of a plain new text, parsed and planned once for this connection.
+    assert len(prepared) == 1
+    assert 'INSERT INTO "messaging_message"' in prepared[0]
+    assert Message.objects.filter(message_sid__startswith="prepared-").count() == threshold + 2
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="server-side binding is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("setting", "bound"), [(None, "True"), ("0", "False")])
+def test_server_side_binding_is_on_unless_switched_off_for_a_pooler_that_cannot_keep_prepared_statements(  # noqa: E501
+    setting, bound
+):
+    env = worker_env() if setting is None else worker_env(DATABASE_SERVER_SIDE_BINDING=setting)
+    ask = "from django.db import connection; print(connection.features.uses_server_side_binding)"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ask],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == bound
