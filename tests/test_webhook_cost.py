@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from messaging.models import (
     AutoReply,
     CarrierEvent,
+    ConsentEvent,
     Conversation,
     ConversationEvent,
     Message,
@@ -380,16 +381,59 @@ def test_a_repeated_sid_writes_nothing_in_the_one_statement_and_is_applied_as_a_
     assert CarrierEvent.objects.filter(message_sid="twice").count() == 2
 
 
-@postgres_only
 @pytest.mark.parametrize("word", ["STOP", "start!"])
-def test_a_stop_or_start_text_takes_the_transaction_and_records_the_customers_word(
+def test_a_stop_or_start_text_writes_the_customers_word_with_the_message_in_one_statement_on_postgres(  # noqa: E501
     client, webhook_url, did, word
 ):
+    written(client, webhook_url, "warm-up")  # reads which DIDs answer, once
     sql, answer = written(client, webhook_url, "keyword", word)
-    assert not any(q.startswith("WITH") for q in sql)
+    # The message, conversation, standing, consent entry and event: one WITH on PostgreSQL; on
+    # SQLite five INSERTs (the conversation's an upsert) in one transaction.
+    if ON_POSTGRES:
+        assert [q.split()[0] for q in sql] == ["WITH"]
+    else:
+        assert [q.split()[0] for q in sql] == ["INSERT"] * 5
     assert answer["outcome"] == "new inbound message (received)"
-    assert OptOut.objects.get(customer_number=CUSTOMER).opted_out is (word == "STOP")
-    assert Message.objects.get().events.count() == 1
+    message = Message.objects.get(message_sid="keyword")
+    standing = OptOut.objects.get(customer_number=CUSTOMER, our_number=OUR_DID)
+    stops = word == "STOP"
+    assert (standing.opted_out, standing.keyword, standing.message) == (
+        stops,
+        word.strip("!").upper(),
+        message,
+    )
+    assert standing.changed_at == message.created_at
+    entry = ConsentEvent.objects.get(message=message)
+    assert (entry.customer_number, entry.our_number, entry.detail) == (
+        CUSTOMER,
+        OUR_DID,
+        word.strip("!").upper(),
+    )
+    assert entry.kind == (ConsentEvent.Kind.OPT_OUT if stops else ConsentEvent.Kind.OPT_IN)
+    assert entry.method == ConsentEvent.Method.KEYWORD
+    assert message.events.count() == 1
+    assert Conversation.objects.get(customer_number=CUSTOMER).last_message == message
+
+
+def test_a_start_after_a_stop_replaces_the_standing_and_adds_a_second_consent_entry(
+    client, webhook_url, did
+):
+    written(client, webhook_url, "stop", "Stop")
+    written(client, webhook_url, "start", "START")
+    standing = OptOut.objects.get()
+    start = Message.objects.get(message_sid="start")
+    assert (standing.opted_out, standing.keyword, standing.message) == (False, "START", start)
+    assert standing.changed_at == start.created_at
+    kinds = list(ConsentEvent.objects.order_by("id").values_list("kind", "detail"))
+    assert kinds == [(ConsentEvent.Kind.OPT_OUT, "STOP"), (ConsentEvent.Kind.OPT_IN, "START")]
+
+
+def test_a_retried_stop_writes_no_second_consent_entry(client, webhook_url, did):
+    written(client, webhook_url, "stop-once", "STOP")
+    _, answer = written(client, webhook_url, "stop-once", "STOP")
+    assert answer["outcome"] == "duplicate (received)"
+    assert ConsentEvent.objects.count() == 1
+    assert OptOut.objects.get().opted_out is True
 
 
 @postgres_only

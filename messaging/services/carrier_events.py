@@ -24,12 +24,13 @@ from messaging.models import (
     Direction,
     Kind,
     Message,
+    OptOut,
     Status,
     status_rank,
 )
 from messaging.services.auto_reply_numbers import auto_reply_numbers
 from messaging.services.inbound_media import media_message_insert, media_record
-from messaging.services.opt_out import keyword, opt_out_record
+from messaging.services.opt_out import OPT_OUT_CHANGES, opt_out_record, opt_out_rows
 from messaging.validation import Callback, Rejected, event_labels, lenient
 from phone_numbers.carrier_events import number_event_receive
 from portal import metrics
@@ -353,7 +354,9 @@ def carrier_event_reject(
 
 # --- a plain new text, its rows prepared before it writes ---------------------------------------
 # Nearly half the webhook's traffic is a new inbound text that needs nothing but its rows: the
-# message, its conversation (upserted, maybe reopened) and the event. Under load the webhook's rate
+# message, its conversation (upserted, maybe reopened), a STOP or START's standing and consent
+# entry, and the event (a STOP took ten statements in a transaction before it joined these, three
+# times a plain text's CPU: bench/RESULTS.md, run AG). Under load the webhook's rate
 # on PostgreSQL follows its round trips (bench/RESULTS.md, runs P and R), and the transaction
 # around three INSERTs made five (BEGIN and COMMIT); one WITH statement in autocommit makes one,
 # and is as all-or-nothing as the transaction was. SQLite cannot insert inside a WITH, and its
@@ -363,39 +366,41 @@ def carrier_event_reject(
 
 
 def _plain_new_text(sid: str, callback: Callback) -> Message | None:
-    """The message a callback makes when it can take this path: a new inbound SMS with no
-    STOP/START word and no auto-reply on its DID (those write or queue more, so they take
-    `_apply`), not an MMS (its files go in with it, `media_message_insert`). None otherwise.
-    Whether the SID is new only the INSERT can tell."""
+    """The message a callback makes when it can take this path: a new inbound SMS (a STOP or
+    START too: its rows go in with it, `_keyword_parts`) to a DID with no auto-reply (that queues
+    a task, so it takes `_apply`), not an MMS (its files go in with it, `media_message_insert`).
+    None otherwise. Whether the SID is new only the INSERT can tell."""
     sms = callback.sms
     if sms.get("direction") != Direction.INBOUND or callback.creation_problem:
         return None
     message = message_from_callback(sid, sms)
-    if (
-        message.kind != Kind.SMS
-        or keyword(message.body) is not None
-        or message.our_number in auto_reply_numbers()
-    ):
+    if message.kind != Kind.SMS or message.our_number in auto_reply_numbers():
         return None
     return message
 
 
 def _new_text_written(message: Message, event: CarrierEvent) -> bool:
-    """Write a plain new text's message, conversation (and its "reopened" line when it reopens)
-    and `event`, all or nothing: one statement on PostgreSQL, one short transaction on SQLite.
-    False, with nothing written, when a row holds its SID."""
+    """Write a plain new text's message, conversation (and its "reopened" line when it reopens),
+    a STOP or START's standing and consent entry, and `event`, all or nothing: one statement on
+    PostgreSQL, one short transaction on SQLite. False, with nothing written, when a row holds
+    its SID."""
     message_sql, message_values = insert_parts(message, unless_exists="message_sid")
     event_sql, event_values = insert_parts(event, leave=("message_id",))
     now = timezone.now()
     # After the message's values are prepared: they fill in its created_at.
     conversation_values = conversation_upsert_values(message, opens=True, now=now)
     line = [ConversationEvent.Kind.REOPENED, connection.ops.adapt_datetimefield_value(now)]
+    extras = _keyword_parts(message)
     if connection.vendor != "postgresql":
         statements = (message_sql, event_sql)
         values = (message_values, conversation_values, line, event_values)
-        return _new_text_in_a_transaction(message, event, statements, values)
-    sql = _one_statement_sql(message_sql, event_sql, len(event_values))
-    values = [*message_values, *conversation_values, *line, *event_values]
+        return _new_text_in_a_transaction(message, event, statements, values, extras)
+    shapes = tuple((sql, len(values), suffix) for sql, values, suffix in extras)
+    sql = _one_statement_sql(message_sql, event_sql, len(event_values), shapes)
+    values = [*message_values, *conversation_values, *line]
+    for _, extra_values, _ in extras:
+        values += extra_values
+    values += event_values
     with _outside_a_transaction(), connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
@@ -406,7 +411,7 @@ def _new_text_written(message: Message, event: CarrierEvent) -> bool:
 
 
 def _new_text_in_a_transaction(
-    message: Message, event: CarrierEvent, statements: tuple, values: tuple
+    message: Message, event: CarrierEvent, statements: tuple, values: tuple, extras: list
 ) -> bool:
     """SQLite: `_new_text_written`'s rows as statements of one transaction, every value
     prepared before it begins."""
@@ -425,6 +430,9 @@ def _new_text_in_a_transaction(
         conversation_id, reopened = cursor.fetchone()
         if reopened:
             cursor.execute(_reopened_line_sql("VALUES (%s, %s, %s)"), [conversation_id, *line])
+        for sql, extra_values, suffix in extras:
+            marks = ", ".join(["%s"] * (len(extra_values) + 1))
+            cursor.execute(f"{sql}VALUES ({marks}){suffix}", [*extra_values, message_id])
         cursor.execute(
             f"{event_sql}VALUES ({', '.join(['%s'] * (len(event_values) + 1))}) RETURNING id",
             [*event_values, message_id],
@@ -449,17 +457,51 @@ def _reopened_line_sql(rows: str) -> str:
 
 
 @cache
-def _one_statement_sql(message_sql: str, event_sql: str, event_values: int) -> str:
+def _one_statement_sql(
+    message_sql: str, event_sql: str, event_values: int, extras: tuple = ()
+) -> str:
     """Each part after the message reads its id from `m`: when the message's INSERT meets its
-    SID held and returns no row, no other part writes anything, and the answer is no row."""
+    SID held and returns no row, no other part writes anything, and the answer is no row.
+    `extras` are (INSERT up to its columns, how many values before the message's id, what
+    follows the row) of more rows to write (`_keyword_parts`)."""
     conversation_sql = conversation_upsert_sql("SELECT %s, %s, %s, %s, %s, %s, m.id FROM m")
+    more = "".join(
+        f"x{n} AS ({sql}SELECT {', '.join(['%s'] * count)}, m.id FROM m{suffix}), "
+        for n, (sql, count, suffix) in enumerate(extras)
+    )
     return (
         f"WITH m AS ({message_sql}), "
         f"c AS ({conversation_sql}), "
         f"r AS ({_reopened_line_sql('SELECT c.id, %s, %s FROM c WHERE c.reopened')}), "
+        f"{more}"
         f"e AS ({event_sql}SELECT {', '.join(['%s'] * event_values)}, m.id FROM m "
         "RETURNING id) "
         "SELECT m.id, e.id FROM m, e"
+    )
+
+
+def _keyword_parts(message: Message) -> list[tuple[str, list, str]]:
+    """A STOP or START text's standing and consent entry (`opt_out_rows`) as more rows of the
+    new text's write, each reading the message's id: (INSERT up to its columns, its values but
+    the id, what follows the row). Empty for any other text."""
+    rows = opt_out_rows(message)
+    if rows is None:
+        return []
+    standing, entry = rows
+    standing_sql, standing_values = insert_parts(standing, leave=("message_id",))
+    entry_sql, entry_values = insert_parts(entry, leave=("message_id",))
+    return [(standing_sql, standing_values, _opt_out_conflict()), (entry_sql, entry_values, "")]
+
+
+@cache
+def _opt_out_conflict() -> str:
+    """An earlier standing with the same customer and DID takes the new one's `OPT_OUT_CHANGES`,
+    as `opt_out_record`'s update_or_create does."""
+    meta, quote = OptOut._meta, connection.ops.quote_name
+    keys = [quote(meta.get_field(name).column) for name in ("customer_number", "our_number")]
+    sets = [quote(meta.get_field(name).column) for name in OPT_OUT_CHANGES]
+    return f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{column} = excluded.{column}" for column in sets
     )
 
 

@@ -24,34 +24,56 @@ def keyword(text: str) -> str | None:
     return word if word in STOP_WORDS | START_WORDS else None
 
 
-def opt_out_record(inbound: Message) -> OptOut | None:
-    """Apply an inbound keyword to the customer's standing with the DID it was sent to."""
+# What a later keyword overwrites in the customer's standing with a DID (the rest names it).
+OPT_OUT_CHANGES = ("opted_out", "keyword", "changed_at", "message")
+
+
+def opt_out_rows(inbound: Message) -> tuple[OptOut, ConsentEvent] | None:
+    """The rows an inbound keyword writes, unsaved: the customer's standing with the DID it was
+    sent to (`OPT_OUT_CHANGES` replace an earlier standing's) and its entry in the consent record.
+    None when the text is no keyword. The webhook writes them in the statement that writes a
+    plain new text (`carrier_events._new_text_written`); `opt_out_record` writes them by the ORM.
+
+    The consent record's keyword entries are made here, beside the standing they change, rather
+    than in contacts/consent.py: ConsentEvent is messaging's model, the webhook's path then imports
+    nothing of the contacts app, and contacts/consent.py (which builds on this module) is never
+    imported back from here."""
     word = keyword(inbound.body)
     if word is None:
         return None
-    opt_out, _ = OptOut.objects.update_or_create(
+    stops = word in STOP_WORDS
+    standing = OptOut(
         customer_number=inbound.their_number,
         our_number=inbound.our_number,
-        defaults={
-            "opted_out": word in STOP_WORDS,
-            "keyword": word,
-            "changed_at": inbound.created_at,
-            "message": inbound,
-        },
+        opted_out=stops,
+        keyword=word,
+        changed_at=inbound.created_at,
+        message=inbound,
     )
-    # The consent record's keyword entries are written here, beside the standing they change,
-    # rather than in contacts/consent.py: ConsentEvent is messaging's model, the webhook's path
-    # then imports nothing of the contacts app, and contacts/consent.py (which builds on this
-    # module) is never imported back from here.
-    ConsentEvent.objects.create(
+    entry = ConsentEvent(
         customer_number=inbound.their_number,
         our_number=inbound.our_number,
-        kind=ConsentEvent.Kind.OPT_OUT if word in STOP_WORDS else ConsentEvent.Kind.OPT_IN,
+        kind=ConsentEvent.Kind.OPT_OUT if stops else ConsentEvent.Kind.OPT_IN,
         method=ConsentEvent.Method.KEYWORD,
         detail=word,
         consented_at=inbound.created_at,
         message=inbound,
     )
+    return standing, entry
+
+
+def opt_out_record(inbound: Message) -> OptOut | None:
+    """Apply an inbound keyword to the customer's standing with the DID it was sent to."""
+    rows = opt_out_rows(inbound)
+    if rows is None:
+        return None
+    standing, entry = rows
+    opt_out, _ = OptOut.objects.update_or_create(
+        customer_number=standing.customer_number,
+        our_number=standing.our_number,
+        defaults={name: getattr(standing, name) for name in OPT_OUT_CHANGES},
+    )
+    entry.save()
     return opt_out
 
 
