@@ -493,25 +493,38 @@ def test_when_writing_a_new_text_fails_the_body_is_still_kept_in_a_commit_of_its
     assert '"Are you open?"' in event.body
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="prepared statements are PostgreSQL's")
-def test_the_webhooks_statement_runs_prepared_on_postgres_after_a_few_texts(
-    client, webhook_url, did
-):
-    # Settings: parameters bound at the server, so psycopg can prepare what repeats.
-    assert connection.features.uses_server_side_binding
-    connection.ensure_connection()
-    threshold = connection.connection.prepare_threshold
-    for n in range(threshold + 2):
-        inbound(client, webhook_url, f"prepared-{n}")
+def _prepared_here() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'WITH m AS (%%'"
-        )
-        prepared = [row[0] for row in cursor.fetchall()]
-    # The one statement of a plain new text, parsed and planned once for this connection.
-    assert len(prepared) == 1
-    assert 'INSERT INTO "messaging_message"' in prepared[0]
-    assert Message.objects.filter(message_sid__startswith="prepared-").count() == threshold + 2
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="prepared statements are PostgreSQL's")
+def test_the_webhook_prepares_its_statements_and_nothing_else_is_prepared(
+    client, webhook_url, did, sent
+):
+    # Settings: parameters bound at the server, so a statement can be prepared at all.
+    assert connection.features.uses_server_side_binding
+    for _ in range(8):  # more than psycopg's default threshold, were it on
+        Conversation.objects.filter(customer_number=CUSTOMER).exists()
+    assert _prepared_here() == []
+    inbound(client, webhook_url, "prepared-1")
+    inbound(client, webhook_url, "prepared-2")
+    status = {"message_sid": "out-1", "direction": "outbound", "from": OUR_DID, "to": CUSTOMER}
+    response = client.post(webhook_url, {**status, "status": "sent"}, "application/json")
+    assert response.json()["outcome"] == "queued → sent"
+    prepared = _prepared_here()
+    # The plain new text's one statement (prepared once, run twice), the status callback's read
+    # of its message and its write.
+    assert len([q for q in prepared if q.startswith("WITH m AS (")]) == 1
+    assert len([q for q in prepared if q.startswith("WITH u AS (")]) == 1
+    assert len([q for q in prepared if q.startswith("SELECT") and "message_sid" in q]) == 1
+    assert not any("messaging_conversation" in q and q.startswith("SELECT") for q in prepared)
+    assert Message.objects.filter(message_sid__startswith="prepared-").count() == 2
+    # Outside the webhook nothing is prepared, on the same connection.
+    for _ in range(8):
+        Conversation.objects.filter(customer_number="1555").exists()
+    assert len(_prepared_here()) == len(prepared)
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="server-side binding is PostgreSQL's")

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from messaging.services.carrier_events import carrier_event_receive, carrier_event_reject
 from messaging.validation import MAX_BODY_BYTES, Rejected, parse_object, sms_callback
 from portal import metrics
+from portal.prepared import statements_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +59,12 @@ def _receive(request: HttpRequest, secret: str) -> HttpResponse:
     except Rejected as rejection:
         carrier_event_reject(raw=raw, payload=payload, rejection=rejection, truncated=truncated)
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
-    # Valid UTF-8: parse_object decoded it.
-    event, rejection = carrier_event_receive(
-        raw=raw.decode("utf-8"), payload=payload, callback=callback
-    )
+    # Valid UTF-8: parse_object decoded it. Its statements are few and by key: prepared once per
+    # connection, not parsed and planned per callback.
+    with statements_prepared():
+        event, rejection = carrier_event_receive(
+            raw=raw.decode("utf-8"), payload=payload, callback=callback
+        )
     if rejection is not None:
         return JsonResponse({"error": rejection.reason}, status=rejection.status)
     if event.message_id is not None:
