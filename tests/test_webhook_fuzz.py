@@ -22,7 +22,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaging.models import CarrierEvent, Message, MessageMedia
+from messaging.models import CarrierEvent, ConsentEvent, Message, MessageMedia, OptOut
+from messaging.services.opt_out import keyword
 from messaging.validation import MAX_BODY_BYTES
 from tests.conftest import FIXTURES
 from tests.webhook_checks import assert_pages_answer_and_export_holds_every_message, last_event
@@ -64,7 +65,21 @@ INBOUND_MMS = {
     "to": "15162065318",
     "type": "mms",
 }
-PAYLOADS = [*_payloads(), INBOUND_MMS]
+# A customer's STOP, the base of the mutations that reach the keyword's standing and consent rows.
+INBOUND_STOP = {
+    "date_created": "2021-04-21T17:42:55.000Z",
+    "date_status_changed": "2021-04-21T17:42:55.000Z",
+    "direction": "inbound",
+    "from": "15162065319",
+    "message": "Stop",
+    "message_segments": 1,
+    "message_sid": "stop-0",
+    "price": "0.0075",
+    "status": "received",
+    "to": "15162065318",
+    "type": "sms",
+}
+PAYLOADS = [*_payloads(), INBOUND_MMS, INBOUND_STOP]
 CHECKED = [
     "message_sid", "status", "direction", "from", "to", "from_did", "to_did", "price",
     "message_segments", "mcc", "mnc", "date_status_changed", "message", "user_data",
@@ -77,6 +92,7 @@ PROBES = [
     "1516\x00", "\ud800", "\udfff x", "NaN", "Infinity", "-1", "12345678901", "99999.999996",
     "2023-12-06T25:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "24273",
     "portal-message-1", "portal-message-²", "delivered", "received", "inbound", "outbound",
+    "STOP", " stop! ", "Start.", "UNSUBSCRIBE",  # a keyword text writes the customer's standing
     2**63, -(2**63), 2**31, -1, 0, 1e308, True, False, None, [], {}, ["1"], {"a": [{"b": None}]},
 ]  # fmt: skip
 # Exponents past the decimal context's limits (arithmetic on them overflows) and digits past
@@ -224,4 +240,14 @@ def test_no_fuzzed_body_gets_a_5xx_every_answered_body_is_kept_and_the_pages_sti
     assert max(files.values()) <= 20
     for pk, count in Message.objects.filter(media_count__gt=0).values_list("pk", "media_count"):
         assert files[pk] == count, (pk, count, files[pk])
+    # Every inbound keyword text kept has its consent entry, and its customer a standing with
+    # the DID it was sent to.
+    keyword_texts = [
+        m for m in Message.objects.filter(direction="inbound") if keyword(m.body) is not None
+    ]
+    assert keyword_texts, "no fuzzed text was a keyword: the STOP payload is not reaching it"
+    entries = set(ConsentEvent.objects.values_list("message_id", flat=True))
+    standings = set(OptOut.objects.values_list("customer_number", "our_number"))
+    for m in keyword_texts:
+        assert m.pk in entries and (m.their_number, m.our_number) in standings, m.pk
     assert_pages_answer_and_export_holds_every_message()
