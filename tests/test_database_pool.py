@@ -3,16 +3,10 @@ opening one each (a threaded server, or the sandbox's senders waiting out its la
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.db import connection
 
-from tests.worker_processes import worker_env
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.worker_processes import shell_answer
 
 pytestmark = [
     pytest.mark.skipif(
@@ -46,16 +40,7 @@ print(len(seen))
 
 
 def _server_processes(**env: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", THREADS],
-        cwd=ROOT,
-        env=worker_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout.strip().splitlines()[-1])
+    return int(shell_answer(THREADS, **env))
 
 
 def test_with_a_pool_twelve_threads_share_at_most_its_size_in_connections():

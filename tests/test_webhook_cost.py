@@ -3,10 +3,6 @@ no lookup a copy answers."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.db import connection
 from django.db.utils import DatabaseError
@@ -23,7 +19,7 @@ from messaging.models import (
 )
 from messaging.services import auto_reply_numbers, carrier_events
 from phone_numbers.models import Did
-from tests.worker_processes import worker_env
+from tests.worker_processes import shell_answer
 
 CUSTOMER, OUR_DID = "15162065319", "15162065575"
 
@@ -533,15 +529,6 @@ def test_the_webhook_prepares_its_statements_and_nothing_else_is_prepared(
 def test_server_side_binding_is_on_unless_switched_off_for_a_pooler_that_cannot_keep_prepared_statements(  # noqa: E501
     setting, bound
 ):
-    env = worker_env() if setting is None else worker_env(DATABASE_SERVER_SIDE_BINDING=setting)
+    env = {} if setting is None else {"DATABASE_SERVER_SIDE_BINDING": setting}
     ask = "from django.db import connection; print(connection.features.uses_server_side_binding)"
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", ask],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == bound
+    assert shell_answer(ask, **env) == bound

@@ -1,6 +1,7 @@
 """`manage.py db_worker` in a process of its own, on the test database and the test's sandbox:
 what tests that kill, restart or race workers start (the worker in a thread, tests/conftest.py's
-task_worker, cannot be killed)."""
+task_worker, cannot be killed); and `shell_answer`, for a question asked of settings read
+afresh."""
 
 from __future__ import annotations
 
@@ -82,3 +83,17 @@ def run_db_worker_batch(log: Path, **extra: str) -> None:
             check=True,
             timeout=120,
         )
+
+
+def shell_answer(code: str, **extra: str) -> str:
+    """The last line `code` prints in `manage.py shell`, in a process of its own with
+    `worker_env(**extra)`: what a process started with those settings would see."""
+    done = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "shell", "-c", code],
+        env=worker_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
