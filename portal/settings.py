@@ -351,12 +351,9 @@ else:
         }
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    # Parameters sent apart from the statement's text, so a statement can be prepared: the
-    # webhook prepares its own (portal.prepared), and PostgreSQL parses and plans each once per
-    # connection instead of on every callback, which halved its CPU per callback (bench/RESULTS.md,
-    # run AG). Nothing else is prepared (psycopg's `prepare_threshold` stays None, as Django
-    # leaves it): a generic plan made the inbox's polls scan every conversation. Off for a pooler
-    # in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    # Parameters sent apart from the statement's text, so the webhook can prepare its statements
+    # (portal.prepared says why only those). Off for a pooler in transaction mode that cannot
+    # keep prepared statements (PgBouncer before 1.21).
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
