@@ -17,18 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 @contextmanager
 def statements_prepared() -> Iterator[None]:
     """Every statement run inside is prepared on its first use on this connection, and run from
     then on as prepared (psycopg keeps the 100 most recently used)."""
-    if connection.vendor != "postgresql" or not connection.features.uses_server_side_binding:
+    # The wrapper itself, read once: every read through the `connection` proxy is a thread-local
+    # lookup, and this runs for every callback.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not db.features.uses_server_side_binding:
         yield
         return
-    connection.ensure_connection()
-    driver = connection.connection
+    db.ensure_connection()
+    driver = db.connection
     threshold = driver.prepare_threshold
     driver.prepare_threshold = 0
     try:
